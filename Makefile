@@ -1,0 +1,61 @@
+# lua-genesys-usage: build, test, demo, bench, hardening.
+# Everything runs from the source tree; `luarocks make` installs the same files.
+
+LUA54      ?= lua5.4
+LUAJIT     ?= luajit
+BUSTED     ?= /usr/bin/busted
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes
+LUA54_INC  ?= /usr/include/lua5.4
+LUAJIT_INC ?= /usr/include/luajit-2.1
+CURL_LIBS  ?= -lcurl
+FAKE_PORT  ?= 8089
+
+SRC     := $(wildcard src/*.c)
+HDR     := $(wildcard src/*.h)
+SO54    := build/lua5.4/usage/core.so
+SOJIT   := build/luajit/usage/core.so
+
+DEB_PACKAGES := lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev libcurl4-openssl-dev lua-cjson \
+                lua-busted luarocks nginx libnginx-mod-http-lua
+
+.PHONY: all deps build test demo fake bench asan valgrind fuzz clean check-deps
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "deps: installing$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else \
+	  echo "deps: missing Debian packages:$$missing"; \
+	  echo "deps: run: sudo apt-get install -y$$missing"; exit 1; \
+	fi
+
+build: $(SO54) $(SOJIT)
+
+$(SO54): $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -fvisibility=hidden -I$(LUA54_INC) -o $@ $(SRC) $(CURL_LIBS) -pthread
+
+$(SOJIT): $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -fvisibility=hidden -I$(LUAJIT_INC) -o $@ $(SRC) $(CURL_LIBS) -pthread
+
+test: build
+	@sh spec/run.sh
+
+demo: deps build
+	@sh examples/demo.sh
+
+fake: build
+	@LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;spec/?/init.lua;;" LUA_CPATH="build/lua5.4/?.so;;" \
+	  $(LUA54) spec/fakecloud/run.lua --port $(FAKE_PORT)
+
+clean:
+	rm -rf build

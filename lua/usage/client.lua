@@ -1,0 +1,585 @@
+-- usage.client: usage.new(opts), the client object, its request pipeline (auth, client-side rate
+-- limit, retries, decoding, errors, logging) and the 11 operations generated from usage.operations.
+
+local core = require "usage.core"
+local json = require "usage.json"
+local errors = require "usage.errors"
+local models = require "usage.models"
+local operations = require "usage.operations"
+local validate = require "usage.validate"
+local runtime = require "usage.runtime"
+local ratelimit = require "usage.ratelimit"
+local auth = require "usage.auth"
+local regions = require "usage.regions"
+
+local M = {}
+
+local VERSION = "0.1.0"
+M.VERSION = VERSION
+
+local Client = {}
+Client.__index = Client
+M.Client = Client
+
+local DEFAULTS = {
+  timeout = 16,
+  connect_timeout = 5,
+  retry = { max_retries = 5, max_retry_time = 60, max_retry_after = 180 },
+  poll = { interval = 1, max_interval = 8, timeout = 300 },
+  max_response_size = 64 * 1024 * 1024,
+  thread_pool = "usage",
+}
+M.DEFAULTS = DEFAULTS
+
+local DEFAULT_429_WAIT = 3 -- seconds, when a 429 comes without Retry-After (as the Java/.NET SDKs do)
+
+---------------------------------------------------------------------------------------------------
+-- options
+
+local function no_crlf(v)
+  if core.has_crlf(v) then return false, "must not contain CR, LF or NUL" end
+  return true
+end
+
+local function is_hostname(v)
+  if not v:match("^[%w%.%-]+$") or v:find("%.%.") or v:sub(1, 1) == "." then
+    return false, "must be a host name such as mypurecloud.com"
+  end
+  return true
+end
+
+local function table_spec(spec)
+  return function(v)
+    local ok, err = pcall(validate.options, "", v, spec)
+    if not ok then return false, (tostring(err):gsub("^usage: : ", "")) end
+    return true
+  end
+end
+
+local retry_spec = {
+  max_retries = { type = "integer", min = 0, max = 100 },
+  max_retry_time = { type = "number", min = 0, max = 86400 },
+  max_retry_after = { type = "number", min = 0, max = 86400 },
+}
+local poll_spec = {
+  interval = { type = "number", min = 0.001, max = 3600 },
+  max_interval = { type = "number", min = 0.001, max = 3600 },
+  timeout = { type = "number", min = 0.001, max = 7 * 86400 },
+}
+M.poll_spec = poll_spec
+local rate_spec = {
+  requests = { type = "integer", min = 1, max = 1e6 },
+  per = { type = "number", min = 0.001, max = 86400 },
+}
+
+local option_spec = {
+  environment = { type = "string", check = is_hostname },
+  region = { type = "string", values = regions.by_key },
+  base_url = { type = "string", check = no_crlf },
+  login_url = { type = "string", check = no_crlf },
+  access_token = { type = "string", check = function(v)
+    if v == "" then return false, "must not be empty" end
+    return no_crlf(v)
+  end },
+  client_id = { type = "string", check = no_crlf },
+  client_secret = { type = "string", check = no_crlf },
+  timeout = { type = "number", min = 0.001, max = 86400 },
+  connect_timeout = { type = "number", min = 0.001, max = 86400 },
+  retry = { type = { "table", "boolean" }, check = function(v)
+    if v == true then return false, "must be a table or false" end
+    if v == false then return true end
+    return table_spec(retry_spec)(v)
+  end },
+  poll = { type = "table", check = table_spec(poll_spec) },
+  rate_limit = { type = "table", check = function(v)
+    local ok, why = table_spec(rate_spec)(v)
+    if not ok then return ok, why end
+    if not v.requests or not v.per then return false, "needs both requests and per" end
+    return true
+  end },
+  logger = { type = "function" },
+  user_agent = { type = "string", check = no_crlf },
+  proxy = { type = "string", check = no_crlf },
+  ca_file = { type = "string" },
+  insecure = { type = "boolean" },
+  validate = { type = "boolean" },
+  max_response_size = { type = "number", min = 1024, max = 2 ^ 40 },
+  shared_dict = { type = "string" },
+  thread_pool = { type = "string" },
+}
+
+local function merge(defaults, given)
+  local out = {}
+  for k, v in pairs(defaults) do out[k] = v end
+  for k, v in pairs(given or {}) do out[k] = v end
+  return out
+end
+M.merge = merge
+
+local LOOPBACK = { ["localhost"] = true, ["::1"] = true, ["[::1]"] = true }
+
+local function is_loopback(host)
+  return LOOPBACK[host:lower()] or host:match("^127%.%d+%.%d+%.%d+$") ~= nil
+end
+
+-- "https://host:port/prefix/" -> "https://host:port/prefix", or raise
+local function check_url(name, url, insecure)
+  local scheme, host = url:match("^(%a[%w+.-]*)://%[([^%]/]*)%]")
+  if not scheme then scheme, host = url:match("^(%a[%w+.-]*)://([^/:?#]*)") end
+  if not scheme then
+    error(string.format("usage.new: option '%s' must be an absolute http(s) URL", name), 4)
+  end
+  scheme = scheme:lower()
+  if scheme ~= "https" and scheme ~= "http" then
+    error(string.format("usage.new: option '%s' must use https (or http to a loopback address)", name), 4)
+  end
+  if host == "" then error(string.format("usage.new: option '%s' has no host", name), 4) end
+  if url:find("[%s]") then error(string.format("usage.new: option '%s' contains blanks", name), 4) end
+  if scheme == "http" and not is_loopback(host) and not insecure then
+    error(string.format("usage.new: option '%s' uses plain http to a non-loopback host; " ..
+                        "use https, or set insecure = true", name), 4)
+  end
+  return (url:gsub("/+$", ""))
+end
+
+---------------------------------------------------------------------------------------------------
+-- construction
+
+function M.new(opts)
+  if type(opts) ~= "table" then error("usage.new: expects an options table", 2) end
+  validate.options("usage.new", opts, option_spec, 2)
+  local self = setmetatable({}, Client)
+
+  if opts.environment and opts.region and regions.by_key[opts.region] ~= opts.environment then
+    error("usage.new: give either 'environment' or 'region', not two that disagree", 2)
+  end
+  self.environment = opts.environment or (opts.region and regions.by_key[opts.region]) or regions.by_key.us_east_1
+  self.insecure = opts.insecure == true
+  if opts.base_url then
+    self.base_url = check_url("base_url", opts.base_url, self.insecure)
+  else
+    self.base_url = "https://api." .. self.environment
+  end
+  if opts.login_url then
+    self.login_url = check_url("login_url", opts.login_url, self.insecure)
+  elseif opts.base_url then
+    self.login_url = self.base_url
+  else
+    self.login_url = "https://login." .. self.environment
+  end
+
+  local has_secret = opts.client_id ~= nil or opts.client_secret ~= nil
+  if opts.access_token and has_secret then
+    error("usage.new: give either access_token or client_id and client_secret, not both", 2)
+  end
+  if not opts.access_token and not (opts.client_id and opts.client_secret) then
+    error("usage.new: give access_token, or client_id and client_secret", 2)
+  end
+  if opts.shared_dict and not (ngx and ngx.shared) then -- luacheck: ignore
+    error("usage.new: option 'shared_dict' only works inside nginx (lua_shared_dict)", 2)
+  end
+  local dict
+  if opts.shared_dict then
+    dict = ngx.shared[opts.shared_dict] -- luacheck: ignore
+    if not dict then
+      error("usage.new: no lua_shared_dict named '" .. opts.shared_dict .. "' in nginx.conf", 2)
+    end
+  end
+  self.auth = auth.new {
+    access_token = opts.access_token,
+    client_id = opts.client_id,
+    client_secret = opts.client_secret,
+    login_url = self.login_url,
+    dict = dict,
+  }
+
+  self.timeout = opts.timeout or DEFAULTS.timeout
+  self.connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout
+  if opts.retry == false then
+    self.retry = false
+  else
+    self.retry = merge(DEFAULTS.retry, opts.retry)
+  end
+  self.poll = merge(DEFAULTS.poll, opts.poll)
+  if self.poll.max_interval < self.poll.interval then self.poll.max_interval = self.poll.interval end
+  if opts.rate_limit then self.limiter = ratelimit.new(opts.rate_limit.requests, opts.rate_limit.per) end
+  self.logger = opts.logger
+  self.validate = opts.validate ~= false
+  self.max_response_size = opts.max_response_size or DEFAULTS.max_response_size
+  self.thread_pool = opts.thread_pool or DEFAULTS.thread_pool
+  self.session_opts = {
+    user_agent = opts.user_agent or ("lua-genesys-usage/" .. VERSION),
+    proxy = opts.proxy,
+    ca_file = opts.ca_file,
+    insecure = self.insecure,
+    max_size = self.max_response_size,
+  }
+  self.pool = runtime.pool(self.session_opts)
+  self.pool.thread_pool = self.thread_pool
+  self.stats = { requests = 0, retries = 0, logins = 0 }
+  return self
+end
+
+function Client:__tostring()
+  return "usage.client (" .. self.base_url .. ")"
+end
+
+function Client:close()
+  self.pool:close()
+end
+Client.__close = Client.close
+
+---------------------------------------------------------------------------------------------------
+-- secrets, logging
+
+-- Replace every secret this client knows by "[REDACTED]".
+function Client:_redact(s)
+  if type(s) ~= "string" then return s end
+  for _, secret in ipairs(self.auth:secrets()) do
+    if secret and #secret >= 4 then
+      local i, j = s:find(secret, 1, true)
+      while i do
+        s = s:sub(1, i - 1) .. "[REDACTED]" .. s:sub(j + 1)
+        i, j = s:find(secret, i + 10, true)
+      end
+    end
+  end
+  return s
+end
+
+function Client:_log(level, message, fields)
+  local logger = self.logger
+  if not logger then return end
+  local ok = pcall(logger, level, self:_redact(message), fields)
+  if not ok then self.logger = nil end -- a broken logger must not break requests
+end
+
+---------------------------------------------------------------------------------------------------
+-- responses
+
+local DEFAULT_CODES = {
+  [400] = "bad.request", [401] = "authentication.required", [403] = "not.authorized",
+  [404] = "not.found", [405] = "method.not.allowed", [408] = "request.timeout", [413] = "request.too.large",
+  [415] = "unsupported.media.type", [429] = "too.many.requests.retry.after",
+  [500] = "internal.server.error", [502] = "bad.gateway", [503] = "service.unavailable",
+  [504] = "request.timeout",
+}
+
+local function ratelimit_of(headers)
+  local count = headers["inin-ratelimit-count"]
+  local allowed = headers["inin-ratelimit-allowed"]
+  local reset = headers["inin-ratelimit-reset"]
+  if not (count or allowed or reset) then return nil end
+  return {
+    count = count and core.parse_uint(count) or nil,
+    allowed = allowed and core.parse_uint(allowed) or nil,
+    reset = reset and core.parse_uint(reset) or nil,
+  }
+end
+
+local function meta_of(status, headers, attempts, elapsed)
+  return {
+    status = status,
+    headers = headers,
+    correlation_id = headers["inin-correlation-id"],
+    ratelimit = ratelimit_of(headers),
+    attempts = attempts,
+    elapsed = elapsed,
+  }
+end
+
+local function retry_after_of(headers)
+  local v = headers["retry-after"]
+  if not v then return nil end
+  return core.parse_retry_after(v, core.time())
+end
+
+-- The error of a non-2xx answer.
+function Client:_http_error(req, status, headers, body)
+  local decoded = json.decode(body or "")
+  local code, message
+  if type(decoded) == "table" then
+    if req.login then
+      code = decoded.error
+      message = decoded.error_description or decoded.description or decoded.message
+    else
+      code = decoded.code
+      message = decoded.message
+    end
+    models.mark_arrays("ErrorBody", decoded, json.array_mt)
+  else
+    decoded = nil
+  end
+  if type(code) ~= "string" then code = DEFAULT_CODES[status] or "http.error" end
+  if type(message) ~= "string" or message == "" then
+    message = (body and body ~= "" and not decoded) and body:sub(1, 200) or ("HTTP status " .. status)
+  end
+  return errors.new {
+    status = status,
+    code = self:_redact(code),
+    message = self:_redact(message),
+    correlation_id = headers["inin-correlation-id"] or (decoded and decoded.contextId) or nil,
+    retry_after = retry_after_of(headers),
+    body = decoded,
+    method = req.method,
+    path = req.path,
+  }
+end
+
+-- Is this failure worth another attempt, and after how long? -> seconds | nil
+function Client:_retry_wait(req, status, code, headers, retries)
+  local policy = self.retry
+  if not policy then return nil end
+  local backoff = math.min(8, 0.25 * 2 ^ retries)
+  backoff = backoff / 2 + math.random() * backoff / 2
+  local idempotent = req.idempotent
+  if status == nil then -- transport failure
+    if code == "connect" or code == "dns" then return backoff end -- nothing reached the server
+    if idempotent and (code == "timeout" or code == "connection" or code == "truncated"
+                       or code == "bad_encoding" or code == "transport" or code == "bad_json") then
+      return backoff
+    end
+    return nil
+  end
+  local after = retry_after_of(headers)
+  if status == 429 then
+    after = after or DEFAULT_429_WAIT
+    if after > policy.max_retry_after then return nil end
+    return after
+  end
+  if status == 503 or (idempotent and (status == 502 or status == 504)) then
+    if after then
+      if after > policy.max_retry_after then return nil end
+      return math.max(after, 0)
+    end
+    return backoff
+  end
+  if req.login and status == 400 and code == "invalid_request" then -- the token endpoint throttles with 400
+    return after or math.max(1, backoff)
+  end
+  return nil
+end
+
+---------------------------------------------------------------------------------------------------
+-- the exchange: one logical request with its retries
+
+local function throttled_login(err)
+  return err and err.code == "invalid_request" and type(err.message) == "string"
+         and err.message:lower():find("rate limit", 1, true) ~= nil
+end
+
+-- _exchange(req, rt) -> data, nil, meta | nil, err, meta
+-- req: method, url, path (for logs and errors), headers, body, idempotent, login, raw, response
+function Client:_exchange(req, rt)
+  rt = rt or runtime.current()
+  local started = rt.now()
+  local retries, relogged = 0, false
+  local headers = req.headers or {}
+  headers["accept"] = headers["accept"] or "application/json"
+  if req.body and not headers["content-type"] then headers["content-type"] = "application/json" end
+  local creq = {
+    method = req.method,
+    url = req.url,
+    headers = headers,
+    body = req.body,
+    timeout = self.timeout,
+    connect_timeout = self.connect_timeout,
+    max_size = self.max_response_size,
+  }
+  while true do
+    local token
+    if not req.login then
+      local err
+      token, err = self.auth:get(self, rt)
+      if not token then return nil, err end
+      headers["authorization"] = "Bearer " .. token
+      if self.limiter then self.limiter:acquire(rt) end
+    end
+    local t0 = rt.now()
+    local status, rheaders, body = rt.request(self.pool, creq)
+    local now = rt.now()
+    self.stats.requests = self.stats.requests + 1
+    if req.login then self.stats.logins = self.stats.logins + 1 end
+
+    local data, err, meta
+    if status == nil then -- transport failure: rheaders is the code, body the message
+      err = errors.new { code = rheaders, message = self:_redact(body), method = req.method, path = req.path }
+      meta = { attempts = retries + 1, elapsed = now - started }
+    else
+      meta = meta_of(status, rheaders, retries + 1, now - started)
+      if status >= 200 and status < 300 then
+        if req.raw then
+          data = { status = status, headers = rheaders, body = body }
+        else
+          local decoded, why = json.decode(body)
+          if decoded == nil or type(decoded) ~= "table" then
+            err = errors.new { status = status, code = "bad_json",
+                               message = "the response is not a JSON object: " .. tostring(why or type(decoded)),
+                               correlation_id = meta.correlation_id, method = req.method, path = req.path }
+          else
+            data = req.response and models.mark_arrays(req.response, decoded, json.array_mt) or decoded
+          end
+        end
+      else
+        err = self:_http_error(req, status, rheaders, body)
+      end
+    end
+
+    local wait
+    if err then
+      if status == 401 and not req.login and not relogged and self.auth:can_relogin() then
+        wait = 0 -- revoked or expired: log in again once, then retry once
+      elseif retries < (self.retry and self.retry.max_retries or 0) then
+        if req.login and status == 400 and not throttled_login(err) then
+          wait = nil
+        else
+          wait = self:_retry_wait(req, status, err.code, rheaders or {}, retries)
+        end
+        if wait and (now - started) + wait > self.retry.max_retry_time then wait = nil end
+      end
+    end
+
+    self:_log(err and (wait and "warn" or "error") or "info", req.method .. " " .. req.path, {
+      method = req.method, path = req.path, status = status, code = err and err.code or nil,
+      elapsed = now - t0, attempt = retries + 1, correlation_id = meta.correlation_id,
+      retry_in = wait,
+    })
+
+    if not err then return data, nil, meta end
+    if not wait then
+      if retries > 0 then err.attempts = retries + 1 end
+      return nil, err, meta
+    end
+    if status == 401 and not req.login and not relogged and self.auth:can_relogin() then
+      relogged = true
+      self.auth:invalidate(token)
+    else
+      retries = retries + 1
+      self.stats.retries = self.stats.retries + 1
+      if wait > 0 then rt.sleep(wait) end
+    end
+  end
+end
+
+---------------------------------------------------------------------------------------------------
+-- the 11 operations
+
+local function check_id(op, name, v, position)
+  if type(v) ~= "string" then
+    error(string.format("usage: %s: argument #%d '%s' must be a string, got %s",
+                        op.name, position, name, type(v)), 3)
+  end
+  if v == "" or v == "." or v == ".." then
+    error(string.format("usage: %s: argument #%d '%s' must be a real id, got %q", op.name, position, name, v), 3)
+  end
+  if #v > 1024 or v:find("%c") then
+    error(string.format("usage: %s: argument #%d '%s' contains control characters or is too long",
+                        op.name, position, name), 3)
+  end
+end
+
+local function check_query(op, opts)
+  if opts == nil then return nil end
+  if type(opts) ~= "table" then
+    error(string.format("usage: %s: the options argument must be a table, got %s", op.name, type(opts)), 3)
+  end
+  local out = {}
+  for k, v in pairs(opts) do
+    local spec = op.query[k]
+    if not spec then
+      error(string.format("usage: %s: unknown option '%s'%s", op.name, tostring(k),
+        #op.query_names > 0 and (" (known: " .. table.concat(op.query_names, ", ") .. ")") or " (it takes none)"), 3)
+    end
+    if spec.type == "integer" then
+      if type(v) ~= "number" or v ~= math.floor(v) or v < spec.min or v > spec.max then
+        error(string.format("usage: %s: option '%s' must be an integer from %d to %d",
+                            op.name, k, spec.min, spec.max), 3)
+      end
+      out[k] = string.format("%d", v)
+    elseif spec.type == "digits" then
+      if type(v) == "number" and v == math.floor(v) and v >= 0 then v = string.format("%d", v) end
+      if type(v) ~= "string" or not v:match("^%d+$") or #v > 6 then
+        error(string.format("usage: %s: option '%s' must be a whole number of days", op.name, k), 3)
+      end
+      out[k] = v
+    else
+      if type(v) ~= "string" or v:find("%c") then
+        error(string.format("usage: %s: option '%s' must be a string without control characters", op.name, k), 3)
+      end
+      out[k] = v
+    end
+  end
+  return out
+end
+
+local function query_string(q)
+  if not q or next(q) == nil then return "" end
+  local keys = {}
+  for k in pairs(q) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local parts = {}
+  for i, k in ipairs(keys) do parts[i] = core.percent_encode(k) .. "=" .. core.percent_encode(q[k]) end
+  return "?" .. table.concat(parts, "&")
+end
+M.query_string = query_string
+
+-- Run operation `op` with checked arguments. -> data, nil, meta | nil, err, meta
+function Client:_operation(op, ids, query, body)
+  local path = op.path:gsub("{(%w+)}", function(name) return core.percent_encode(ids[name]) end)
+  local body_text
+  if op.body then
+    local b, err = body, nil
+    if self.validate then
+      b, err = validate.body(op.body, body)
+      if not b then
+        err.method, err.path = op.method, path
+        return nil, err
+      end
+    else
+      b = validate.mark_body(op.body, body)
+    end
+    body_text = json.encode(b)
+  end
+  local rt, why = runtime.current()
+  if not rt then return nil, why end
+  return self:_exchange({
+    method = op.method,
+    url = self.base_url .. path .. query_string(query),
+    path = path,
+    body = body_text,
+    idempotent = op.method == "GET",
+    response = op.response,
+  }, rt)
+end
+
+local function check_self(op, self)
+  if getmetatable(self) ~= Client then
+    error(string.format("usage: %s: call it as a method, client:%s(...)", op.name, op.name), 3)
+  end
+end
+
+for _, op in ipairs(operations.list) do
+  local nparams = #op.params
+  local function method(self, ...)
+    check_self(op, self)
+    local ids = {}
+    for i, name in ipairs(op.params) do
+      local v = select(i, ...)
+      check_id(op, name, v, i)
+      ids[name] = v
+    end
+    local last = select(nparams + 1, ...)
+    if op.body then
+      if type(last) ~= "table" then
+        error(string.format("usage: %s: argument #%d 'body' must be a table (%s), got %s",
+                            op.name, nparams + 1, op.body, type(last)), 2)
+      end
+      return self:_operation(op, ids, nil, last)
+    end
+    return self:_operation(op, ids, check_query(op, last), nil)
+  end
+  Client[op.name] = method
+  Client[op.snake_name] = method
+end
+
+return M

@@ -1,0 +1,159 @@
+-- usage.operations: the one table that describes the 11 operations of the Usage API.
+-- Client methods and their snake_case aliases, argument checking, body validation, the command
+-- line and docs/operations.md all derive from it.
+--
+-- name         the official SDKs' operation name (the client method)
+-- params       positional path parameters, in the SDK's argument order
+-- query        allowed keys of the trailing `opts` table: name -> { type, max, default, doc }
+-- body         the request model (the trailing `body` argument)
+-- response     the success model
+-- permissions  any one of them is enough
+
+local query_page = {
+  pageSize = { type = "integer", min = 1, max = 1000, doc = "rows per page (max 1000)" },
+  after = { type = "string", doc = "cursor of the next page" },
+}
+
+local operations = {
+  {
+    name = "getOauthClientUsageQueryResult",
+    method = "GET",
+    path = "/api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}",
+    params = { "executionId", "clientId" },
+    response = "ApiUsageQueryResult",
+    permissions = { "oauth:client:view", "usage:client:view" },
+    generation = "query",
+    summary = "Get the results of a usage query for an OAuth client",
+  },
+  {
+    name = "getOauthClientUsageSummary",
+    method = "GET",
+    path = "/api/v2/oauth/clients/{clientId}/usage/summary",
+    params = { "clientId" },
+    query = { days = { type = "digits", default = "7", doc = "number of days back (a string, default \"7\")" } },
+    response = "UsageExecutionResult",
+    permissions = { "oauth:client:view", "usage:client:view" },
+    generation = "query",
+    summary = "Start a usage summary query for an OAuth client over the last N days",
+  },
+  {
+    name = "getUsageAggregatesQueryJob",
+    method = "GET",
+    path = "/api/v2/usage/aggregates/query/jobs/{jobId}",
+    params = { "jobId" },
+    query = query_page,
+    response = "OrganizationPublicApiUsageResultsResponse",
+    permissions = { "usage:organization:view" },
+    generation = "jobs",
+    summary = "Get the status and a page of results of an organization usage aggregates job",
+  },
+  {
+    name = "getUsageClientClientIdAggregatesQueryJob",
+    method = "GET",
+    path = "/api/v2/usage/client/{clientId}/aggregates/query/jobs/{jobId}",
+    params = { "clientId", "jobId" },
+    query = query_page,
+    response = "ClientPublicApiUsageResultsResponse",
+    permissions = { "usage:client:view" },
+    generation = "jobs",
+    summary = "Get the status and a page of results of a client usage aggregates job",
+  },
+  {
+    name = "getUsageQueryExecutionIdResults",
+    method = "GET",
+    path = "/api/v2/usage/query/{executionId}/results",
+    params = { "executionId" },
+    response = "ApiUsageQueryResult",
+    permissions = { "oauth:client:view", "usage:organization:view" },
+    generation = "query",
+    summary = "Get the results of an organization usage query",
+  },
+  {
+    name = "getUsageSimplesearchExecutionIdResults",
+    method = "GET",
+    path = "/api/v2/usage/simplesearch/{executionId}/results",
+    params = { "executionId" },
+    query = query_page,
+    response = "ApiUsageQueryResult",
+    permissions = { "oauth:client:view", "usage:simpleSearch:view" },
+    generation = "query",
+    summary = "Get a page of the results of a usage simple search",
+  },
+  {
+    name = "postOauthClientUsageQuery",
+    method = "POST",
+    path = "/api/v2/oauth/clients/{clientId}/usage/query",
+    params = { "clientId" },
+    body = "ApiUsageClientQuery",
+    response = "UsageExecutionResult",
+    permissions = { "oauth:client:view", "usage:client:view" },
+    generation = "query",
+    summary = "Start a usage query for an OAuth client",
+  },
+  {
+    name = "postUsageAggregatesQueryJobs",
+    method = "POST",
+    path = "/api/v2/usage/aggregates/query/jobs",
+    params = {},
+    body = "OrganizationPublicApiUsageQueryRequest",
+    response = "OrganizationUsageQueryResponse",
+    permissions = { "usage:organization:view" },
+    generation = "jobs",
+    summary = "Start an organization usage aggregates job",
+  },
+  {
+    name = "postUsageClientClientIdAggregatesQueryJobs",
+    method = "POST",
+    path = "/api/v2/usage/client/{clientId}/aggregates/query/jobs",
+    params = { "clientId" },
+    body = "ClientPublicApiUsageQueryRequest",
+    response = "ClientUsageQueryResponse",
+    permissions = { "usage:client:view" },
+    generation = "jobs",
+    summary = "Start a usage aggregates job for an OAuth client",
+  },
+  {
+    name = "postUsageQuery",
+    method = "POST",
+    path = "/api/v2/usage/query",
+    params = {},
+    body = "ApiUsageOrganizationQuery",
+    response = "UsageExecutionResult",
+    permissions = { "oauth:client:view", "usage:organization:view" },
+    generation = "query",
+    summary = "Start an organization usage query",
+  },
+  {
+    name = "postUsageSimplesearch",
+    method = "POST",
+    path = "/api/v2/usage/simplesearch",
+    params = {},
+    body = "ApiUsageSimpleSearch",
+    response = "UsageExecutionResult",
+    permissions = { "oauth:client:view", "usage:simpleSearch:view" },
+    generation = "query",
+    summary = "Start a usage simple search",
+  },
+}
+
+-- "getUsageQueryExecutionIdResults" -> "get_usage_query_execution_id_results"
+local function snake_case(name)
+  return (name:gsub("(%l)(%u)", "%1_%2"):gsub("(%u)(%u%l)", "%1_%2"):lower())
+end
+
+local by_name = {}
+for _, op in ipairs(operations) do
+  op.snake_name = snake_case(op.name)
+  op.query = op.query or {}
+  op.query_names = {}
+  for k in pairs(op.query) do op.query_names[#op.query_names + 1] = k end
+  table.sort(op.query_names)
+  by_name[op.name] = op
+  by_name[op.snake_name] = op
+end
+
+return {
+  list = operations,
+  by_name = by_name,
+  snake_case = snake_case,
+}

@@ -1,0 +1,186 @@
+-- usage.validate: request bodies checked against usage.models, and strict option checking.
+-- body(model, value) returns a normalized copy (arrays marked, enum spellings made canonical) or
+-- nil, err naming the field and the allowed values. options(...) raises: a bad option is a
+-- programmer error.
+
+local models = require "usage.models"
+local interval = require "usage.interval"
+local errors = require "usage.errors"
+local json = require "usage.json"
+
+local M = {}
+
+local MAX_JOB_SPAN = 90 * 86400
+
+local function invalid(field, message, allowed)
+  return nil, errors.new {
+    code = "validation",
+    field = field,
+    allowed = allowed,
+    message = field .. ": " .. message .. (allowed and ("; allowed: " .. table.concat(allowed, ", ")) or ""),
+  }
+end
+
+-- enum values match case-insensitively and are sent with their canonical spelling
+local function canonical(enum, v)
+  if type(v) ~= "string" then return nil end
+  local lv = v:lower()
+  for _, allowed in ipairs(enum) do
+    if allowed:lower() == lv then return allowed end
+  end
+  return nil
+end
+
+local check_value
+
+local function check_object(model_name, value, path, generation)
+  local model = models.models[model_name]
+  if type(value) ~= "table" or json.is_array(value) or (next(value) ~= nil and #value > 0) then
+    return invalid(path ~= "" and path or "body", "must be an object (a table with named fields)")
+  end
+  local out = {}
+  for k, v in pairs(value) do
+    local field = model.by_name[k]
+    local name = (path ~= "" and path .. "." or "") .. tostring(k)
+    if not field then
+      local names = {}
+      for _, f in ipairs(model.fields) do names[#names + 1] = f.name end
+      return invalid(name, "unknown field of " .. model_name, names)
+    end
+    local normalized, err = check_value(field, v, name, generation)
+    if normalized == nil then return nil, err end
+    out[k] = normalized
+  end
+  for _, field in ipairs(model.fields) do
+    if field.required and value[field.name] == nil then
+      return invalid((path ~= "" and path .. "." or "") .. field.name, "is required")
+    end
+  end
+  return out
+end
+
+local function check_scalar(field, v, name, generation)
+  local t = field.type
+  if t == "enum" then
+    local c = canonical(field.enum, v)
+    if not c then return invalid(name, string.format("%q is not a valid value", tostring(v)), field.enum) end
+    return c
+  elseif t == "string" then
+    if type(v) ~= "string" then return invalid(name, "must be a string") end
+    return v
+  elseif t == "integer" then
+    if type(v) ~= "number" or v ~= math.floor(v) then return invalid(name, "must be an integer") end
+    return v
+  elseif t == "interval" then
+    local start, finish = interval.parse(v)
+    if not start then return invalid(name, finish) end
+    if generation == "jobs" then
+      if finish < start then return invalid(name, "the end is before the start") end
+      if finish - start > MAX_JOB_SPAN then return invalid(name, "spans more than 90 days") end
+    elseif finish <= start then
+      return invalid(name, "the end must be after the start")
+    end
+    return v
+  elseif t == "object" then
+    return check_object(field.model, v, name, generation)
+  end
+  return v
+end
+
+check_value = function(field, v, name, generation)
+  if field.array then
+    if type(v) == "string" and field.type ~= "object" then v = { v } end -- a lone value is a one-item array
+    if type(v) ~= "table" then return invalid(name, "must be an array") end
+    local n = #v
+    for k in pairs(v) do
+      if type(k) ~= "number" or k < 1 or k > n or k ~= math.floor(k) then
+        return invalid(name, "must be an array (keys 1..n)")
+      end
+    end
+    local out = json.array()
+    for i = 1, n do
+      local item, err = check_scalar(field, v[i], name .. "[" .. i .. "]", generation)
+      if item == nil then return nil, err end
+      out[i] = item
+    end
+    return out
+  end
+  return check_scalar(field, v, name, generation)
+end
+
+-- body(model_name, value) -> normalized copy | nil, err
+function M.body(model_name, value)
+  local model = models.models[model_name]
+  return check_object(model_name, value, "", model.generation)
+end
+
+-- Mark the arrays of a body that is sent without validation, so empty ones still encode as [].
+function M.mark_body(model_name, value)
+  local model = models.models[model_name]
+  if type(value) ~= "table" then return value end
+  local out = {}
+  for k, v in pairs(value) do
+    local field = model.by_name[k]
+    if field and field.array and type(v) == "table" then
+      local arr = json.array()
+      for i, item in ipairs(v) do
+        arr[i] = (field.model and type(item) == "table") and M.mark_body(field.model, item) or item
+      end
+      out[k] = arr
+    else
+      out[k] = v
+    end
+  end
+  return out
+end
+
+---------------------------------------------------------------------------------------------------
+-- Option checking (raises). spec: key -> { type = "string"|"number"|"integer"|"boolean"|"function"|
+-- "table", min =, max =, values = {...}, check = function(v) -> ok, why }.
+
+function M.options(where, opts, spec, level)
+  level = (level or 1) + 1
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(string.format("usage: %s: options must be a table, got %s", where, type(opts)), level)
+  end
+  for k, v in pairs(opts) do
+    local s = spec[k]
+    if not s then
+      local names = {}
+      for name in pairs(spec) do names[#names + 1] = name end
+      table.sort(names)
+      error(string.format("usage: %s: unknown option '%s' (known: %s)", where, tostring(k), table.concat(names, ", ")), level)
+    end
+    local ok = true
+    local why
+    if s.type == "integer" then
+      ok = type(v) == "number" and v == math.floor(v)
+    elseif type(s.type) == "table" then
+      ok = false
+      for _, t in ipairs(s.type) do ok = ok or type(v) == t end
+    else
+      ok = type(v) == s.type
+    end
+    if not ok then
+      why = "must be " .. (type(s.type) == "table" and table.concat(s.type, " or ") or ("a " .. s.type)) ..
+            ", got " .. type(v)
+    elseif type(v) == "number" and ((s.min and not (v >= s.min)) or (s.max and v > s.max) or v ~= v) then
+      why = "must be between " .. tostring(s.min or "-inf") .. " and " .. tostring(s.max or "inf")
+    elseif s.values and not s.values[v] then
+      local names = {}
+      for name in pairs(s.values) do names[#names + 1] = tostring(name) end
+      table.sort(names)
+      why = "must be one of " .. table.concat(names, ", ")
+    elseif s.check then
+      local good, reason = s.check(v)
+      if not good then why = reason end
+    end
+    if why then
+      error(string.format("usage: %s: option '%s' %s", where, tostring(k), why), level)
+    end
+  end
+  return opts
+end
+
+return M

@@ -1,0 +1,95 @@
+/* codec.c: core.percent_encode, core.base64, core.parse_uint, core.parse_retry_after,
+ * core.parse_headers, core.has_crlf. */
+#include "codec.h"
+#include "http.h"
+#include "parse.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+static int l_percent_encode(lua_State *L)
+{
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	/* encode in slices so the stack buffer of luaL_Buffer is enough */
+	while (n > 0) {
+		size_t chunk = n > 256 ? 256 : n;
+		char *out = luaL_prepbuffer(&b);
+		size_t w = usage_pct_encode(s, chunk, out);
+		luaL_addsize(&b, w);
+		s += chunk;
+		n -= chunk;
+	}
+	luaL_pushresult(&b);
+	return 1;
+}
+
+static int l_base64(lua_State *L)
+{
+	size_t n;
+	const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	while (n > 0) {
+		size_t chunk = n > 192 ? 192 : n; /* a multiple of 3 until the last slice */
+		char *out = luaL_prepbuffer(&b);
+		size_t w = usage_base64(s, chunk, out);
+		luaL_addsize(&b, w);
+		s += chunk;
+		n -= chunk;
+	}
+	luaL_pushresult(&b);
+	return 1;
+}
+
+static int l_parse_uint(lua_State *L)
+{
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	long long v;
+	if (!usage_parse_uint(s, n, &v))
+		return 0;
+	usage_pushcount(L, v);
+	return 1;
+}
+
+/* core.parse_retry_after(value [, now_unix]) -> seconds | nothing */
+static int l_parse_retry_after(lua_State *L)
+{
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	double now = luaL_optnumber(L, 2, (double)time(NULL));
+	double secs;
+	if (!usage_parse_retry_after(s, n, now, &secs))
+		return 0;
+	lua_pushnumber(L, secs);
+	return 1;
+}
+
+static int l_parse_headers(lua_State *L)
+{
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	usage_push_headers(L, s, n);
+	return 1;
+}
+
+static int l_has_crlf(lua_State *L)
+{
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	lua_pushboolean(L, usage_has_crlf(s, n));
+	return 1;
+}
+
+const luaL_Reg usage_codec_functions[] = {
+	{"percent_encode", l_percent_encode},
+	{"base64", l_base64},
+	{"parse_uint", l_parse_uint},
+	{"parse_retry_after", l_parse_retry_after},
+	{"parse_headers", l_parse_headers},
+	{"has_crlf", l_has_crlf},
+	{NULL, NULL},
+};

@@ -1,0 +1,520 @@
+/* http.c: usage.core.session, a libcurl easy handle reused for keep-alive, and session:request,
+ * the blocking one-shot call. multi.c drives the same sessions without blocking. */
+#include "http.h"
+#include "multi.h"
+#include "parse.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_SIZE ((size_t)256 * 1024 * 1024)
+#define MAX_HEADER_BYTES ((size_t)256 * 1024)
+#define KEEP_BUFFER_BYTES ((size_t)1024 * 1024)
+
+/* ---------- buffers ---------- */
+
+static int buf_append(usage_buf *b, const char *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 16384;
+		while (cap < b->len + n)
+			cap *= 2;
+		char *d = realloc(b->data, cap);
+		if (!d)
+			return 0;
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 1;
+}
+
+/* Keep a small buffer for the next transfer; give big ones back. */
+static void buf_recycle(usage_buf *b)
+{
+	b->len = 0;
+	if (b->cap > KEEP_BUFFER_BYTES) {
+		free(b->data);
+		b->data = NULL;
+		b->cap = 0;
+	}
+}
+
+static void buf_free(usage_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+/* ---------- libcurl callbacks ---------- */
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
+{
+	usage_session *s = ud;
+	size_t n = size * nmemb;
+	if (s->body.len + n > s->max_size) {
+		s->too_large = 1;
+		return 0;
+	}
+	return buf_append(&s->body, p, n) ? n : 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+	usage_session *s = ud;
+	size_t n = size * nmemb;
+	/* a new status line starts a new response (after 100 Continue or a proxy CONNECT) */
+	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0)
+		s->head.len = 0;
+	if (s->head.len + n > MAX_HEADER_BYTES) {
+		s->too_large = 1;
+		return 0;
+	}
+	return buf_append(&s->head, p, n) ? n : 0;
+}
+
+/* ---------- session lifecycle ---------- */
+
+usage_session *usage_check_session(lua_State *L, int idx)
+{
+	usage_session *s = luaL_checkudata(L, idx, USAGE_SESSION_MT);
+	if (s->closed)
+		luaL_argerror(L, idx, "session is closed");
+	return s;
+}
+
+static void session_close(lua_State *L, usage_session *s)
+{
+	if (s->closed)
+		return;
+	if (s->multi)
+		usage_multi_detach(L, s);
+	s->closed = 1;
+	if (s->easy)
+		curl_easy_cleanup(s->easy);
+	s->easy = NULL;
+	curl_slist_free_all(s->headers);
+	s->headers = NULL;
+	buf_free(&s->body);
+	buf_free(&s->head);
+}
+
+static int l_session_close(lua_State *L)
+{
+	usage_session *s = luaL_checkudata(L, 1, USAGE_SESSION_MT);
+	session_close(L, s);
+	return 0;
+}
+
+static int l_session_tostring(lua_State *L)
+{
+	usage_session *s = luaL_checkudata(L, 1, USAGE_SESSION_MT);
+	lua_pushfstring(L, "usage.core.session (%s%p)", s->closed ? "closed, " : "", (void *)s);
+	return 1;
+}
+
+static const char *opt_string(lua_State *L, int t, const char *key)
+{
+	const char *v = NULL;
+	lua_getfield(L, t, key);
+	if (!lua_isnil(L, -1)) {
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "option '%s' must be a string", key);
+		v = lua_tostring(L, -1);
+	}
+	lua_pop(L, 1);
+	return v;
+}
+
+static int opt_bool(lua_State *L, int t, const char *key, int dflt)
+{
+	int v = dflt;
+	lua_getfield(L, t, key);
+	if (!lua_isnil(L, -1)) {
+		if (lua_type(L, -1) != LUA_TBOOLEAN)
+			luaL_error(L, "option '%s' must be a boolean", key);
+		v = lua_toboolean(L, -1);
+	}
+	lua_pop(L, 1);
+	return v;
+}
+
+static double opt_number(lua_State *L, int t, const char *key, double dflt, double min)
+{
+	double v = dflt;
+	lua_getfield(L, t, key);
+	if (!lua_isnil(L, -1)) {
+		if (lua_type(L, -1) != LUA_TNUMBER)
+			luaL_error(L, "option '%s' must be a number", key);
+		v = lua_tonumber(L, -1);
+		if (!(v >= min) || v > 1e12)
+			luaL_error(L, "option '%s' is out of range", key);
+	}
+	lua_pop(L, 1);
+	return v;
+}
+
+static void check_header_text(lua_State *L, const char *what, const char *s, size_t n)
+{
+	if (usage_has_crlf(s, n))
+		luaL_error(L, "%s contains CR, LF or NUL", what);
+}
+
+/* core.session{ user_agent=, proxy=, ca_file=, insecure=false, http2=true, max_size= } */
+int usage_session_new(lua_State *L)
+{
+	lua_settop(L, 1);
+	if (lua_isnil(L, 1)) {
+		lua_newtable(L);
+		lua_replace(L, 1);
+	}
+	luaL_checktype(L, 1, LUA_TTABLE);
+	const char *ua = opt_string(L, 1, "user_agent");
+	const char *proxy = opt_string(L, 1, "proxy");
+	const char *ca_file = opt_string(L, 1, "ca_file");
+	int insecure = opt_bool(L, 1, "insecure", 0);
+	int http2 = opt_bool(L, 1, "http2", 1);
+	double max_size = opt_number(L, 1, "max_size", (double)DEFAULT_MAX_SIZE, 1);
+	if (ua)
+		check_header_text(L, "user_agent", ua, strlen(ua));
+
+	usage_session *s = lua_newuserdata(L, sizeof *s);
+	memset(s, 0, sizeof *s);
+	s->ref = LUA_NOREF;
+	s->closed = 1; /* until the handle exists, so __gc has nothing to do */
+	luaL_setmetatable(L, USAGE_SESSION_MT);
+	s->easy = curl_easy_init();
+	if (!s->easy)
+		return luaL_error(L, "curl_easy_init failed");
+	s->closed = 0;
+	s->default_max_size = (size_t)max_size;
+
+	CURL *e = s->easy;
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)s);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)s);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)s);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl supports */
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	if (http2)
+		curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	if (ua)
+		curl_easy_setopt(e, CURLOPT_USERAGENT, ua);
+	if (proxy)
+		curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+	if (ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+	if (insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	}
+	return 1;
+}
+
+/* ---------- one transfer ---------- */
+
+static int valid_header_name(const char *s, size_t n)
+{
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= 32 || c >= 127 || c == ':')
+			return 0;
+	}
+	return 1;
+}
+
+static struct curl_slist *build_headers(lua_State *L, int req)
+{
+	struct curl_slist *list = NULL;
+	luaL_Buffer b;
+	lua_getfield(L, req, "headers");
+	if (!lua_isnil(L, -1)) {
+		if (!lua_istable(L, -1))
+			luaL_error(L, "request 'headers' must be a table");
+		int t = lua_gettop(L);
+		lua_pushnil(L);
+		while (lua_next(L, t)) {
+			size_t nn, vn;
+			if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+				curl_slist_free_all(list);
+				luaL_error(L, "request headers must map names to strings");
+			}
+			const char *name = lua_tolstring(L, -2, &nn);
+			const char *value = lua_tolstring(L, -1, &vn);
+			if (!valid_header_name(name, nn) || usage_has_crlf(value, vn)) {
+				curl_slist_free_all(list);
+				luaL_error(L, "invalid request header (bad name, or CR/LF/NUL in the value)");
+			}
+			luaL_buffinit(L, &b);
+			luaL_addlstring(&b, name, nn);
+			luaL_addlstring(&b, vn ? ": " : ";", vn ? 2 : 1); /* "Name;" sends an empty header */
+			luaL_addlstring(&b, value, vn);
+			luaL_pushresult(&b);
+			struct curl_slist *n = curl_slist_append(list, lua_tostring(L, -1));
+			lua_pop(L, 2); /* the line and the value */
+			if (!n) {
+				curl_slist_free_all(list);
+				luaL_error(L, "out of memory");
+			}
+			list = n;
+		}
+	}
+	lua_pop(L, 1);
+	/* no "Expect: 100-continue" round trip for bodies */
+	struct curl_slist *n = curl_slist_append(list, "Expect:");
+	if (!n) {
+		curl_slist_free_all(list);
+		luaL_error(L, "out of memory");
+	}
+	return n;
+}
+
+void usage_session_prepare(lua_State *L, usage_session *s, int req)
+{
+	luaL_checktype(L, req, LUA_TTABLE);
+	CURL *e = s->easy;
+	size_t url_len, body_len = 0;
+
+	lua_getfield(L, req, "url");
+	if (lua_type(L, -1) != LUA_TSTRING)
+		luaL_error(L, "request 'url' must be a string");
+	const char *url = lua_tolstring(L, -1, &url_len);
+	if (usage_has_crlf(url, url_len) || memchr(url, ' ', url_len))
+		luaL_error(L, "request 'url' contains a space, CR, LF or NUL");
+	lua_pop(L, 1); /* the request table keeps the string alive; libcurl copies it anyway */
+
+	const char *method = opt_string(L, req, "method");
+	if (!method)
+		method = "GET";
+	for (const char *m = method; *m; m++)
+		if (!isupper((unsigned char)*m))
+			luaL_error(L, "request 'method' must be an upper-case HTTP method");
+
+	lua_getfield(L, req, "body");
+	const char *body = NULL;
+	if (!lua_isnil(L, -1)) {
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "request 'body' must be a string");
+		body = lua_tolstring(L, -1, &body_len);
+	}
+	double timeout = opt_number(L, req, "timeout", 0, 0);
+	double connect_timeout = opt_number(L, req, "connect_timeout", 0, 0);
+	double max_size = opt_number(L, req, "max_size", (double)s->default_max_size, 1);
+
+	struct curl_slist *headers = build_headers(L, req);
+	curl_slist_free_all(s->headers);
+	s->headers = headers;
+
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, (char *)NULL);
+	if (strcmp(method, "GET") == 0 && !body) {
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	} else {
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+		curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body ? body : "");
+		if (strcmp(method, "POST") != 0)
+			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	}
+	lua_pop(L, 1); /* body */
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000));
+	s->max_size = (size_t)max_size;
+	s->too_large = 0;
+	s->body.len = 0;
+	s->head.len = 0;
+	s->errbuf[0] = '\0';
+}
+
+/* ---------- results ---------- */
+
+static const char *transport_code(CURLcode rc, int too_large)
+{
+	if (too_large)
+		return "too_large";
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return "timeout";
+	case CURLE_COULDNT_CONNECT:
+		return "connect";
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return "dns";
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_USE_SSL_FAILED:
+		return "tls";
+	case CURLE_PARTIAL_FILE:
+		return "truncated";
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return "connection";
+	case CURLE_BAD_CONTENT_ENCODING:
+		return "bad_encoding";
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		return "bad_url";
+	case CURLE_OUT_OF_MEMORY:
+		return "no_memory";
+	default:
+		return "transport";
+	}
+}
+
+static void push_lower(lua_State *L, const char *s, size_t n)
+{
+	char tmp[128];
+	luaL_Buffer b;
+	if (n <= sizeof tmp) {
+		for (size_t i = 0; i < n; i++)
+			tmp[i] = (char)tolower((unsigned char)s[i]);
+		lua_pushlstring(L, tmp, n);
+		return;
+	}
+	luaL_buffinit(L, &b);
+	for (size_t i = 0; i < n; i++)
+		luaL_addchar(&b, (char)tolower((unsigned char)s[i]));
+	luaL_pushresult(&b);
+}
+
+/* A value without CR/LF: each folded line break, with the blanks around it, becomes one space. */
+static void push_value(lua_State *L, const char *s, size_t n)
+{
+	if (!memchr(s, '\n', n) && !memchr(s, '\r', n)) {
+		lua_pushlstring(L, s, n);
+		return;
+	}
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\r' || s[i] == '\n') {
+			while (i + 1 < n && (s[i + 1] == '\r' || s[i + 1] == '\n' || s[i + 1] == ' ' || s[i + 1] == '\t'))
+				i++;
+			luaL_addchar(&b, ' ');
+			continue;
+		}
+		luaL_addchar(&b, s[i]);
+	}
+	luaL_pushresult(&b);
+}
+
+void usage_push_headers(lua_State *L, const char *buf, size_t len)
+{
+	usage_header_field f;
+	size_t pos = 0;
+	lua_newtable(L);
+	int t = lua_gettop(L);
+	while (usage_header_next(buf, len, &pos, &f)) {
+		push_lower(L, f.name, f.name_len);
+		lua_pushvalue(L, -1);
+		lua_rawget(L, t);
+		if (lua_isnil(L, -1)) {
+			lua_pop(L, 1);
+			push_value(L, f.value, f.value_len);
+		} else { /* repeated field: join with ", " */
+			lua_pushliteral(L, ", ");
+			push_value(L, f.value, f.value_len);
+			lua_concat(L, 3);
+		}
+		lua_rawset(L, t);
+	}
+}
+
+int usage_session_push_result(lua_State *L, usage_session *s, CURLcode rc)
+{
+	if (rc != CURLE_OK || s->too_large) {
+		const char *code = transport_code(rc, s->too_large);
+		lua_pushnil(L);
+		lua_pushstring(L, code);
+		if (s->too_large)
+			lua_pushfstring(L, "response larger than the %d byte limit", (int)(s->max_size > 0x7fffffff ? 0x7fffffff : s->max_size));
+		else
+			lua_pushstring(L, s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+	} else {
+		long status = 0;
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+		lua_pushinteger(L, (lua_Integer)status);
+		usage_push_headers(L, s->head.data, s->head.len);
+		lua_pushlstring(L, s->body.data ? s->body.data : "", s->body.len);
+	}
+	buf_recycle(&s->body);
+	buf_recycle(&s->head);
+	return 3;
+}
+
+/* session:request{ method=, url=, headers={}, body=, timeout=, connect_timeout=, max_size= } */
+static int l_session_request(lua_State *L)
+{
+	usage_session *s = usage_check_session(L, 1);
+	if (s->multi)
+		return luaL_error(L, "session is busy in a multi transfer");
+	usage_session_prepare(L, s, 2);
+	CURLcode rc = curl_easy_perform(s->easy);
+	return usage_session_push_result(L, s, rc);
+}
+
+/* session:result(): the outcome of the multi transfer that finished on this session. */
+static int l_session_result(lua_State *L)
+{
+	usage_session *s = usage_check_session(L, 1);
+	if (!s->done)
+		return luaL_error(L, "session has no finished transfer");
+	s->done = 0;
+	return usage_session_push_result(L, s, s->result);
+}
+
+static int l_session_busy(lua_State *L)
+{
+	usage_session *s = luaL_checkudata(L, 1, USAGE_SESSION_MT);
+	lua_pushboolean(L, s->multi != NULL);
+	return 1;
+}
+
+void usage_session_register(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+		{"request", l_session_request},
+		{"result", l_session_result},
+		{"busy", l_session_busy},
+		{"close", l_session_close},
+		{"__gc", l_session_close},
+#if LUA_VERSION_NUM >= 504
+		{"__close", l_session_close},
+#endif
+		{"__tostring", l_session_tostring},
+		{NULL, NULL},
+	};
+	usage_newclass(L, USAGE_SESSION_MT, methods);
+}

@@ -1,0 +1,46 @@
+/* http.h: the session (one libcurl easy handle, kept alive between requests) shared by the
+ * blocking path (session:request) and the multi path (multi.c). */
+#ifndef USAGE_HTTP_H
+#define USAGE_HTTP_H
+
+#include <curl/curl.h>
+#include "compat.h"
+
+#define USAGE_SESSION_MT "usage.core.session"
+
+typedef struct {
+	char *data;
+	size_t len, cap;
+} usage_buf;
+
+struct usage_multi;
+
+typedef struct usage_session {
+	CURL *easy;
+	struct curl_slist *headers; /* request headers of the transfer under way */
+	usage_buf body;             /* response body */
+	usage_buf head;             /* raw header block of the last response */
+	size_t max_size;            /* cap of this transfer's body */
+	size_t default_max_size;
+	int too_large;
+	int closed;
+	/* multi bookkeeping */
+	struct usage_multi *multi;
+	struct usage_session *next, *prev;
+	int ref;       /* registry reference that keeps the userdata alive while in a multi */
+	int done;      /* a multi transfer finished and its result awaits session:result() */
+	CURLcode result;
+	char errbuf[CURL_ERROR_SIZE];
+} usage_session;
+
+usage_session *usage_check_session(lua_State *L, int idx);
+/* Set up the next transfer from the request table at `req`; raises on bad arguments. */
+void usage_session_prepare(lua_State *L, usage_session *s, int req);
+/* Push `status, headers, body` or `nil, code, message` for a finished transfer; returns 3. */
+int usage_session_push_result(lua_State *L, usage_session *s, CURLcode rc);
+/* Push a table of the header fields in buf (lower-case names, repeated fields joined by ", "). */
+void usage_push_headers(lua_State *L, const char *buf, size_t len);
+int usage_session_new(lua_State *L);
+void usage_session_register(lua_State *L);
+
+#endif

@@ -1,0 +1,62 @@
+rockspec_format = "3.0"
+package = "usage"
+version = "scm-1"
+source = {
+  url = "git+https://github.com/lua-genesys-usage/lua-genesys-usage.git",
+}
+description = {
+  summary = "Genesys Cloud Usage API client: libcurl + lua-cjson core, polling and paging as coroutines",
+  detailed = [[
+A client for the Genesys Cloud Usage API for Lua 5.4, LuaJIT and OpenResty. The 11 operations,
+OAuth client credentials with token reuse and re-login, retries that honour Retry-After, submit-then-poll
+and cursor paging as one call or a row iterator, concurrent queries on one libcurl multi handle, a
+client-side rate limit, and the genesys-usage command line. Needs lua-cjson at run time (Debian:
+lua-cjson; or `luarocks install lua-cjson`).
+]],
+  license = "MIT",
+  labels = { "genesys", "http", "curl", "openresty" },
+}
+dependencies = {
+  "lua >= 5.1",
+}
+external_dependencies = {
+  CURL = { library = "curl" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["usage.core"] = {
+      sources = { "src/core.c", "src/http.c", "src/multi.c", "src/json.c", "src/codec.c", "src/parse.c" },
+      libraries = { "curl", "pthread" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+    },
+    ["usage"] = "lua/usage/init.lua",
+    ["usage.auth"] = "lua/usage/auth.lua",
+    ["usage.cli"] = "lua/usage/cli.lua",
+    ["usage.client"] = "lua/usage/client.lua",
+    ["usage.errors"] = "lua/usage/errors.lua",
+    ["usage.flows"] = "lua/usage/flows.lua",
+    ["usage.interval"] = "lua/usage/interval.lua",
+    ["usage.json"] = "lua/usage/json.lua",
+    ["usage.models"] = "lua/usage/models.lua",
+    ["usage.operations"] = "lua/usage/operations.lua",
+    ["usage.pager"] = "lua/usage/pager.lua",
+    ["usage.ratelimit"] = "lua/usage/ratelimit.lua",
+    ["usage.regions"] = "lua/usage/regions.lua",
+    ["usage.report"] = "lua/usage/report.lua",
+    ["usage.resty"] = "lua/usage/resty.lua",
+    ["usage.resty_worker"] = "lua/usage/resty_worker.lua",
+    ["usage.runtime"] = "lua/usage/runtime.lua",
+    ["usage.scheduler"] = "lua/usage/scheduler.lua",
+    ["usage.validate"] = "lua/usage/validate.lua",
+  },
+  install = {
+    bin = { ["genesys-usage"] = "bin/genesys-usage" },
+  },
+  copy_directories = { "docs", "examples" },
+}
+test_dependencies = {}
+test = {
+  type = "busted",
+}
