@@ -333,6 +333,7 @@ function Client:_retry_wait(req, status, code, headers, retries)
   local backoff = math.min(8, 0.25 * 2 ^ retries)
   backoff = backoff / 2 + math.random() * backoff / 2
   local idempotent = req.idempotent
+  if code == "bad_json" then return idempotent and backoff or nil end -- a 2xx with a broken body
   if status == nil then -- transport failure
     if code == "connect" or code == "dns" then return backoff end -- nothing reached the server
     if idempotent and (code == "timeout" or code == "connection" or code == "truncated"

@@ -122,7 +122,7 @@ local function progress_of(opts, pager_or_state)
   local s = pager_or_state
   if s.progress then
     return function(status, _, elapsed)
-      s.status, s.polls, s.elapsed = status, s.polls + 1, elapsed
+      s.status, s.poll_count, s.elapsed = status, s.poll_count + 1, elapsed
       s.state = "polling"
       s:progress()
     end

@@ -3,7 +3,7 @@
 --   for page in pager:pages() do ... end -- page = array of rows (empty pages are skipped)
 --   local rows, err = pager:all()
 -- Fields a caller may read: state ("new", "polling", "paging", "done", "failed"), id (execution or job
--- id once submitted), pages, rows, polls, truncated (the API's row cap was reached), err.
+-- id once submitted), page_count, row_count, poll_count, truncated (the API's row cap was reached), err.
 -- A source gives first(pager) -> rows, cursor | nil, err and next(pager, cursor) -> the same.
 
 local errors = require "usage.errors"
@@ -18,9 +18,9 @@ function M.new(source, opts)
     source = source,
     on_progress = opts and opts.on_progress,
     state = "new",
-    pages = 0,
-    rows = 0,
-    polls = 0,
+    page_count = 0,
+    row_count = 0,
+    poll_count = 0,
     truncated = false,
     cap = source.cap,
     seen = {},
@@ -30,16 +30,16 @@ function M.new(source, opts)
 end
 
 function Pager:__tostring()
-  return string.format("usage.pager (%s, %d pages, %d rows)", self.state, self.pages, self.rows)
+  return string.format("usage.pager (%s, %d pages, %d rows)", self.state, self.page_count, self.row_count)
 end
 
 function Pager:progress()
   if self.on_progress then
     self.on_progress {
       state = self.status or self.state,
-      polls = self.polls,
-      pages = self.pages,
-      rows = self.rows,
+      polls = self.poll_count,
+      pages = self.page_count,
+      rows = self.row_count,
       elapsed = self.elapsed or 0,
       id = self.id,
     }
@@ -74,13 +74,13 @@ function Pager:next_page()
   end
   if not rows then return fail(self, cursor) end
   self.state = "paging"
-  self.pages = self.pages + 1
-  if self.cap and self.rows + #rows >= self.cap then
-    for i = #rows, self.cap - self.rows + 1, -1 do rows[i] = nil end
+  self.page_count = self.page_count + 1
+  if self.cap and self.row_count + #rows >= self.cap then
+    for i = #rows, self.cap - self.row_count + 1, -1 do rows[i] = nil end
     self.truncated = true
     cursor = nil
   end
-  self.rows = self.rows + #rows
+  self.row_count = self.row_count + #rows
   self.cursor = cursor
   if cursor == nil then
     self.done = true
