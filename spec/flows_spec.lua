@@ -271,9 +271,9 @@ describe("flows", function()
     it("follows cursors.after to the end", function()
       fake:config { lifecycle = { polls = 1 } }
       local c = H.client(fake)
-      local pager = c:search({ interval = H.I, httpMethods = { "POST" } }, { page_size = 200 })
+      local pager = c:search({ interval = H.I, httpMethods = { "POST" } }, { page_size = 50 })
       local rows = assert(pager:all())
-      assert.is_true(#rows > 200)
+      assert.is_true(#rows > 100)
       assert.is_false(pager.truncated)
       for _, r in ipairs(rows) do assert.equal("POST", r.httpMethod) end
       local gets = H.requests(fake, "/simplesearch/.*/results$")

@@ -1,0 +1,1251 @@
+-- Specs of the fake Genesys Cloud itself (spec/fakecloud): endpoints, errors, lifecycles, paging, sums,
+-- faults, rate limit, request log, control API and launcher. Runs under lua5.4 and luajit busted.
+
+local fakecloud = require "fakecloud"
+local core = require "usage.core"
+local cjson = require("cjson").new()
+
+local fake, http, TOKEN
+local catalog
+
+-- ---------------------------------------------------------------- helpers
+
+local function J(s)
+  if type(s) ~= "string" then return nil end
+  local ok, v = pcall(cjson.decode, s)
+  if ok then return v end
+  return nil
+end
+
+local function is_null(v) return v == nil or v == cjson.null end
+
+local IV = "2025-03-03/2025-03-05"
+
+-- wall clock in seconds (sub-second) from the fake's own request log times would be circular: use date +%s.%N
+local function clock()
+  local fh = io.popen("date +%s.%N")
+  local s = fh:read("*l")
+  fh:close()
+  return tonumber(s)
+end
+
+local function nkeys(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local function base64(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local c1 = math.floor(n / 262144) % 64
+    local c2 = math.floor(n / 4096) % 64
+    local c3 = math.floor(n / 64) % 64
+    local c4 = n % 64
+    out[#out + 1] = B64:sub(c1 + 1, c1 + 1) .. B64:sub(c2 + 1, c2 + 1) ..
+      (b and B64:sub(c3 + 1, c3 + 1) or "=") .. (c and B64:sub(c4 + 1, c4 + 1) or "=")
+  end
+  return table.concat(out)
+end
+
+-- HTTP to the fake. o.token (false = none), o.json (encoded body), o.body, o.headers, o.ct
+local function call(method, path, o)
+  o = o or {}
+  local headers = {}
+  if o.token ~= false then headers.authorization = "Bearer " .. (o.token or TOKEN) end
+  local body = o.body
+  if o.json ~= nil then
+    body = type(o.json) == "string" and o.json or cjson.encode(o.json)
+    headers["content-type"] = "application/json"
+  end
+  if o.ct then headers["content-type"] = o.ct end
+  for k, v in pairs(o.headers or {}) do headers[k] = v end
+  local url = path:match("^http") and path or (fake.base_url .. path)
+  local st, h, b = http:request { method = method, url = url, headers = headers, body = body,
+    timeout = o.timeout or 15, connect_timeout = 2 }
+  if not st then return { status = nil, code = h, message = b } end
+  return { status = st, headers = h, body = b, json = J(b) }
+end
+
+local function get(path, o) return call("GET", path, o) end
+local function post(path, json, o)
+  o = o or {}
+  o.json = json
+  return call("POST", path, o)
+end
+
+local function login(id, secret, form, headers)
+  local h = { ["content-type"] = "application/x-www-form-urlencoded" }
+  if id then h.authorization = "Basic " .. base64(id .. ":" .. secret) end
+  for k, v in pairs(headers or {}) do h[k] = v end
+  return call("POST", "/oauth/token", { token = false, headers = h, body = form or "grant_type=client_credentials" })
+end
+
+local function assert_error(r, status, code, field)
+  assert.are.equal(status, r.status, r.body)
+  assert.is_table(r.json, r.body)
+  assert.are.equal(code, r.json.code)
+  assert.are.equal(status, r.json.status)
+  assert.is_string(r.json.message)
+  assert.are.equal(r.headers["inin-correlation-id"], r.json.contextId)
+  assert.is_table(r.json.details)
+  if field then
+    assert.are.equal(1, #r.json.details)
+    assert.are.equal(field, r.json.details[1].fieldName)
+    assert.is_string(r.json.details[1].errorCode)
+  end
+end
+
+local P = {
+  query = "/api/v2/usage/query",
+  search = "/api/v2/usage/simplesearch",
+  agg = "/api/v2/usage/aggregates/query/jobs",
+}
+local function client_path(id) return "/api/v2/oauth/clients/" .. id .. "/usage/query" end
+local function client_agg_path(id) return "/api/v2/usage/client/" .. id .. "/aggregates/query/jobs" end
+
+local FINAL = { Complete = true, Failed = true, Succeeded = true, Cancelled = true }
+
+-- GET a results URI until the status is final; returns the last response and the statuses seen
+local function poll(uri, query, o)
+  local seen = {}
+  for _ = 1, 50 do
+    local r = get(uri .. (query or ""), o)
+    assert.are.equal(200, r.status, r.body)
+    seen[#seen + 1] = r.json.queryStatus
+    if FINAL[r.json.queryStatus] then return r, seen end
+  end
+  error("never final: " .. table.concat(seen, ","))
+end
+
+local function run_old(path, body)
+  local r = post(path, body)
+  assert.are.equal(200, r.status, r.body)
+  local final = poll(r.json.resultsUri)
+  assert.are.equal("Complete", final.json.queryStatus, final.body)
+  return final, r
+end
+
+-- submit an aggregates job, wait, and collect every page (following nextUri)
+local function run_new(path, body, page_size)
+  local r = post(path, body)
+  assert.are.equal(200, r.status, r.body)
+  local first = poll(r.json.selfUri, page_size and ("?pageSize=" .. page_size) or nil)
+  assert.are.equal("Succeeded", first.json.queryStatus, first.body)
+  local rows, pages, page = {}, { first }, first
+  while true do
+    for _, e in ipairs(page.json.entities) do rows[#rows + 1] = e end
+    if is_null(page.json.nextUri) then break end
+    page = get(page.json.nextUri)
+    assert.are.equal(200, page.status, page.body)
+    pages[#pages + 1] = page
+    assert.is_true(#pages < 1000)
+  end
+  return rows, pages, r
+end
+
+local function search_all(body, page_size)
+  local r = post(P.search, body)
+  assert.are.equal(200, r.status, r.body)
+  local q = page_size and ("?pageSize=" .. page_size) or ""
+  local page = poll(r.json.resultsUri, q)
+  local rows, pages = {}, 0
+  while true do
+    pages = pages + 1
+    assert.are.equal("Complete", page.json.queryStatus)
+    for _, e in ipairs(page.json.results) do rows[#rows + 1] = e end
+    local cur = page.json.cursors
+    if is_null(cur) or is_null(cur.after) then break end
+    local sep = q == "" and "?" or (q .. "&")
+    page = get(r.json.resultsUri .. sep .. "after=" .. cur.after)
+    assert.are.equal(200, page.status, page.body)
+  end
+  return rows, pages
+end
+
+-- ---------------------------------------------------------------- independent computation
+
+-- date helpers written independently of the fake (os.time/os.date at local noon)
+local function day_time(ymd)
+  local y, m, d = ymd:match("^(%d+)-(%d+)-(%d+)")
+  return os.time { year = tonumber(y), month = tonumber(m), day = tonumber(d), hour = 12 }
+end
+local function week_start(ymd)
+  local t = day_time(ymd)
+  local wday = os.date("*t", t).wday -- 1 = Sunday
+  return os.date("%Y-%m-%d", t - ((wday + 5) % 7) * 86400)
+end
+local function month_start(ymd) return ymd:sub(1, 7) .. "-01" end
+
+local COUNTS = { "status200", "status300", "status400", "status429", "status500", "requests" }
+
+-- records: raw records from /__fake/data; keyfn(rec) -> key or nil (filtered out)
+local function expect_sums(records, keyfn)
+  local out = {}
+  for _, rec in ipairs(records) do
+    local k = keyfn(rec)
+    if k then
+      local g = out[k]
+      if not g then
+        g = { status200 = 0, status300 = 0, status400 = 0, status429 = 0, status500 = 0, requests = 0 }
+        out[k] = g
+      end
+      for _, c in ipairs(COUNTS) do g[c] = g[c] + rec[c] end
+    end
+  end
+  return out
+end
+
+local function compare_sums(expected, rows, keyfn, count_names)
+  count_names = count_names or {}
+  local seen = {}
+  for _, row in ipairs(rows) do
+    local k = keyfn(row)
+    assert.is_nil(seen[k], "duplicate row key " .. tostring(k))
+    seen[k] = true
+    local e = expected[k]
+    assert.is_table(e, "unexpected row " .. tostring(k))
+    for _, c in ipairs(COUNTS) do
+      local name = count_names[c] or c
+      if row[name] ~= nil then
+        assert.are.equal(string.format("%d", e[c]), string.format("%d", row[name]), k .. " " .. name)
+      end
+    end
+  end
+  assert.are.equal(nkeys(expected), nkeys(seen))
+end
+
+local function k(...)
+  local t = { ... }
+  for i = 1, select("#", ...) do t[i] = tostring(t[i] == nil and "-" or t[i]) end
+  return table.concat(t, "|")
+end
+
+-- ---------------------------------------------------------------- suite
+
+describe("fake cloud", function()
+  setup(function()
+    fake = fakecloud.start { gzip = true }
+    http = core.session { user_agent = "fakecloud-spec/1" }
+    TOKEN = fake:token("demo")
+    catalog = fake:catalog()
+  end)
+
+  teardown(function()
+    if http then http:close() end
+    if fake then fake:stop() end
+  end)
+
+  before_each(function()
+    fake:reset()
+  end)
+
+  describe("launcher", function()
+    it("exposes base_url, port, pid, prefix and the auth clients", function()
+      assert.are.equal("http://127.0.0.1:" .. fake.port, fake.base_url)
+      assert.is_number(fake.pid)
+      assert.is_truthy(io.open(fake.prefix .. "/conf/nginx.conf"))
+      assert.are.same({ id = "demo-client", secret = "demo-secret" }, fakecloud.clients.demo)
+      for _, key in ipairs({ "org_viewer", "client_viewer", "search_viewer", "no_perms" }) do
+        assert.is_string(fakecloud.clients[key].id)
+        assert.is_string(fakecloud.clients[key].secret)
+      end
+      assert.are.equal(200, get("/__fake/health", { token = false }).status)
+    end)
+
+    it("starts a second fake on its own port and stops it idempotently, removing the prefix", function()
+      local other = fakecloud.start { gzip = false, config = { latency = 0 } }
+      assert.are_not.equal(fake.port, other.port)
+      local st = http:request { method = "GET", url = other.base_url .. "/__fake/health" }
+      assert.are.equal(200, st)
+      local prefix = other.prefix
+      assert.is_true(other:stop())
+      assert.is_true(other:stop())
+      assert.is_nil(io.open(prefix .. "/conf/nginx.conf"))
+      assert.is_nil((http:request { method = "GET", url = other.base_url .. "/__fake/health", connect_timeout = 1 }))
+      assert.has_error(function() other:config {} end)
+    end)
+
+    it("raises a clear error for a bad config", function()
+      assert.has_error(function() fake:config { no_such_knob = 1 } end)
+      assert.has_error(function() fake:config { lifecycle = { polls = -1 } } end)
+      assert.has_error(function() fake:fault { fault = "nope" } end)
+    end)
+  end)
+
+  describe("POST /oauth/token", function()
+    it("grants a bearer token to every configured client", function()
+      for _, c in pairs(fakecloud.clients) do
+        local r = login(c.id, c.secret)
+        assert.are.equal(200, r.status, r.body)
+        assert.is_string(r.json.access_token)
+        assert.is_true(#r.json.access_token >= 20)
+        assert.are.equal("bearer", r.json.token_type)
+        assert.are.equal(86400, r.json.expires_in)
+        assert.is_string(r.headers["inin-correlation-id"])
+        assert.are.equal("application/json", r.headers["content-type"])
+      end
+    end)
+
+    it("issues tokens that work, with a configurable lifetime", function()
+      fake:config { token_expires_in = 300 }
+      local r = login("demo-client", "demo-secret")
+      assert.are.equal(300, r.json.expires_in)
+      local r2 = post(P.agg, { interval = "2025-01-01/2025-01-02" }, { token = r.json.access_token })
+      assert.are.equal(200, r2.status, r2.body)
+      local log = fake:log()
+      assert.are.equal("demo-client", log[#log].client_id)
+    end)
+
+    it("also accepts client_id/client_secret in the form", function()
+      local r = login(nil, nil, "grant_type=client_credentials&client_id=org-viewer&client_secret=org-viewer-secret")
+      assert.are.equal(200, r.status, r.body)
+    end)
+
+    it("rejects bad credentials, grant types and content types with OAuth errors", function()
+      local r = login("demo-client", "wrong")
+      assert.are.equal(400, r.status)
+      assert.are.equal("invalid_client", r.json.error)
+      assert.is_string(r.json.error_description)
+      r = login("nobody", "x")
+      assert.are.equal("invalid_client", r.json.error)
+      r = login("demo-client", "demo-secret", "grant_type=password")
+      assert.are.equal(400, r.status)
+      assert.are.equal("unsupported_grant_type", r.json.error)
+      r = login("demo-client", "demo-secret", nil, { ["content-type"] = "application/json" })
+      assert.are.equal(400, r.status)
+      assert.are.equal("invalid_request", r.json.error)
+    end)
+
+    it("throttles with 400 invalid_request ... rate limit exceeded (token_throttle fault)", function()
+      fake:fault { fault = "token_throttle", count = 2 }
+      for _ = 1, 2 do
+        local r = login("demo-client", "demo-secret")
+        assert.are.equal(400, r.status)
+        assert.are.equal("invalid_request", r.json.error)
+        assert.is_truthy(r.json.error_description:lower():find("rate limit exceeded", 1, true))
+      end
+      assert.are.equal(200, login("demo-client", "demo-secret").status)
+      -- API requests are not affected by token_throttle
+      fake:fault { fault = "token_throttle" }
+      assert.are.equal(200, post(P.agg, { interval = "2025-01-01/2025-01-02" }).status)
+      assert.are.equal(1, #fake:faults())
+    end)
+  end)
+
+  describe("authentication and permissions", function()
+    it("answers 401 authentication.required without a bearer token", function()
+      assert_error(get("/api/v2/usage/query/x/results", { token = false }), 401, "authentication.required")
+      assert_error(get("/api/v2/usage/query/x/results", { token = false, headers = { authorization = "Basic abc" } }),
+        401, "authentication.required")
+    end)
+
+    it("answers 401 bad.credentials for an unknown token", function()
+      assert_error(post(P.query, { interval = "2025-01-01/2025-01-02" }, { token = "not-a-token" }), 401, "bad.credentials")
+    end)
+
+    it("answers 401 credentials.expired for an expired token", function()
+      local t = fake:token("demo", 0)
+      assert_error(post(P.query, { interval = "2025-01-01/2025-01-02" }, { token = t }), 401, "credentials.expired")
+      fake:config { token_expires_in = 1 }
+      local r = login("demo-client", "demo-secret")
+      assert.are.equal(200, post(P.query, { interval = "2025-01-01/2025-01-02" }, { token = r.json.access_token }).status)
+    end)
+
+    it("checks the permissions of each operation (any one of the listed)", function()
+      local cid = catalog.clients[1].id
+      local ops = {
+        { "POST", P.query, { "oauth:client:view", "usage:organization:view" } },
+        { "POST", P.search, { "oauth:client:view", "usage:simpleSearch:view" } },
+        { "POST", P.agg, { "usage:organization:view" } },
+        { "POST", client_path(cid), { "oauth:client:view", "usage:client:view" } },
+        { "POST", client_agg_path(cid), { "usage:client:view" } },
+        { "GET", "/api/v2/oauth/clients/" .. cid .. "/usage/summary", { "oauth:client:view", "usage:client:view" } },
+        { "GET", "/api/v2/usage/query/x/results", { "oauth:client:view", "usage:organization:view" } },
+        { "GET", "/api/v2/usage/simplesearch/x/results", { "oauth:client:view", "usage:simpleSearch:view" } },
+        { "GET", "/api/v2/usage/aggregates/query/jobs/x", { "usage:organization:view" } },
+        { "GET", "/api/v2/usage/client/" .. cid .. "/aggregates/query/jobs/x", { "usage:client:view" } },
+        { "GET", "/api/v2/oauth/clients/" .. cid .. "/usage/query/results/x", { "oauth:client:view", "usage:client:view" } },
+      }
+      local perms = {
+        demo = { ["oauth:client:view"] = true, ["usage:client:view"] = true, ["usage:organization:view"] = true,
+          ["usage:simpleSearch:view"] = true },
+        org_viewer = { ["usage:organization:view"] = true },
+        client_viewer = { ["usage:client:view"] = true },
+        search_viewer = { ["usage:simpleSearch:view"] = true },
+        no_perms = {},
+      }
+      for who, have in pairs(perms) do
+        local tok = fake:token(who)
+        for _, op in ipairs(ops) do
+          local allowed = false
+          for _, p in ipairs(op[3]) do allowed = allowed or have[p] or false end
+          local r = call(op[1], op[2], { token = tok, json = op[1] == "POST" and { interval = "2025-01-01/2025-01-02" } or nil })
+          if allowed then
+            assert.are_not.equal(403, r.status, who .. " " .. op[2])
+          else
+            assert_error(r, 403, "missing.any.permissions")
+            for _, p in ipairs(op[3]) do
+              assert.is_truthy(r.json.message:find(p, 1, true), r.json.message)
+            end
+          end
+        end
+      end
+    end)
+  end)
+
+  describe("request validation", function()
+    local iv = "2025-03-03T00:00:00.000Z/2025-03-05T00:00:00.000Z"
+
+    it("requires application/json bodies (415)", function()
+      assert_error(call("POST", P.query, { body = cjson.encode { interval = iv }, ct = "text/plain" }),
+        415, "unsupported.media.type")
+      assert_error(call("POST", P.agg, { body = "interval=x" }), 415, "unsupported.media.type")
+      -- parameters after the media type are fine
+      assert.are.equal(200, call("POST", P.agg, { body = cjson.encode { interval = iv },
+        ct = "application/json; charset=UTF-8" }).status)
+    end)
+
+    it("answers 400 bad.request for broken JSON and a missing interval", function()
+      assert_error(post(P.query, "{not json"), 400, "bad.request")
+      assert_error(post(P.query, "[1,2]"), 400, "bad.request")
+      assert_error(post(P.query, { granularity = "Day" }), 400, "bad.request", "interval")
+      assert_error(post(P.agg, { metrics = { "Requests" } }), 400, "bad.request", "interval")
+      assert_error(post(P.search, {}), 400, "bad.request", "interval")
+    end)
+
+    it("answers 400 invalid.date for malformed or reversed intervals and new-generation spans over 90 days", function()
+      assert_error(post(P.query, { interval = "yesterday" }), 400, "invalid.date", "interval")
+      assert_error(post(P.query, { interval = "2025-13-01/2025-14-01" }), 400, "invalid.date", "interval")
+      assert_error(post(P.query, { interval = "2025-02-30/2025-03-01" }), 400, "invalid.date", "interval")
+      assert_error(post(P.agg, { interval = "2025-03-05/2025-03-01" }), 400, "invalid.date", "interval")
+      assert_error(post(P.agg, { interval = "2025-01-01T00:00:00Z/2025-04-02T00:00:00Z" }), 400, "invalid.date", "interval")
+      assert_error(post(client_agg_path(catalog.clients[1].id), { interval = "2025-01-01/2025-06-01" }),
+        400, "invalid.date", "interval")
+      -- exactly 90 days is fine; the old generation has no such limit
+      assert.are.equal(200, post(P.agg, { interval = "2025-01-01T00:00:00Z/2025-04-01T00:00:00Z" }).status)
+      assert.are.equal(200, post(P.query, { interval = "2025-01-01/2025-06-01" }).status)
+      assert.are.equal(200, post(P.agg, { interval = "2025-01-01T08:00:00+02:00/2025-01-03T00:00:00.5Z" }).status)
+    end)
+
+    it("answers 400 invalid.value for unknown enum values", function()
+      assert_error(post(P.query, { interval = iv, granularity = "Hour" }), 400, "invalid.value", "granularity")
+      assert_error(post(P.query, { interval = iv, metrics = { "Status200", "Status201" } }), 400, "invalid.value", "metrics")
+      assert_error(post(P.query, { interval = iv, groupBy = { "OauthClientId" } }), 400, "invalid.value", "groupBy")
+      assert_error(post(client_path(catalog.clients[1].id), { interval = iv, groupBy = { "UserId" } }),
+        400, "invalid.value", "groupBy")
+      assert_error(post(P.agg, { interval = iv, groupBy = { "OAuthClientId" } }), 400, "invalid.value", "groupBy")
+      assert_error(post(P.agg, { interval = iv, httpMethods = { "TRACE" } }), 400, "invalid.value", "httpMethods")
+      assert_error(post(P.search, { interval = iv, httpMethods = { "get" } }), 400, "invalid.value", "httpMethods")
+      assert_error(post(P.search, { interval = iv, metrics = { "Requests" } }), 400, "invalid.value", "metrics")
+      assert_error(post(P.agg, { interval = iv, sortBy = { { fieldName = "Requests", order = "Up" } } }),
+        400, "invalid.value", "sortBy.order")
+      assert_error(post(P.agg, { interval = iv, sortBy = { { fieldName = "Colour", order = "Asc" } } }),
+        400, "invalid.value", "sortBy.fieldName")
+      assert_error(post(P.agg, { interval = iv, metrics = "Requests" }), 400, "bad.request", "metrics")
+    end)
+
+    it("answers 400 for pageSize outside 1..1000 and for a bad cursor", function()
+      local r = post(P.agg, { interval = iv })
+      for _, bad in ipairs({ "0", "1001", "-5", "abc", "2.5" }) do
+        assert_error(get(r.json.selfUri .. "?pageSize=" .. bad), 400, "invalid.value", "pageSize")
+      end
+      assert_error(get(r.json.selfUri .. "?after=bogus"), 400, "invalid.value", "after")
+      local s = post(P.search, { interval = iv })
+      assert_error(get(s.json.resultsUri .. "?pageSize=1001"), 400, "invalid.value", "pageSize")
+      assert.are.equal(200, get(s.json.resultsUri .. "?pageSize=1000").status)
+      assert_error(get("/api/v2/oauth/clients/" .. catalog.clients[1].id .. "/usage/summary?days=abc"),
+        400, "invalid.value", "days")
+    end)
+
+    it("answers 404 not.found for unknown executions, jobs, clients and routes; 405 for wrong methods", function()
+      local cid = catalog.clients[1].id
+      local bogus = "00000000-0000-0000-0000-000000000000"
+      assert_error(get("/api/v2/usage/query/" .. bogus .. "/results"), 404, "not.found")
+      assert_error(get("/api/v2/usage/simplesearch/" .. bogus .. "/results"), 404, "not.found")
+      assert_error(get("/api/v2/usage/aggregates/query/jobs/" .. bogus), 404, "not.found")
+      assert_error(get("/api/v2/usage/client/" .. cid .. "/aggregates/query/jobs/" .. bogus), 404, "not.found")
+      assert_error(get("/api/v2/oauth/clients/" .. cid .. "/usage/query/results/" .. bogus), 404, "not.found")
+      assert_error(post(client_path(bogus), { interval = iv }), 404, "not.found")
+      assert_error(post(client_agg_path(bogus), { interval = iv }), 404, "not.found")
+      assert_error(get("/api/v2/oauth/clients/" .. bogus .. "/usage/summary"), 404, "not.found")
+      assert_error(get("/api/v2/usage/nothing"), 404, "not.found")
+      assert_error(get("/nowhere", { token = false }), 404, "not.found")
+      local r = call("DELETE", P.query)
+      assert_error(r, 405, "method.not.allowed")
+      assert.are.equal("POST", r.headers.allow)
+      -- an execution of one kind is not readable through another kind's endpoint
+      local q = post(P.query, { interval = iv })
+      assert_error(get("/api/v2/usage/simplesearch/" .. q.json.executionId .. "/results"), 404, "not.found")
+      assert_error(get("/api/v2/usage/aggregates/query/jobs/" .. q.json.executionId), 404, "not.found")
+      local cq = post(client_path(cid), { interval = iv })
+      assert_error(get("/api/v2/oauth/clients/" .. catalog.clients[2].id .. "/usage/query/results/" ..
+        cq.json.executionId), 404, "not.found")
+    end)
+
+    it("decodes percent-encoded path parameters", function()
+      local cid = catalog.clients[3].id
+      local r = post("/api/v2/oauth/clients/" .. cid:gsub("%-", "%%2D") .. "/usage/query", { interval = iv })
+      assert.are.equal(200, r.status, r.body)
+    end)
+  end)
+
+  describe("headers", function()
+    it("puts a fresh ININ-Correlation-Id on every response and rate-limit headers on API responses", function()
+      local seen = {}
+      local rs = {
+        post(P.agg, { interval = IV }),
+        get("/api/v2/usage/query/x/results", { token = false }),
+        login("demo-client", "demo-secret"),
+        login("demo-client", "bad"),
+        get("/nowhere"),
+      }
+      for _, r in ipairs(rs) do
+        local id = r.headers["inin-correlation-id"]
+        assert.is_string(id)
+        assert.is_truthy(id:match("^%x+%-%x+%-%x+%-%x+%-%x+$"), id)
+        assert.is_nil(seen[id])
+        seen[id] = true
+        assert.are.equal("application/json", r.headers["content-type"])
+      end
+      local r = rs[1]
+      assert.are.equal("1", r.headers["inin-ratelimit-count"])
+      assert.are.equal("300", r.headers["inin-ratelimit-allowed"])
+      assert.is_truthy(tonumber(r.headers["inin-ratelimit-reset"]) <= 60)
+      local r2 = get(r.json.selfUri)
+      assert.are.equal("2", r2.headers["inin-ratelimit-count"])
+    end)
+
+    it("gzips JSON when the client accepts it", function()
+      fake:config { lifecycle = { polls = 0 } }
+      local q = post(P.query, { interval = "2025-03-01/2025-03-07", groupBy = { "OAuthClientId" } })
+      local z = get(q.json.resultsUri, { headers = { ["accept-encoding"] = "gzip" } })
+      assert.are.equal("gzip", z.headers["content-encoding"])
+      local plain = get(q.json.resultsUri, { headers = { ["accept-encoding"] = "identity" } })
+      assert.is_nil(plain.headers["content-encoding"])
+      assert.are.equal(tonumber(plain.headers["content-length"]), #plain.body)
+    end)
+  end)
+
+  describe("old generation lifecycle", function()
+    local body = { interval = "2025-03-03/2025-03-04" }
+
+    it("postUsageQuery: Running (no results) then Complete with results by default", function()
+      local r = post(P.query, body)
+      assert.are.equal(200, r.status)
+      assert.is_string(r.json.executionId)
+      assert.are.equal("/api/v2/usage/query/" .. r.json.executionId .. "/results", r.json.resultsUri)
+      local a = get(r.json.resultsUri)
+      assert.are.equal('{"queryStatus":"Running"}', a.body)
+      local b = get(r.json.resultsUri)
+      assert.are.equal("Complete", b.json.queryStatus)
+      assert.are.equal(2, #b.json.results) -- one row a day, no groupBy
+      -- stays Complete
+      assert.are.equal(b.body, get(r.json.resultsUri).body)
+    end)
+
+    it("follows {polls = N}", function()
+      fake:config { lifecycle = { polls = 3 } }
+      local r = post(P.search, body)
+      local _, seen = poll(r.json.resultsUri)
+      assert.are.same({ "Running", "Running", "Running", "Complete" }, seen)
+      fake:config { lifecycle = { polls = 0 } }
+      _, seen = poll(post(P.query, body).json.resultsUri)
+      assert.are.same({ "Complete" }, seen)
+    end)
+
+    it("follows {seconds = S}", function()
+      fake:config { lifecycle = { seconds = 0.4 } }
+      local r = post(P.query, body)
+      fake:config { lifecycle = { polls = 0 } } -- fixed at submit time
+      assert.are.equal("Running", get(r.json.resultsUri).json.queryStatus)
+      assert.are.equal("Running", get(r.json.resultsUri).json.queryStatus)
+      os.execute("sleep 0.5")
+      assert.are.equal("Complete", get(r.json.resultsUri).json.queryStatus)
+    end)
+
+    it("ends Failed with an errorBody on job_failed, without one when error_body = false", function()
+      fake:fault { fault = "job_failed" }
+      fake:fault { fault = "job_failed", error_body = false }
+      local r1, r2, r3 = post(P.query, body), post(P.search, body), post(P.query, body)
+      local f1 = poll(r1.json.resultsUri)
+      assert.are.equal("Failed", f1.json.queryStatus)
+      assert.is_string(f1.json.errorBody.message)
+      assert.is_string(f1.json.errorBody.code)
+      assert.is_nil(f1.json.results)
+      local f2 = poll(r2.json.resultsUri)
+      assert.are.equal("Failed", f2.json.queryStatus)
+      assert.is_nil(f2.json.errorBody)
+      assert.are.equal("Complete", poll(r3.json.resultsUri).json.queryStatus)
+    end)
+
+    it("postOauthClientUsageQuery and getOauthClientUsageSummary read through getOauthClientUsageQueryResult", function()
+      local c = catalog.clients[1]
+      local r = post(client_path(c.id), { interval = "2025-03-03/2025-03-09", groupBy = { "TemplateUri" } })
+      assert.are.equal(200, r.status)
+      assert.are.equal("/api/v2/oauth/clients/" .. c.id .. "/usage/query/results/" .. r.json.executionId, r.json.resultsUri)
+      local f = poll(r.json.resultsUri)
+      assert.are.equal("Complete", f.json.queryStatus)
+      assert.is_true(#f.json.results > 0)
+      for _, row in ipairs(f.json.results) do assert.is_string(row.templateUri) end
+
+      local s = get("/api/v2/oauth/clients/" .. c.id .. "/usage/summary")
+      assert.are.equal(200, s.status)
+      assert.are.equal("/api/v2/oauth/clients/" .. c.id .. "/usage/query/results/" .. s.json.executionId, s.json.resultsUri)
+      local sf = poll(s.json.resultsUri)
+      assert.are.equal("Complete", sf.json.queryStatus)
+      assert.is_true(#sf.json.results <= 7)
+      for _, row in ipairs(sf.json.results) do
+        assert.are.equal(c.id, row.clientId)
+        assert.are.equal(c.name, row.clientName)
+      end
+      local s3 = poll(get("/api/v2/oauth/clients/" .. catalog.clients[2].id .. "/usage/summary?days=3").json.resultsUri)
+      assert.are.equal(3, #s3.json.results) -- the heavy client is active every day
+    end)
+
+    it("spells statuses as configured (status_case) and answers unknown statuses on demand", function()
+      fake:config { status_case = "upper", lifecycle = { polls = 1 } }
+      local r = post(P.query, body)
+      assert.are.equal("RUNNING", get(r.json.resultsUri).json.queryStatus)
+      assert.are.equal("COMPLETE", get(r.json.resultsUri).json.queryStatus)
+      fake:config { status_case = "lower" }
+      assert.are.equal("complete", get(r.json.resultsUri).json.queryStatus)
+      fake:config { status_case = false }
+      fake:fault { fault = "unknown_status", status = "Pending", count = 2 }
+      local q = post(P.query, body)
+      assert.are.equal("Pending", get(q.json.resultsUri).json.queryStatus)
+      assert.are.equal("Pending", get(q.json.resultsUri).json.queryStatus)
+      assert.are.equal("Running", get(q.json.resultsUri).json.queryStatus) -- the lifecycle did not advance
+      assert.are.equal("Complete", get(q.json.resultsUri).json.queryStatus)
+    end)
+  end)
+
+  describe("new generation lifecycle", function()
+    local body = { interval = "2025-03-03/2025-03-04" }
+
+    it("postUsageAggregatesQueryJobs: Queued, Running, Succeeded by polls", function()
+      fake:config { lifecycle = { polls = 3 } }
+      local r = post(P.agg, body)
+      assert.are.equal(200, r.status)
+      assert.is_string(r.json.id)
+      assert.are.equal("/api/v2/usage/aggregates/query/jobs/" .. r.json.id, r.json.selfUri)
+      local a = get(r.json.selfUri)
+      assert.are.equal("Queued", a.json.queryStatus)
+      assert.is_nil(a.json.entities)
+      assert.is_falsy(a.body:find("entities", 1, true))
+      local _, seen = poll(r.json.selfUri)
+      assert.are.same({ "Running", "Running", "Succeeded" }, seen)
+      local f = get(r.json.selfUri)
+      assert.are.equal(2, #f.json.entities)
+      assert.is_nil(f.json.nextUri)
+      assert.are.equal(r.json.selfUri, f.json.selfUri)
+    end)
+
+    it("follows {seconds = S}", function()
+      fake:config { lifecycle = { seconds = 0.4 } }
+      local r = post(P.agg, body)
+      assert.are.equal("Queued", get(r.json.selfUri).json.queryStatus)
+      assert.are.equal("Running", get(r.json.selfUri).json.queryStatus)
+      os.execute("sleep 0.5")
+      assert.are.equal("Succeeded", get(r.json.selfUri).json.queryStatus)
+    end)
+
+    it("ends Failed (with or without errorBody) and Cancelled on demand", function()
+      fake:config { lifecycle = { polls = 0 } }
+      fake:fault { fault = "job_failed", error_message = "boom", error_code = "usage.failed" }
+      fake:fault { fault = "job_failed", error_body = false }
+      fake:fault { fault = "job_cancelled", match = { path = "/aggregates/" } }
+      local f1 = get(post(P.agg, body).json.selfUri)
+      assert.are.equal("Failed", f1.json.queryStatus)
+      assert.are.equal("boom", f1.json.errorBody.message)
+      assert.are.equal("usage.failed", f1.json.errorBody.code)
+      assert.is_nil(f1.json.entities)
+      local f2 = get(post(P.agg, body).json.selfUri)
+      assert.are.equal("Failed", f2.json.queryStatus)
+      assert.is_nil(f2.json.errorBody)
+      local cid = catalog.clients[2].id
+      local f3 = get(post(client_agg_path(cid), body).json.selfUri)
+      assert.are.equal("Cancelled", f3.json.queryStatus)
+      assert.are.equal("Succeeded", get(post(P.agg, body).json.selfUri).json.queryStatus)
+    end)
+
+    it("postUsageClientClientIdAggregatesQueryJobs: the job belongs to its client", function()
+      local c = catalog.clients[2]
+      local r = post(client_agg_path(c.id), body)
+      assert.are.equal("/api/v2/usage/client/" .. c.id .. "/aggregates/query/jobs/" .. r.json.id, r.json.selfUri)
+      local f = poll(r.json.selfUri)
+      assert.are.equal("Succeeded", f.json.queryStatus)
+      for _, e in ipairs(f.json.entities) do
+        assert.is_string(e.date)
+        assert.is_nil(e.oauthClient)
+      end
+      assert_error(get("/api/v2/usage/client/" .. catalog.clients[3].id .. "/aggregates/query/jobs/" .. r.json.id),
+        404, "not.found")
+    end)
+  end)
+
+  describe("paging", function()
+    local iv = "2025-03-03/2025-03-09"
+
+    it("aggregates: pageSize defaults to 100, nextUri carries after= and pageSize=", function()
+      fake:config { result_rows = 250, lifecycle = { polls = 0 } }
+      local rows, pages = run_new(P.agg, { interval = iv })
+      assert.are.equal(250, #rows)
+      assert.are.equal(3, #pages)
+      assert.are.equal(100, #pages[1].json.entities)
+      assert.are.equal(50, #pages[3].json.entities)
+      local nu = pages[1].json.nextUri
+      assert.is_truthy(nu:match("^/api/v2/usage/aggregates/query/jobs/[%x%-]+%?after=[%w_%-]+&pageSize=100$"), nu)
+      assert.is_nil(pages[3].json.nextUri)
+      local seen = {}
+      for _, e in ipairs(rows) do
+        local key = k(e.date, e.oauthClient.id, e.templateUri, e.httpMethod, e.platform)
+        assert.is_nil(seen[key])
+        seen[key] = true
+      end
+      -- pages are stable
+      assert.are.equal(pages[2].body, get(nu).body)
+    end)
+
+    it("aggregates: pageSize up to 1000, a configurable default, client jobs too", function()
+      fake:config { result_rows = 2500, lifecycle = { polls = 0 } }
+      local rows, pages = run_new(P.agg, { interval = iv }, 1000)
+      assert.are.equal(2500, #rows)
+      assert.are.equal(3, #pages)
+      assert.is_truthy(pages[1].json.nextUri:find("pageSize=1000", 1, true))
+      fake:config { page_size_default = 7, result_rows = 20 }
+      rows, pages = run_new(client_agg_path(catalog.clients[5].id), { interval = iv })
+      assert.are.equal(20, #rows)
+      assert.are.equal(3, #pages)
+      assert.is_string(rows[1].organizationId)
+    end)
+
+    it("aggregates: a natural 90-day Day query grouped by client, template and method pages through many rows", function()
+      fake:config { lifecycle = { polls = 0 } }
+      local rows, pages = run_new(P.agg, {
+        interval = "2025-01-01T00:00:00Z/2025-04-01T00:00:00Z", granularity = "Day",
+        groupBy = { "OauthClientId", "TemplateUri", "HttpMethod" },
+      }, 1000)
+      assert.is_true(#rows > 10000, #rows)
+      assert.are.equal(math.ceil(#rows / 1000), #pages)
+      assert.are.equal("2025-01-01", rows[1].date)
+      assert.are.equal("2025-03-31", rows[#rows].date)
+    end)
+
+    it("simple search: cursors.after while more pages remain, default pageSize 100", function()
+      fake:config { result_rows = 450, lifecycle = { polls = 0 } }
+      local rows, pages = search_all({ interval = iv })
+      assert.are.equal(450, #rows)
+      assert.are.equal(5, pages)
+      local r = post(P.search, { interval = iv })
+      local last = get(r.json.resultsUri .. "?pageSize=450")
+      assert.are.equal(450, #last.json.results)
+      assert.is_nil(last.json.cursors)
+    end)
+
+    it("simple search: at most 20,000 rows in all", function()
+      fake:config { result_rows = 25000, lifecycle = { polls = 0 } }
+      local rows, pages = search_all({ interval = iv }, 1000)
+      assert.are.equal(20000, #rows)
+      assert.are.equal(20, pages)
+      -- a page size that does not divide 20,000 ends exactly at the cap too
+      local r = post(P.search, { interval = iv })
+      local page, n = get(r.json.resultsUri .. "?pageSize=999"), 0
+      while true do
+        n = n + #page.json.results
+        if is_null(page.json.cursors) then break end
+        page = get(r.json.resultsUri .. "?pageSize=999&after=" .. page.json.cursors.after)
+      end
+      assert.are.equal(20000, n)
+    end)
+
+    it("result_rows applies to queries submitted afterwards only, and big old-generation results come whole", function()
+      fake:config { lifecycle = { polls = 0 } }
+      local before = post(P.query, { interval = "2025-03-03/2025-03-03" })
+      fake:config { result_rows = 3000 }
+      local big = run_old(P.query, { interval = "2025-03-03/2025-03-03" })
+      assert.are.equal(3000, #big.json.results)
+      assert.are.equal(1, #get(before.json.resultsUri).json.results)
+      fake:config { result_rows = false }
+      assert.are.equal(1, #run_old(P.query, { interval = "2025-03-03/2025-03-03" }).json.results)
+    end)
+  end)
+
+  describe("data set and sums", function()
+    local iv_start, iv_end = "2025-03-03", "2025-03-16"
+    local interval = "2025-03-03T00:00:00.000Z/2025-03-17T00:00:00.000Z"
+    local org_recs, all_recs
+
+    before_each(function()
+      fake:config { lifecycle = { polls = 0 } }
+      if not org_recs then
+        org_recs = fake:data(iv_start, iv_end)
+        all_recs = fake:data(iv_start, iv_end, { scope = "all" })
+      end
+    end)
+
+    it("has the documented catalog: clients with non-ASCII names, templates, methods, platforms, users", function()
+      assert.are.equal(25, #catalog.clients)
+      assert.are.equal(25, #catalog.templates)
+      assert.are.equal(10, #catalog.users)
+      assert.are.same({ "GET", "POST", "PUT", "PATCH", "DELETE" }, catalog.methods)
+      local names = {}
+      for _, c in ipairs(catalog.clients) do
+        assert.is_truthy(c.id:match("^%x+%-%x+%-%x+%-%x+%-%x+$"))
+        names[c.name] = c
+      end
+      assert.is_table(names["Équipe Reporting"])
+      assert.is_table(names["データ同期 bot"])
+      assert.is_true(names["Bulk Export Service"].heavy)
+      assert.are.equal("Acme Contact Center", catalog.home_organization.name)
+      assert.is_true(#catalog.organizations >= 3)
+    end)
+
+    it("keeps counts consistent: 200+300+400+500 = requests, 429 <= 400", function()
+      assert.is_true(#all_recs > #org_recs)
+      for _, r in ipairs(all_recs) do
+        assert.are.equal(r.requests, r.status200 + r.status300 + r.status400 + r.status500)
+        assert.is_true(r.status429 <= r.status400)
+      end
+      -- not every stream is active every day
+      local per_day = {}
+      for _, r in ipairs(org_recs) do per_day[r.date] = (per_day[r.date] or 0) + 1 end
+      assert.are.equal(14, nkeys(per_day))
+    end)
+
+    it("is deterministic", function()
+      local a = call("GET", "/__fake/data?start=2025-03-05&end=2025-03-05&scope=all", { token = false }).body
+      fake:reset()
+      local b = call("GET", "/__fake/data?start=2025-03-05&end=2025-03-05&scope=all", { token = false }).body
+      assert.are.equal(a, b)
+      local q1 = run_old(P.query, { interval = interval, groupBy = { "OAuthClientId" } }).body
+      local q2 = run_old(P.query, { interval = interval, groupBy = { "OAuthClientId" } }).body
+      assert.are.equal(q1, q2)
+    end)
+
+    it("postUsageQuery sums by day and client (home organization only)", function()
+      local f = run_old(P.query, { interval = interval, granularity = "Day", groupBy = { "OAuthClientId" } })
+      local exp = expect_sums(org_recs, function(r) return k(r.date, r.clientId) end)
+      compare_sums(exp, f.json.results, function(row)
+        assert.is_truthy(row.date:match("^%d%d%d%d%-%d%d%-%d%dT00:00:00%.000Z$"), row.date)
+        return k(row.date:sub(1, 10), row.clientId)
+      end)
+      local names = {}
+      for _, c in ipairs(catalog.clients) do names[c.id] = c.name end
+      for _, row in ipairs(f.json.results) do assert.are.equal(names[row.clientId], row.clientName) end
+    end)
+
+    it("postUsageQuery buckets by Week and Month", function()
+      local f = run_old(P.query, { interval = interval, granularity = "Week", groupBy = { "HttpMethod", "UserId" } })
+      compare_sums(expect_sums(org_recs, function(r) return k(week_start(r.date), r.httpMethod, r.userId) end),
+        f.json.results, function(row) return k(row.date:sub(1, 10), row.httpMethod, row.userId) end)
+      -- a month boundary
+      local recs = fake:data("2025-01-27", "2025-02-03")
+      f = run_old(P.query, { interval = "2025-01-27/2025-02-03", granularity = "Month", groupBy = { "TemplateUri" } })
+      compare_sums(expect_sums(recs, function(r) return k(month_start(r.date), r.templateUri) end),
+        f.json.results, function(row) return k(row.date:sub(1, 10), row.templateUri) end)
+      local months = {}
+      for _, row in ipairs(f.json.results) do months[row.date] = true end
+      assert.are.same({ ["2025-01-01T00:00:00.000Z"] = true, ["2025-02-01T00:00:00.000Z"] = true }, months)
+    end)
+
+    it("postUsageQuery selects metrics", function()
+      local f = run_old(P.query, { interval = interval, metrics = { "Status429", "Requests" } })
+      for _, row in ipairs(f.json.results) do
+        assert.is_number(row.status429)
+        assert.is_number(row.requests)
+        assert.is_nil(row.status200)
+        assert.is_nil(row.clientId)
+      end
+      compare_sums(expect_sums(org_recs, function(r) return r.date end), f.json.results,
+        function(row) return row.date:sub(1, 10) end)
+    end)
+
+    it("postOauthClientUsageQuery covers every organization of the client", function()
+      local pp
+      for _, c in ipairs(catalog.clients) do if #c.organizations >= 3 then pp = c end end
+      local f = run_old(client_path(pp.id), { interval = interval, groupBy = { "OrganizationId", "HttpMethod" } })
+      local exp = expect_sums(all_recs, function(r)
+        return r.clientId == pp.id and k(r.date, r.organizationId, r.httpMethod) or nil
+      end)
+      compare_sums(exp, f.json.results, function(row) return k(row.date:sub(1, 10), row.organizationId, row.httpMethod) end)
+      local orgs = {}
+      for _, row in ipairs(f.json.results) do orgs[row.organizationId] = true end
+      assert.is_true(nkeys(orgs) >= 2)
+    end)
+
+    it("aggregates sum with groupBy and every filter", function()
+      local users, tpl = {}, {}
+      for _, r in ipairs(org_recs) do
+        if r.userId then users[#users + 1] = r.userId end
+        tpl[#tpl + 1] = r.templateUri
+      end
+      local pick_users = { users[1], users[#users] }
+      local cids = { catalog.clients[3].id, catalog.clients[8].id, catalog.clients[13].id, catalog.clients[19].id }
+      local body = {
+        interval = interval, granularity = "Day",
+        groupBy = { "OauthClientId", "UserId", "TemplateUri", "HttpMethod", "Platform" },
+        oauthClientIds = cids, userIds = pick_users, httpMethods = { "GET", "POST", "PUT" },
+        platforms = { "WebApp", "PublicAPI" },
+      }
+      local rows = run_new(P.agg, body, 1000)
+      local set = function(list) local s = {} for _, v in ipairs(list) do s[v] = true end return s end
+      local cs, us, ms, ps = set(cids), set(pick_users), set(body.httpMethods), set(body.platforms)
+      local exp = expect_sums(org_recs, function(r)
+        if cs[r.clientId] and us[r.userId or ""] and ms[r.httpMethod] and ps[r.platform] then
+          return k(r.date, r.clientId, r.userId, r.templateUri, r.httpMethod, r.platform)
+        end
+      end)
+      assert.is_true(nkeys(exp) > 0)
+      compare_sums(exp, rows, function(e)
+        assert.are.equal("/api/v2/oauth/clients/" .. e.oauthClient.id, e.oauthClient.selfUri)
+        assert.are.equal("/api/v2/users/" .. e.user.id, e.user.selfUri)
+        return k(e.date, e.oauthClient.id, e.user.id, e.templateUri, e.httpMethod, e.platform)
+      end, { requests = "requestCount" })
+
+      local t1, t2 = tpl[1], tpl[#tpl]
+      rows = run_new(P.agg, { interval = interval, granularity = "Week", groupBy = { "OauthClientName" },
+        templateUris = { t1, t2 } }, 1000)
+      exp = expect_sums(org_recs, function(r)
+        if r.templateUri == t1 or r.templateUri == t2 then return k(week_start(r.date), r.clientName) end
+      end)
+      compare_sums(exp, rows, function(e) return k(e.date, e.oauthClient.name) end, { requests = "requestCount" })
+    end)
+
+    it("client aggregates sum per organization with organizationIds", function()
+      local pp
+      for _, c in ipairs(catalog.clients) do if #c.organizations >= 3 then pp = c end end
+      local orgs = { pp.organizations[1], pp.organizations[3] }
+      local rows = run_new(client_agg_path(pp.id), { interval = interval, granularity = "Month",
+        groupBy = { "OrganizationId", "Platform" }, organizationIds = orgs }, 1000)
+      local exp = expect_sums(all_recs, function(r)
+        if r.clientId == pp.id and (r.organizationId == orgs[1] or r.organizationId == orgs[2]) then
+          return k(month_start(r.date), r.organizationId, r.platform)
+        end
+      end)
+      compare_sums(exp, rows, function(e) return k(e.date, e.organizationId, e.platform) end, { requests = "requestCount" })
+    end)
+
+    it("simple search filters by client names, methods and templates and groups by the chosen columns", function()
+      local names = { "Équipe Reporting", "データ同期 bot", "Wallboard", "Mobile App" }
+      local body = { interval = interval, oauthClientNames = names, httpMethods = { "GET", "POST" } }
+      local rows = search_all(body, 1000)
+      local ns = {}
+      for _, n in ipairs(names) do ns[n] = true end
+      local exp = expect_sums(org_recs, function(r)
+        if ns[r.clientName] and (r.httpMethod == "GET" or r.httpMethod == "POST") then
+          return k(r.date, r.clientName, r.httpMethod, r.templateUri)
+        end
+      end)
+      compare_sums(exp, rows, function(row)
+        assert.is_nil(row.requests)
+        return k(row.date:sub(1, 10), row.clientName, row.httpMethod, row.templateUri)
+      end)
+      local got = {}
+      for _, row in ipairs(rows) do got[row.clientName] = true end
+      assert.is_true(got["Équipe Reporting"] and got["データ同期 bot"])
+
+      rows = search_all({ interval = interval, metrics = { "ClientName", "Status200" } }, 1000)
+      compare_sums(expect_sums(org_recs, function(r) return r.clientName end), rows, function(row)
+        assert.is_nil(row.date)
+        assert.is_nil(row.status300)
+        return row.clientName
+      end)
+    end)
+
+    it("sortBy orders the aggregates", function()
+      local rows = run_new(P.agg, { interval = interval, groupBy = { "OauthClientId" },
+        sortBy = { { fieldName = "Requests", order = "Desc" } } }, 1000)
+      for i = 2, #rows do assert.is_true(rows[i - 1].requestCount >= rows[i].requestCount) end
+      rows = run_new(P.agg, { interval = interval, groupBy = { "TemplateUri" },
+        sortBy = { { fieldName = "TemplateUri", order = "Asc" }, { fieldName = "date", order = "Desc" } } }, 1000)
+      for i = 2, #rows do
+        local a, b = rows[i - 1], rows[i]
+        assert.is_true(a.templateUri < b.templateUri or (a.templateUri == b.templateUri and a.date > b.date))
+      end
+    end)
+
+    it("delivers counts above 2^31 exactly (no exponent, no fraction)", function()
+      local heavy
+      for _, c in ipairs(catalog.clients) do if c.heavy then heavy = c end end
+      local f = run_old(P.query, { interval = interval, groupBy = { "OAuthClientId" } })
+      local exp = expect_sums(org_recs, function(r) return r.clientId == heavy.id and r.date or nil end)
+      local found = 0
+      for _, row in ipairs(f.json.results) do
+        if row.clientId == heavy.id then
+          found = found + 1
+          local e = exp[row.date:sub(1, 10)]
+          assert.is_true(e.requests > 2 ^ 31)
+          assert.is_true(e.status200 > 2 ^ 31)
+          assert.is_truthy(f.body:find('"requests":' .. string.format("%d", e.requests) .. ',', 1, true))
+          assert.is_truthy(f.body:find('"status200":' .. string.format("%d", e.status200) .. ',', 1, true))
+        end
+      end
+      assert.are.equal(14, found)
+      assert.is_falsy(f.body:find("[eE]%+"))
+      assert.is_falsy(f.body:find('"%w+":%d+%.%d'))
+      -- a two-week total of the heavy client goes well past 2^32 and still arrives exactly
+      local rows = run_new(P.agg, { interval = interval, granularity = "Month", groupBy = { "OauthClientId" },
+        oauthClientIds = { heavy.id } })
+      local total = 0
+      for _, e in pairs(exp) do total = total + e.requests end
+      assert.is_true(total > 2 ^ 35)
+      local sum = 0
+      for _, e in ipairs(rows) do sum = sum + e.requestCount end
+      assert.are.equal(string.format("%d", total), string.format("%d", sum))
+    end)
+
+    it("emits empty arrays as []", function()
+      local f = run_old(P.query, { interval = interval, groupBy = { "OAuthClientId" }, metrics = { "Requests" },
+        granularity = "Day" })
+      assert.is_true(#f.json.results > 0)
+      local none = post(P.agg, { interval = interval, oauthClientIds = { "11111111-2222-3333-4444-555555555555" } })
+      local e = get(none.json.selfUri)
+      assert.is_truthy(e.body:find('"entities":[]', 1, true), e.body)
+      local s = post(P.search, { interval = interval, oauthClientNames = { "Nobody" } })
+      assert.is_truthy(get(s.json.resultsUri).body:find('"results":[]', 1, true))
+      local q = post(P.query, { interval = "1990-01-01/1990-01-02" })
+      assert.is_truthy(get(q.json.resultsUri).body:find('"results":[]', 1, true))
+      local err = post(P.query, {})
+      assert.is_truthy(err.body:find('"errors":[]', 1, true))
+      assert.is_truthy(get("/nowhere").body:find('"details":[]', 1, true))
+      fake:clear_log()
+      assert.are.equal("[]", call("GET", "/__fake/log", { token = false }).body)
+      assert.are.equal("[]", call("GET", "/__fake/faults", { token = false }).body)
+    end)
+  end)
+
+  describe("faults", function()
+    local iv = "2025-03-03/2025-03-04"
+
+    it("status 429 with Retry-After and the too.many.requests.retry.after body, count times", function()
+      fake:fault { fault = "status", status = 429, retry_after = 3, count = 2 }
+      for _ = 1, 2 do
+        local r = post(P.agg, { interval = iv })
+        assert_error(r, 429, "too.many.requests.retry.after")
+        assert.are.equal("3", r.headers["retry-after"])
+        assert.is_truthy(r.json.message:find("[3]", 1, true), r.json.message)
+      end
+      assert.are.equal(200, post(P.agg, { interval = iv }).status)
+    end)
+
+    it("status 5xx with the proper codes; 503 with Retry-After", function()
+      local codes = { [500] = "internal.server.error", [502] = "bad.gateway", [503] = "service.unavailable",
+        [504] = "request.timeout" }
+      for st, code in pairs(codes) do
+        fake:fault { fault = "status", status = st, retry_after = st == 503 and 2 or nil }
+        local r = post(P.query, { interval = iv })
+        assert_error(r, st, code)
+        if st == 503 then assert.are.equal("2", r.headers["retry-after"]) end
+      end
+    end)
+
+    it("matches by method and path (plain substring or Lua pattern)", function()
+      fake:fault { fault = "status", status = 500, match = { method = "GET", path = "/aggregates/query/jobs/" } }
+      fake:fault { fault = "status", status = 502, match = { path = "^/api/v2/usage/simple%a+$" } }
+      local r = post(P.agg, { interval = iv })
+      assert.are.equal(200, r.status)
+      assert.are.equal(200, post(P.query, { interval = iv }).status)
+      assert.are.equal(502, post(P.search, { interval = iv }).status)
+      assert.are.equal(500, get(r.json.selfUri).status)
+      assert.are.equal(200, get(r.json.selfUri).status)
+      -- faults without a match do not touch the token endpoint; with a matching path they do
+      fake:fault { fault = "status", status = 503 }
+      assert.are.equal(200, login("demo-client", "demo-secret").status)
+      fake:clear_faults()
+      fake:fault { fault = "status", status = 503, match = { path = "/oauth/token" } }
+      assert.are.equal(503, login("demo-client", "demo-secret").status)
+    end)
+
+    it("slow delays the normal answer", function()
+      fake:fault { fault = "slow", delay = 0.3 }
+      local t0 = clock()
+      local r = post(P.agg, { interval = iv })
+      assert.are.equal(200, r.status)
+      assert.is_true(clock() - t0 >= 0.28)
+      local log = fake:log()
+      assert.are.equal("slow", log[#log].fault)
+    end)
+
+    it("drop closes the connection without an answer", function()
+      -- libcurl silently retries once when a reused connection closes without an answer: drop twice
+      fake:fault { fault = "drop", count = 2 }
+      local r = post(P.agg, { interval = iv })
+      assert.is_nil(r.status)
+      assert.is_string(r.code)
+      assert.are.equal(200, post(P.agg, { interval = iv }).status)
+      local log = fake:log()
+      assert.are.equal("drop", log[#log - 1].fault)
+      assert.are.equal(444, log[#log - 1].status)
+    end)
+
+    it("truncated sends the full Content-Length but only part of the body", function()
+      fake:config { lifecycle = { polls = 0 } }
+      local job = post(P.agg, { interval = iv })
+      fake:fault { fault = "truncated", match = { method = "GET" } }
+      local r = get(job.json.selfUri)
+      assert.is_nil(r.status)
+      assert.is_string(r.code)
+      local log = fake:log()
+      assert.are.equal("truncated", log[#log].fault)
+      assert.are.equal(200, log[#log].status)
+      local ok = get(job.json.selfUri)
+      assert.are.equal(200, ok.status)
+      assert.are.equal("Succeeded", ok.json.queryStatus)
+    end)
+
+    it("malformed answers 200 with a broken JSON body", function()
+      fake:fault { fault = "malformed" }
+      local r = post(P.agg, { interval = iv })
+      assert.are.equal(200, r.status)
+      assert.is_nil(r.json)
+      assert.is_true(#r.body > 0)
+    end)
+
+    it("expired_token answers 401 credentials.expired and revokes the token", function()
+      local t = fake:token("demo")
+      fake:fault { fault = "expired_token" }
+      assert_error(post(P.agg, { interval = iv }, { token = t }), 401, "credentials.expired")
+      assert_error(post(P.agg, { interval = iv }, { token = t }), 401, "credentials.expired")
+      assert.are.equal(200, post(P.agg, { interval = iv }).status) -- other tokens still work
+    end)
+
+    it("lists pending faults and consumes them; count = -1 stays until reset", function()
+      fake:fault { fault = "status", status = 500, count = 2 }
+      fake:fault { fault = "slow", delay = 0, count = -1, match = { path = "/never" } }
+      local list = fake:faults()
+      assert.are.equal(2, #list)
+      assert.are.equal("status", list[1].fault)
+      assert.are.equal(2, list[1].remaining)
+      post(P.agg, { interval = iv })
+      assert.are.equal(1, fake:faults()[1].remaining)
+      post(P.agg, { interval = iv })
+      assert.are.equal(1, #fake:faults())
+      fake:reset()
+      assert.are.equal(0, #fake:faults())
+    end)
+
+    it("latency delays every API answer", function()
+      fake:config { latency = 0.2 }
+      local t0 = clock()
+      post(P.agg, { interval = iv })
+      assert.is_true(clock() - t0 >= 0.18)
+      assert.are.equal(0.2, fake:config().latency)
+    end)
+  end)
+
+  describe("rate limit", function()
+    it("gives real 429s per token in a fixed window", function()
+      fake:config { rate_limit = { requests = 3, per = 1 } }
+      local other = fake:token("org_viewer")
+      for i = 1, 3 do
+        local r = post(P.agg, { interval = "2025-03-03/2025-03-04" })
+        assert.are.equal(200, r.status)
+        assert.are.equal(tostring(i), r.headers["inin-ratelimit-count"])
+        assert.are.equal("3", r.headers["inin-ratelimit-allowed"])
+      end
+      local r = post(P.agg, { interval = "2025-03-03/2025-03-04" })
+      assert_error(r, 429, "too.many.requests.retry.after")
+      assert.are.equal("1", r.headers["retry-after"])
+      assert.is_truthy(r.json.message:find("[1]", 1, true))
+      assert.are.equal(200, post(P.agg, { interval = "2025-03-03/2025-03-04" }, { token = other }).status)
+      os.execute("sleep 1.05")
+      assert.are.equal(200, post(P.agg, { interval = "2025-03-03/2025-03-04" }).status)
+    end)
+  end)
+
+  describe("request log", function()
+    it("records every API request with its status, fault and client", function()
+      fake:fault { fault = "status", status = 500, match = { path = "/simplesearch" } }
+      post(P.agg, { interval = "2025-03-03/2025-03-04" }, { headers = { ["X-Custom-Thing"] = "yes" } })
+      post(P.search, { interval = "2025-03-03/2025-03-04" })
+      get("/api/v2/usage/query/abc/results?x=1&y=2", { token = false })
+      login("client-viewer", "client-viewer-secret")
+      fake:config {}  -- control calls are not logged
+      local log = fake:log()
+      assert.are.equal(4, #log)
+      local a, b, c, d = log[1], log[2], log[3], log[4]
+      assert.are.equal("POST", a.method)
+      assert.are.equal(P.agg, a.path)
+      assert.are.equal("", a.query)
+      assert.are.equal("yes", a.headers["x-custom-thing"])
+      assert.are.equal("application/json", a.headers["content-type"])
+      assert.are.same({ interval = "2025-03-03/2025-03-04" }, cjson.decode(a.body))
+      assert.are.equal(200, a.status)
+      assert.is_nil(a.fault)
+      assert.are.equal("demo-client", a.client_id)
+      assert.is_number(a.time)
+      assert.is_true(math.abs(a.time - os.time()) < 60)
+      assert.are.equal(500, b.status)
+      assert.are.equal("status", b.fault)
+      assert.are.equal("x=1&y=2", c.query)
+      assert.are.equal(401, c.status)
+      assert.is_nil(c.client_id)
+      assert.are.equal("/oauth/token", d.path)
+      assert.are.equal("client-viewer", d.client_id)
+      assert.is_true(a.seq < b.seq and b.seq < c.seq and c.seq < d.seq)
+      local since = fake:log(b.seq)
+      assert.are.equal(2, #since)
+      assert.are.equal(c.seq, since[1].seq)
+      fake:clear_log()
+      assert.are.equal(0, #fake:log())
+    end)
+
+    it("can be limited or switched off", function()
+      fake:config { log_limit = 2 }
+      for _ = 1, 4 do get("/nowhere") end
+      assert.are.equal(2, #fake:log())
+      fake:config { log = false }
+      get("/nowhere")
+      assert.are.equal(2, #fake:log())
+    end)
+  end)
+
+  describe("reset", function()
+    it("restores the defaults and clears faults, log, jobs and rate-limit windows but keeps tokens", function()
+      fake:config { latency = 0.01, result_rows = 5, rate_limit = { requests = 1, per = 60 }, status_case = "upper" }
+      fake:fault { fault = "status", status = 500, count = 5, match = { path = "/never" } }
+      post(P.agg, { interval = "2025-03-03/2025-03-04" })
+      assert.are.equal(429, post(P.agg, { interval = "2025-03-03/2025-03-04" }).status)
+      assert.is_true(#fake:jobs() > 0)
+      local r = fake:reset()
+      assert.is_true(r.ok)
+      local c = fake:config()
+      assert.are.equal(0, c.latency)
+      assert.is_false(c.result_rows)
+      assert.is_false(c.rate_limit)
+      assert.is_false(c.status_case)
+      assert.are.same({ polls = 1 }, c.lifecycle)
+      assert.are.equal(0, #fake:faults())
+      assert.are.equal(0, #fake:log())
+      assert.are.equal(0, #fake:jobs())
+      assert.are.equal(200, post(P.agg, { interval = "2025-03-03/2025-03-04" }).status) -- same token, new window
+      local t = fake:token("demo")
+      fake:reset { drop_tokens = true }
+      assert_error(post(P.agg, { interval = "2025-03-03/2025-03-04" }, { token = t }), 401, "bad.credentials")
+      TOKEN = fake:token("demo")
+    end)
+  end)
+
+  describe("control endpoint", function()
+    it("answers health, catalog, jobs and raw data", function()
+      assert.are.same({ ok = true }, J(get("/__fake/health", { token = false }).body))
+      fake:config { lifecycle = { polls = 2 } }
+      local r = post(P.agg, { interval = "2025-03-03/2025-03-04" })
+      get(r.json.selfUri)
+      local jobs = fake:jobs()
+      assert.are.equal(1, #jobs)
+      assert.are.equal(r.json.id, jobs[1].id)
+      assert.are.equal("agg", jobs[1].kind)
+      assert.are.equal(1, jobs[1].polls)
+      assert.are.same({ polls = 2 }, jobs[1].lifecycle)
+      assert.has_error(function() fake:data("2025-03-05", "2025-03-01") end)
+      local heavy = fake:data("2025-03-03", "2025-03-03", { client_id = catalog.clients[2].id, scope = "all" })
+      for _, rec in ipairs(heavy) do assert.are.equal(catalog.clients[2].id, rec.clientId) end
+      assert.is_true(#heavy > 0)
+    end)
+  end)
+end)
