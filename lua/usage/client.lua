@@ -127,17 +127,17 @@ local function check_url(name, url, insecure)
   local scheme, host = url:match("^(%a[%w+.-]*)://%[([^%]/]*)%]")
   if not scheme then scheme, host = url:match("^(%a[%w+.-]*)://([^/:?#]*)") end
   if not scheme then
-    error(string.format("usage.new: option '%s' must be an absolute http(s) URL", name), 4)
+    error(string.format("usage.new: option '%s' must be an absolute http(s) URL", name), 3)
   end
   scheme = scheme:lower()
   if scheme ~= "https" and scheme ~= "http" then
-    error(string.format("usage.new: option '%s' must use https (or http to a loopback address)", name), 4)
+    error(string.format("usage.new: option '%s' must use https (or http to a loopback address)", name), 3)
   end
-  if host == "" then error(string.format("usage.new: option '%s' has no host", name), 4) end
-  if url:find("[%s]") then error(string.format("usage.new: option '%s' contains blanks", name), 4) end
+  if host == "" then error(string.format("usage.new: option '%s' has no host", name), 3) end
+  if url:find("[%s]") then error(string.format("usage.new: option '%s' contains blanks", name), 3) end
   if scheme == "http" and not is_loopback(host) and not insecure then
     error(string.format("usage.new: option '%s' uses plain http to a non-loopback host; " ..
-                        "use https, or set insecure = true", name), 4)
+                        "use https, or set insecure = true", name), 3)
   end
   return (url:gsub("/+$", ""))
 end

@@ -68,16 +68,24 @@ local function sequence_length(t)
   return count == n and n or nil
 end
 
-local function encode_table(t, depth)
-  if depth > 100 then error("usage: value nested too deeply to encode as JSON", 0) end
-  local n = sequence_length(t)
-  if getmetatable(t) == array_mt or (n and n > 0) then
-    if not n then error("usage: an array must only have keys 1..n", 0) end
-    local out = {}
-    for i = 1, n do out[i] = encode_value(t[i], depth + 1) end
-    return "[" .. concat(out, ",") .. "]"
+-- Object keys are few and repeat: their encoded text ('"name":') and the sorted key list of each
+-- key set are cached (bounded).
+local key_text, key_text_n = {}, 0
+local sorted_keys, sorted_keys_n = {}, 0
+local CACHE_MAX = 4096
+
+local function encoded_key(k)
+  local text = key_text[k]
+  if not text then
+    if key_text_n >= CACHE_MAX then key_text, key_text_n = {}, 0 end
+    text = encode_string(k) .. ":"
+    key_text[k] = text
+    key_text_n = key_text_n + 1
   end
-  if next(t) == nil then return "{}" end
+  return text
+end
+
+local function keys_of(t)
   local keys = {}
   for k in pairs(t) do
     if type(k) ~= "string" then
@@ -85,27 +93,96 @@ local function encode_table(t, depth)
     end
     keys[#keys + 1] = k
   end
-  sort(keys)
-  local out = {}
-  for i, k in ipairs(keys) do
-    out[i] = encode_string(k) .. ":" .. encode_value(t[k], depth + 1)
+  local shape = concat(keys, "\0")
+  local sorted = sorted_keys[shape]
+  if not sorted then
+    sort(keys)
+    if sorted_keys_n >= CACHE_MAX then sorted_keys, sorted_keys_n = {}, 0 end
+    sorted_keys[shape] = keys
+    sorted_keys_n = sorted_keys_n + 1
+    sorted = keys
   end
-  return "{" .. concat(out, ",") .. "}"
+  return sorted
 end
 
-encode_value = function(v, depth)
+-- Everything is appended to one buffer and joined once: no intermediate string per object, which
+-- matters on LuaJIT, whose string hash samples only a few bytes of long strings, so thousands of
+-- look-alike rows (differing in a count in the middle) would all land in one hash chain.
+local encode_into
+
+local function encode_table(t, buf, n, depth)
+  if depth > 100 then error("usage: value nested too deeply to encode as JSON", 0) end
+  local len = sequence_length(t)
+  if getmetatable(t) == array_mt or (len and len > 0) then
+    if not len then error("usage: an array must only have keys 1..n", 0) end
+    n = n + 1
+    buf[n] = "["
+    for i = 1, len do
+      if i > 1 then
+        n = n + 1
+        buf[n] = ","
+      end
+      n = encode_into(t[i], buf, n, depth + 1)
+    end
+    n = n + 1
+    buf[n] = "]"
+    return n
+  end
+  if next(t) == nil then
+    n = n + 1
+    buf[n] = "{}"
+    return n
+  end
+  local keys = keys_of(t)
+  for i = 1, #keys do
+    local k = keys[i]
+    n = n + 1
+    buf[n] = (i == 1 and "{" or ",") .. encoded_key(k)
+    n = encode_into(t[k], buf, n, depth + 1)
+  end
+  n = n + 1
+  buf[n] = "}"
+  return n
+end
+
+encode_into = function(v, buf, n, depth)
   local ty = type(v)
-  if ty == "string" then return encode_string(v) end
-  if ty == "number" then return encode_number(v) end
-  if ty == "boolean" then return tostring(v) end
-  if ty == "table" then return encode_table(v, depth) end
-  if v == nil or v == cjson.null then return "null" end
-  error("usage: cannot encode a " .. ty .. " as JSON", 0)
+  n = n + 1
+  if ty == "string" then
+    buf[n] = encode_string(v)
+  elseif ty == "number" then
+    buf[n] = encode_number(v)
+  elseif ty == "boolean" then
+    buf[n] = tostring(v)
+  elseif ty == "table" then
+    return encode_table(v, buf, n - 1, depth)
+  elseif v == nil or v == cjson.null then
+    buf[n] = "null"
+  else
+    error("usage: cannot encode a " .. ty .. " as JSON", 0)
+  end
+  return n
 end
 
 -- encode(value) -> text; raises on values JSON cannot hold (a programmer error).
 function M.encode(v)
-  return encode_value(v, 0)
+  local buf = {}
+  local n = encode_into(v, buf, 0, 0)
+  return concat(buf, "", 1, n)
+end
+
+-- encode_join(values, sep [, first, last]) -> the JSON texts of values[first..last] joined by sep,
+-- built as one string (use it for batches of rows: see the note above encode_into).
+function M.encode_join(values, sep, first, last)
+  local buf, n = {}, 0
+  for i = first or 1, last or #values do
+    if n > 0 then
+      n = n + 1
+      buf[n] = sep
+    end
+    n = encode_into(values[i], buf, n, 0)
+  end
+  return concat(buf, "", 1, n)
 end
 
 return M
