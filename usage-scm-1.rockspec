@@ -34,6 +34,7 @@ build = {
     ["usage"] = "lua/usage/init.lua",
     ["usage.auth"] = "lua/usage/auth.lua",
     ["usage.cli"] = "lua/usage/cli.lua",
+    ["usage.cli_output"] = "lua/usage/cli_output.lua",
     ["usage.client"] = "lua/usage/client.lua",
     ["usage.errors"] = "lua/usage/errors.lua",
     ["usage.flows"] = "lua/usage/flows.lua",
