@@ -11,8 +11,13 @@ local errors = require "usage.errors"
 local M = {}
 M.__index = M
 
-local LOCK_TTL = 30   -- seconds a worker may hold the shared login lock
 local WAIT_STEP = 0.01
+-- shared dict (nginx): how long a worker may hold the login lock (from the client's timeouts and
+-- retry budget, within these bounds), how long a failed login is kept for the workers that waited
+-- on it, and how often waiters look at the dict
+local LOCK_TTL_MIN, LOCK_TTL_MAX = 5, 300
+local FAIL_TTL = 10
+local SHARED_WAIT_MIN, SHARED_WAIT_MAX = 0.005, 0.05
 
 function M.new(cfg)
   local self = setmetatable({}, M)
@@ -28,6 +33,7 @@ function M.new(cfg)
     local key = "usage:" .. (cfg.client_id or "") .. "@" .. (cfg.login_url or "")
     self.token_key = key .. ":token"
     self.lock_key = key .. ":lock"
+    self.fail_key = key .. ":fail"
   end
   self.token = nil
   self.refresh_at = 0
@@ -93,29 +99,98 @@ function M:login(client, rt)
   return token
 end
 
--- A login shared by every worker: the dict holds the token and serves as the lock.
+-- Shared dict (nginx): the longest a login through client:_exchange can take, as the lock's lifetime.
+local function lock_ttl(client)
+  local t = (client.timeout or 16) + 2
+  if client.retry then t = t + (client.retry.max_retry_time or 0) end
+  return math.max(LOCK_TTL_MIN, math.min(LOCK_TTL_MAX, t))
+end
+
+local attempt_seq = 0
+local function attempt_id()
+  attempt_seq = attempt_seq + 1
+  local pid = ngx and ngx.worker and ngx.worker.pid and ngx.worker.pid() or 0 -- luacheck: ignore
+  return string.format("%d:%d:%.6f", pid, attempt_seq, core.now())
+end
+
+-- A failed login, kept for the workers that waited on that attempt: "attempt\njson".
+local function encode_failure(id, err)
+  local ok, text = pcall(json.encode, {
+    status = err and err.status or nil,
+    code = err and err.code and tostring(err.code) or "login",
+    message = err and err.message and tostring(err.message) or "login failed",
+    correlation_id = err and err.correlation_id or nil,
+    retry_after = err and err.retry_after or nil,
+  })
+  return id .. "\n" .. (ok and text or "{}")
+end
+
+local function decode_failure(stored, id)
+  if type(stored) ~= "string" then return nil end
+  local owner, text = stored:match("^([^\n]*)\n(.*)$")
+  if owner ~= id then return nil end
+  local f = json.decode(text)
+  if type(f) ~= "table" then f = {} end
+  return errors.new {
+    status = f.status, code = f.code or "login", message = f.message or "login failed",
+    correlation_id = f.correlation_id, retry_after = f.retry_after, shared = true,
+  }
+end
+
+-- A login shared by every worker of nginx (a lua_shared_dict): the dict holds the token until shortly
+-- before it expires, and its lock key makes one worker log in while the others wait for its outcome
+-- (the token, or the same error). Read on every request, so a token refreshed by one worker (after a
+-- 401) reaches all workers at once.
 function M:shared_login(client, rt)
   local dict = self.dict
+  local waited_on -- the attempt (lock value) this caller is waiting for
+  local step = SHARED_WAIT_MIN
   while true do
     local token = dict:get(self.token_key)
     if token then
-      local ttl = dict.ttl and dict:ttl(self.token_key)
       self.token = token
-      self.refresh_at = rt.now() + (ttl and ttl > 0 and ttl or 60)
       return token
     end
-    if dict:add(self.lock_key, true, LOCK_TTL) then
-      local tok, err = self:login(client, rt)
-      dict:delete(self.lock_key)
-      return tok, err
+    local holder = dict:get(self.lock_key)
+    if holder then
+      waited_on = holder
+      rt.sleep(step) -- another worker (or coroutine) is logging in
+      step = math.min(step * 1.5, SHARED_WAIT_MAX)
+    else
+      if waited_on then -- the login we waited for is over without a token: share its failure
+        local err = decode_failure(dict:get(self.fail_key), waited_on)
+        if err then return nil, err end
+        waited_on = nil
+      end
+      local id = attempt_id()
+      local ok, why = dict:add(self.lock_key, id, lock_ttl(client))
+      if ok then
+        token = dict:get(self.token_key) -- stored between our two reads? then no login at all
+        if token then
+          dict:delete(self.lock_key)
+          self.token = token
+          return token
+        end
+        local fine, tok, err = pcall(self.login, self, client, rt)
+        if not fine or not tok then
+          dict:set(self.fail_key, encode_failure(id, fine and err or { code = "login", message = tostring(tok) }),
+                   FAIL_TTL)
+        end
+        if dict:get(self.lock_key) == id then dict:delete(self.lock_key) end
+        if not fine then error(tok, 0) end
+        return tok, err
+      elseif why ~= "exists" then
+        -- the dict cannot hold the lock (no memory): log in without sharing rather than wait forever
+        return self:login(client, rt)
+      end
     end
-    rt.sleep(WAIT_STEP * 2) -- another worker is logging in
   end
 end
 
 -- token(client, rt) -> token | nil, err
 function M:get(client, rt)
   if self.static then return self.static end
+  if self.dict then return self:shared_login(client, rt) end
   if self.token and rt.now() < self.refresh_at then return self.token end
   local pending = self.pending
   if pending then -- another coroutine of this client is logging in: wait for its outcome
@@ -125,7 +200,7 @@ function M:get(client, rt)
   end
   pending = { done = false }
   self.pending = pending
-  local ok, token, err = pcall(self.dict and self.shared_login or self.login, self, client, rt)
+  local ok, token, err = pcall(self.login, self, client, rt)
   if not ok then
     pending.done, pending.err = true, errors.new { code = "login", message = tostring(token) }
     self.pending = nil

@@ -1,0 +1,477 @@
+-- The usage module inside nginx (Debian nginx + libnginx-mod-http-lua, LuaJIT): every flow, a worker
+-- that stays responsive, one login shared by all workers, errors as nil, err, phases that cannot
+-- yield, and examples/nginx.conf. Runs under `lua5.4 /usr/bin/busted` and `luajit /usr/bin/busted`
+-- (the spec process only drives HTTP; nginx always loads build/luajit/usage/core.so).
+
+local fakecloud = require "fakecloud"
+local core = require "usage.core"
+local usage = require "usage"
+local interval = require "usage.interval"
+local cjson = require("cjson").new()
+
+local launcher = dofile(fakecloud.repo .. "/spec/resty/launcher.lua")
+
+local function file_exists(p)
+  local fh = io.open(p, "rb")
+  if fh then fh:close() end
+  return fh ~= nil
+end
+
+local missing
+if not file_exists("/usr/lib/nginx/modules/ngx_http_lua_module.so") then
+  missing = "libnginx-mod-http-lua is not installed"
+elseif not file_exists(fakecloud.repo .. "/build/luajit/usage/core.so") then
+  missing = "build/luajit/usage/core.so is missing (make build)"
+else
+  local r = os.execute("command -v nginx >/dev/null 2>&1")
+  if r ~= true and r ~= 0 then missing = "nginx is not installed" end
+end
+
+local CLIENT_ID = "0f4e9193-0ab2-40bc-9671-10c37a5b87ac" -- as in spec/resty/embed.lua
+
+local function decode(body)
+  local ok, v = pcall(cjson.decode, body or "")
+  assert(ok, "not JSON: " .. tostring(body))
+  return fakecloud.normalize(v)
+end
+
+local function logins(fake)
+  local n = 0
+  for _, e in ipairs(fake:log()) do
+    if e.method == "POST" and e.path == "/oauth/token" then n = n + 1 end
+  end
+  return n
+end
+
+local function conf(workers, fake, extra)
+  local vars = { WORKERS = workers, FAKE_URL = fake.base_url, SHARED_DICT = "usage_tokens", REUSEPORT = "",
+                 VM_POOL = 4 }
+  for k, v in pairs(extra or {}) do vars[k] = v end
+  return { template = "spec/resty/nginx.conf.in", vars = vars }
+end
+
+-- wait until the timer probes of every worker have finished (they log in on their own)
+local function wait_timer_probes(nx, workers)
+  local deadline = core.now() + 10
+  while core.now() < deadline do
+    local phases = decode(select(3, nx:get("/phases")))
+    local n = 0
+    for w = 0, workers - 1 do
+      if phases["timer:" .. w] then n = n + 1 end
+    end
+    if n == workers then return phases end
+    core.sleep(0.05)
+  end
+  error("the timer probes did not finish")
+end
+
+-- no [error], [crit], [alert] or [emerg] line in an nginx error log
+local function assert_clean_log(n)
+  local bad = {}
+  for line in n:error_log():gmatch("[^\n]+") do
+    if line:find("%[error%]") or line:find("%[crit%]") or line:find("%[alert%]") or line:find("%[emerg%]") then
+      bad[#bad + 1] = line
+    end
+  end
+  assert.equal(0, #bad, table.concat(bad, "\n"))
+end
+
+if missing then
+  describe("usage inside nginx", function()
+    pending("skipped: " .. missing)
+  end)
+  return
+end
+
+describe("usage inside nginx", function()
+  local fake, nx, iv, local_client
+
+  lazy_setup(function()
+    fake = fakecloud.start {}
+    nx = launcher.start(conf(1, fake))
+    iv = interval.last(7 * 86400, os.time())
+    local_client = usage.new { base_url = fake.base_url, client_id = "demo-client", client_secret = "demo-secret",
+                               poll = { interval = 0.05, max_interval = 0.2 } }
+  end)
+
+  lazy_teardown(function()
+    if nx then nx:stop() end
+    if fake then fake:stop() end
+  end)
+
+  local function flow(name, query)
+    local path = "/flow/" .. name .. "?interval=" .. core.percent_encode(iv) .. (query or "")
+    local status, _, body = nx:get(path, 30)
+    assert.equal(200, status)
+    return decode(body)
+  end
+
+  -- the same flows outside nginx (blocking), for the expected figures
+  local expected = {}
+  local function expect(name)
+    if expected[name] then return expected[name] end
+    local c, r = local_client, nil
+    if name == "query" then
+      r = #assert(c:query { interval = iv, groupBy = { "OAuthClientId" }, metrics = { "Requests" } }).results
+    elseif name == "client_query" then
+      r = #assert(c:client_query(CLIENT_ID, { interval = iv, groupBy = { "TemplateUri" } })).results
+    elseif name == "client_summary" then
+      r = #assert(c:client_summary(CLIENT_ID, { days = 7 })).results
+    elseif name == "search" then
+      r = #assert(c:search({ interval = iv }, { page_size = 500 }):all())
+    elseif name == "aggregates" then
+      r = #assert(c:aggregates({ interval = iv, groupBy = { "OauthClientId" }, metrics = { "Requests" } }):all())
+    elseif name == "client_aggregates" then
+      r = #assert(c:client_aggregates(CLIENT_ID, { interval = iv, groupBy = { "HttpMethod" } }):all())
+    end
+    expected[name] = r
+    return r
+  end
+
+  describe("flows in a content handler", function()
+    for _, name in ipairs { "query", "client_query", "client_summary", "search", "aggregates", "client_aggregates" } do
+      it(name .. " gives the rows it gives outside nginx", function()
+        local res = flow(name)
+        assert.is_true(res.ok, cjson.encode(res.err or {}))
+        assert.is_true(res.result.rows > 0)
+        assert.equal(expect(name), res.result.rows)
+        if res.result.status then assert.equal("Complete", res.result.status) end
+      end)
+    end
+
+    it("aggregates pages through several pages (page_size 50)", function()
+      local res = flow("aggregates")
+      assert.is_true(res.result.pages > 1)
+    end)
+
+    it("pager:rows() streams inside nginx", function()
+      local res = flow("rows")
+      assert.is_true(res.ok)
+      assert.equal(expect("aggregates"), res.result.rows)
+    end)
+
+    it("usage.gather runs all six flows at once in light threads", function()
+      local res = flow("gather")
+      assert.is_true(res.ok)
+      for _, name in ipairs { "query", "client_query", "client_summary", "search", "aggregates", "client_aggregates" } do
+        local r = res.result[name]
+        assert.is_nil(r.err, name)
+        assert.equal(expect(name), r.result.rows, name)
+      end
+    end)
+  end)
+
+  describe("a worker that never blocks", function()
+    it("answers /ping within 50 ms on the only worker while flows poll slow responses", function()
+      fake:config { latency = 0.25 }
+      local ok, err = pcall(function()
+        local slow = nx:start_get("/flow/gather?interval=" .. core.percent_encode(iv), 60)
+        for _ = 1, 5 do slow:poll(0.01) end -- the request is on its way
+        local lat, during = {}, 0
+        local t0 = core.now()
+        while not slow:poll(0) and core.now() - t0 < 30 do
+          local t = core.now()
+          local status, _, body = nx:get("/ping", 5)
+          local d = core.now() - t
+          assert.equal(200, status)
+          assert.truthy(body:find("pong", 1, true))
+          lat[#lat + 1] = d
+          if not slow:poll(0) then during = during + 1 end
+          core.sleep(0.02)
+        end
+        local done = slow:poll(0)
+        assert.truthy(done, "the slow flows did not finish")
+        assert.equal(200, done.status)
+        local res = decode(done.body)
+        assert.is_true(res.ok)
+        for name, r in pairs(res.result) do assert.is_nil(r.err, name) end
+        table.sort(lat)
+        local max = lat[#lat]
+        print(string.format("\n  /ping while %d slow flows ran %.2f s: %d pings, median %.1f ms, max %.1f ms",
+                            6, done.elapsed, #lat, lat[math.ceil(#lat / 2)] * 1000, max * 1000))
+        assert.is_true(done.elapsed > 1, "the flows were not slow")
+        assert.is_true(during >= 10, "too few pings while the flows ran: " .. during)
+        assert.is_true(max < 0.05, string.format("a /ping took %.1f ms", max * 1000))
+      end)
+      fake:config { latency = 0 }
+      if not ok then error(err, 0) end
+    end)
+  end)
+
+  describe("the thread pool", function()
+    -- client sockets to the fake (nginx's libcurl connections, and the spec's own few)
+    local function sockets_to_fake()
+      local n = 0
+      for _, f in ipairs { "/proc/net/tcp", "/proc/net/tcp6" } do
+        for rport in (launcher.read_file(f) or ""):gmatch("\n%s*%d+:%s+%x+:%x+%s+%x+:(%x+)") do
+          if tonumber(rport, 16) == fake.port then n = n + 1 end
+        end
+      end
+      return n
+    end
+
+    it("keeps connections alive inside its Lua VMs (40 calls, at most one new connection per VM)", function()
+      assert.equal(200, (nx:get("/flow/op")))
+      local before = sockets_to_fake()
+      for _ = 1, 40 do assert.equal(200, (nx:get("/flow/op"))) end
+      local opened = sockets_to_fake() - before
+      assert.is_true(opened <= 4, opened .. " new connections")
+    end)
+
+    it("more transfers at once than Lua VMs (12 on 4) wait for a free VM instead of failing", function()
+      assert.equal(200, (nx:get("/flow/op")))
+      fake:config { latency = 0.2 }
+      local ok, err = pcall(function()
+        local res = flow("many", "&n=12")
+        assert.is_true(res.ok, cjson.encode(res.err or {}))
+        assert.equal(12, res.result.ok)
+        assert.is_true(res.elapsed >= 0.55, "12 transfers of 0.2 s on 4 VMs took " .. res.elapsed .. " s")
+      end)
+      fake:config { latency = 0 }
+      if not ok then error(err, 0) end
+    end)
+  end)
+
+  describe("errors reach the handler as nil, err", function()
+    it("403 for a client without permissions", function()
+      local res = flow("query", "&client=no-perms")
+      assert.is_false(res.ok)
+      assert.equal(403, res.err.status)
+      assert.equal("missing.any.permissions", res.err.code)
+    end)
+
+    it("poll_timeout when the query outlives poll.timeout", function()
+      local res = flow("query", "&poll_timeout=0.01")
+      assert.is_false(res.ok)
+      assert.equal("poll_timeout", res.err.code)
+    end)
+
+    it("a transport failure (nothing listening) as err.code connect", function()
+      local res = flow("op", "&retry=0&base_url=" .. core.percent_encode("http://127.0.0.1:1"))
+      assert.is_false(res.ok)
+      assert.equal("connect", res.err.code)
+      assert.is_nil(res.err.status)
+    end)
+
+    it("a thread pool missing from nginx.conf as err.code thread_pool", function()
+      local res = flow("op", "&pool=nosuchpool")
+      assert.is_false(res.ok)
+      assert.equal("thread_pool", res.err.code)
+      assert.truthy(res.err.message:find("thread_pool nosuchpool", 1, true))
+    end)
+  end)
+
+  describe("phases", function()
+    local phases
+    lazy_setup(function()
+      assert.equal(200, (nx:get("/phase/set")))
+      assert.equal(200, (nx:get("/phase/filters")))
+      assert.equal(200, (nx:get("/phase/rewrite")))
+      phases = wait_timer_probes(nx, 1)
+      core.sleep(0.05) -- the log phase runs after the answer
+      phases = decode(select(3, nx:get("/phases")))
+    end)
+
+    for _, name in ipairs { "init", "init_worker:0", "set", "header_filter", "body_filter", "log" } do
+      it("'" .. name .. "' cannot yield: nil, err code nginx_phase at once, nothing sent", function()
+        local p = phases[name]
+        assert.truthy(p, "no probe for " .. name)
+        assert.is_nil(p.error)
+        local phase = name:match("^[%a_]+")
+        assert.equal(phase, p.phase)
+        for _, what in ipairs { "query", "pager", "gather" } do
+          assert.is_false(p[what].ok, what)
+          assert.equal("nginx_phase", p[what].err.code, what)
+          assert.equal(phase, p[what].err.phase, what)
+        end
+        assert.is_true(p.rows_raised) -- pager:rows() raises the err table
+        assert.is_true(p.elapsed < 0.05, "took " .. p.elapsed .. " s")
+      end)
+    end
+
+    for _, name in ipairs { "rewrite", "access", "timer:0" } do
+      it("'" .. name .. "' can yield: the calls run", function()
+        local p = phases[name]
+        assert.truthy(p, "no probe for " .. name)
+        assert.is_nil(p.error)
+        assert.is_true(p.query.ok, cjson.encode(p.query.err or {}))
+        assert.is_true(p.pager.ok)
+        assert.is_true(p.gather.ok)
+        assert.is_false(p.rows_raised)
+      end)
+    end
+
+    it("set_by_lua gets the error code at once", function()
+      local t = core.now()
+      local status, _, body = nx:get("/phase/set")
+      assert.equal(200, status)
+      assert.equal("nginx_phase", body:match("^%S+"))
+      assert.is_true(core.now() - t < 0.05)
+    end)
+  end)
+
+  describe("two workers and a shared dict", function()
+    local nx2
+
+    lazy_setup(function()
+      nx2 = launcher.start(conf(2, fake, { REUSEPORT = "reuseport", VM_POOL = 16 }))
+      wait_timer_probes(nx2, 2)
+    end)
+
+    lazy_teardown(function()
+      if nx2 then nx2:stop() end
+    end)
+
+    local function burst(n, query)
+      local paths = {}
+      for i = 1, n do paths[i] = "/flow/op?interval=" .. core.percent_encode(iv) .. query end
+      local workers, count, oks = {}, 0, 0
+      for _, r in ipairs(nx2:get_many(paths, 30)) do
+        assert.equal(200, r.status)
+        local res = decode(r.body)
+        assert.is_true(res.ok, cjson.encode(res.err or {}))
+        if res.ok then oks = oks + 1 end
+        if not workers[res.worker] then count = count + 1 end
+        workers[res.worker] = true
+      end
+      return oks, count
+    end
+
+    it("20 concurrent requests on both workers cause exactly one login", function()
+      fake:clear_log()
+      -- the login is slow, so that every request arrives while it is under way
+      fake:fault { fault = "slow", delay = 0.3, match = { path = "/oauth/token" } }
+      local oks, workers = burst(20, "&shared=1")
+      assert.equal(20, oks)
+      assert.equal(2, workers)
+      assert.equal(1, logins(fake))
+      -- and the token keeps serving both workers
+      oks, workers = burst(20, "&shared=1")
+      assert.equal(20, oks)
+      assert.equal(1, logins(fake))
+    end)
+
+    it("after an expired token every worker recovers with exactly one more login", function()
+      burst(4, "&shared=1") -- a token in the dict
+      fake:clear_log()
+      fake:fault { fault = "expired_token" }
+      local oks, workers = burst(20, "&shared=1")
+      assert.equal(20, oks)
+      assert.equal(2, workers)
+      local n401 = 0
+      for _, e in ipairs(fake:log()) do if e.status == 401 then n401 = n401 + 1 end end
+      assert.is_true(n401 >= 1)
+      assert.equal(1, logins(fake))
+    end)
+
+    it("a login that fails is shared too: the waiting requests get its error, no stampede", function()
+      fake:clear_log()
+      fake:fault { fault = "slow", delay = 0.3, match = { path = "/oauth/token" } }
+      local paths = {}
+      for i = 1, 10 do paths[i] = "/flow/op?shared=1&retry=0&client=wrong-client" end
+      for _, r in ipairs(nx2:get_many(paths, 30)) do
+        assert.equal(200, r.status)
+        local res = decode(r.body)
+        assert.is_false(res.ok)
+        assert.equal(400, res.err.status)
+        assert.equal("invalid_client", res.err.code)
+      end
+      assert.equal(1, logins(fake))
+    end)
+
+    it("without the dict each client logs in by itself", function()
+      fake:clear_log()
+      local oks = burst(6, "&shared=0")
+      assert.equal(6, oks)
+      assert.equal(6, logins(fake))
+    end)
+
+    it("nginx logged no errors", function()
+      assert_clean_log(nx2)
+    end)
+  end)
+
+  describe("examples/nginx.conf", function()
+    local ex
+
+    lazy_setup(function()
+      local env = table.concat({
+        "GENESYS_BASE_URL=" .. fake.base_url,
+        "GENESYSCLOUD_OAUTHCLIENT_ID=demo-client",
+        "GENESYSCLOUD_OAUTHCLIENT_SECRET=demo-secret",
+        "USAGE_COLLECT_EVERY=1",
+        "USAGE_POLL_INTERVAL=0.05",
+      }, " ")
+      ex = launcher.start {
+        template = "examples/nginx.conf",
+        nginx_prefix = launcher.repo, -- as the docs run it: nginx -p "$PWD" -c examples/nginx.conf
+        env = env,
+        ping = "/usage/latest",
+        ping_any = true,
+        edit = function(text, f)
+          local n
+          text, n = text:gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:" .. f.PORT .. ";")
+          assert(n == 1, "examples/nginx.conf: no listen line to rewrite")
+          text = text:gsub("/tmp/usage%-example", f.PREFIX .. "/run")
+          text = text:gsub("daemon off;", "daemon on;")
+          -- the specs' watchdog stops this nginx too if the spec process dies
+          text, n = text:gsub('lua_package_path "', 'lua_package_path "${prefix}spec/resty/?.lua;', 1)
+          assert(n == 1, "examples/nginx.conf: no lua_package_path to extend")
+          text, n = text:gsub("(init_worker_by_lua_block {\n)",
+                              "%1    require('spec_watchdog').start(" .. f.OWNER_PID .. ")\n", 1)
+          assert(n == 1, "examples/nginx.conf: no init_worker_by_lua_block to extend")
+          f.PID_FILE = f.PREFIX .. "/run.pid"
+          return text
+        end,
+      }
+    end)
+
+    lazy_teardown(function()
+      if ex then ex:stop() end
+    end)
+
+    it("GET /usage/top-clients?days=7 answers the top OAuth clients by requests", function()
+      local status, headers, body = ex:get("/usage/top-clients?days=7", 30)
+      assert.equal(200, status)
+      assert.truthy(headers["content-type"]:find("application/json", 1, true))
+      local r = decode(body)
+      assert.equal(7, r.days)
+      assert.equal(10, #r.clients)
+      for i = 2, #r.clients do assert.is_true(r.clients[i - 1].requests >= r.clients[i].requests) end
+      -- the same sums from the same interval outside nginx
+      local sums, total = {}, 0
+      for row in local_client:aggregates({ interval = r.interval, groupBy = { "OauthClientId", "OauthClientName" },
+                                           metrics = { "Requests" } }):rows() do
+        sums[row.oauthClient.id] = (sums[row.oauthClient.id] or 0) + row.requestCount
+        total = total + row.requestCount
+      end
+      assert.equal(total, r.total_requests)
+      for _, c in ipairs(r.clients) do assert.equal(sums[c.id], c.requests) end
+    end)
+
+    it("rejects a bad days argument with 400", function()
+      assert.equal(400, (ex:get("/usage/top-clients?days=400")))
+    end)
+
+    it("GET /usage/latest serves what the timer collected", function()
+      local deadline, r = core.now() + 10, nil
+      repeat
+        local status, _, body = ex:get("/usage/latest")
+        if status == 200 then r = decode(body) break end
+        core.sleep(0.1)
+      until core.now() > deadline
+      assert.truthy(r, "the collector stored nothing")
+      assert.equal("ok", r.status)
+      assert.equal(7, r.report.days)
+      assert.is_true(#r.report.clients > 0)
+    end)
+
+    it("nginx logged no errors", function()
+      assert_clean_log(ex)
+    end)
+  end)
+
+  it("the one-worker nginx logged no errors", function()
+    assert_clean_log(nx)
+  end)
+end)
