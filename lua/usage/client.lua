@@ -393,7 +393,10 @@ function Client:_exchange(req, rt)
       local err
       token, err = self.auth:get(self, rt)
       if not token then return nil, err end
-      headers["authorization"] = "Bearer " .. token
+      if token ~= self._bearer_token then -- the header text is built once per token
+        self._bearer_token, self._bearer = token, "Bearer " .. token
+      end
+      headers["authorization"] = self._bearer
       if self.limiter then self.limiter:acquire(rt) end
     end
     local t0 = rt.now()
@@ -440,11 +443,13 @@ function Client:_exchange(req, rt)
       end
     end
 
-    self:_log(err and (wait and "warn" or "error") or "info", req.method .. " " .. req.path, {
-      method = req.method, path = req.path, status = status, code = err and err.code or nil,
-      elapsed = now - t0, attempt = retries + 1, correlation_id = meta.correlation_id,
-      retry_in = wait,
-    })
+    if self.logger then
+      self:_log(err and (wait and "warn" or "error") or "info", req.method .. " " .. req.path, {
+        method = req.method, path = req.path, status = status, code = err and err.code or nil,
+        elapsed = now - t0, attempt = retries + 1, correlation_id = meta.correlation_id,
+        retry_in = wait,
+      })
+    end
 
     if not err then return data, nil, meta end
     if not wait then
@@ -526,7 +531,12 @@ M.query_string = query_string
 
 -- Run operation `op` with checked arguments. -> data, nil, meta | nil, err, meta
 function Client:_operation(op, ids, query, body)
-  local path = op.path:gsub("{(%w+)}", function(name) return core.percent_encode(ids[name]) end)
+  local parts, n = {}, #op.path_parts
+  for i = 1, n do
+    local part = op.path_parts[i]
+    parts[i] = i % 2 == 0 and core.percent_encode(ids[part]) or part -- even parts name a parameter
+  end
+  local path = table.concat(parts, "", 1, n)
   local body_text
   if op.body then
     local b, err = body, nil

@@ -12,6 +12,7 @@ local models = require "usage.models"
 local errors = require "usage.errors"
 local json = require "usage.json"
 local scheduler = require "usage.scheduler"
+local interval = require "usage.interval"
 
 local usage = {
   _VERSION = client.VERSION,
@@ -23,6 +24,8 @@ local usage = {
   new = client.new,
   is_error = errors.is_error,
   array = json.array,
+  json = json,          -- encode/decode as the client does (arrays stay arrays, counts integers)
+  interval = interval,  -- interval.last(seconds), interval.parse("START/END"), interval.format(t)
 }
 
 -- gather(fns) -> results, errs: run the functions concurrently (coroutines on one scheduler, or

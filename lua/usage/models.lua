@@ -160,6 +160,15 @@ for _, model in pairs(M.models) do
   for _, field in ipairs(model.fields) do model.by_name[field.name] = field end
 end
 for _, model in pairs(M.models) do model.holds_arrays = holds_arrays(model, {}) end
+-- the fields mark_arrays has to look at: arrays, and objects whose model holds arrays
+for _, model in pairs(M.models) do
+  model.array_fields = {}
+  for _, field in ipairs(model.fields) do
+    if field.array or (field.model and M.models[field.model].holds_arrays) then
+      model.array_fields[#model.array_fields + 1] = field
+    end
+  end
+end
 
 -- The count fields of each row model, in display order (used by the command line and reports).
 M.count_fields = {
@@ -182,13 +191,13 @@ end
 function M.mark_arrays(model_name, value, array_mt)
   local model = M.models[model_name]
   if not model or not model.holds_arrays or type(value) ~= "table" then return value end
-  for _, field in ipairs(model.fields) do
+  for _, field in ipairs(model.array_fields) do
     local v = value[field.name]
     if type(v) == "table" then
       if field.array then
         if next(v) == nil then
           setmetatable(v, array_mt)
-        elseif field.model then
+        elseif field.model and M.models[field.model].holds_arrays then
           for _, item in ipairs(v) do M.mark_arrays(field.model, item, array_mt) end
         end
       elseif field.model then

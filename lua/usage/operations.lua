@@ -141,9 +141,22 @@ local function snake_case(name)
   return (name:gsub("(%l)(%u)", "%1_%2"):gsub("(%u)(%u%l)", "%1_%2"):lower())
 end
 
+-- "/a/{x}/b" -> { "/a/", "x", "/b" }: literal text at odd positions, parameter names at even ones
+local function path_parts(path)
+  local parts, pos = {}, 1
+  for s, name, e in path:gmatch("(){(%w+)}()") do
+    parts[#parts + 1] = path:sub(pos, s - 1)
+    parts[#parts + 1] = name
+    pos = e
+  end
+  parts[#parts + 1] = path:sub(pos)
+  return parts
+end
+
 local by_name = {}
 for _, op in ipairs(operations) do
   op.snake_name = snake_case(op.name)
+  op.path_parts = path_parts(op.path)
   op.query = op.query or {}
   op.query_names = {}
   for k in pairs(op.query) do op.query_names[#op.query_names + 1] = k end
