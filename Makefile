@@ -20,7 +20,7 @@ SOJIT   := build/luajit/usage/core.so
 DEB_PACKAGES := lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev libcurl4-openssl-dev lua-cjson \
                 lua-busted luarocks nginx libnginx-mod-http-lua
 
-.PHONY: all deps build test demo fake bench asan valgrind fuzz clean check-deps
+.PHONY: all deps build test demo fake example bench clean
 
 all: build
 
@@ -57,5 +57,13 @@ fake: build
 	@LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;spec/?/init.lua;;" LUA_CPATH="build/lua5.4/?.so;;" \
 	  $(LUA54) spec/fakecloud/run.lua --port $(FAKE_PORT)
 
+# the Lua API example, against a fake started with `make fake` (FAKE_PORT) in another terminal
+example: build
+	@GENESYS_USAGE_BASE_URL=$${GENESYS_USAGE_BASE_URL-http://127.0.0.1:$(FAKE_PORT)} \
+	  LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/lua5.4/?.so;;" $(LUA54) examples/quickstart.lua
+
+bench: build
+	@$(LUA54) bench/run.lua
+
 clean:
-	rm -rf build
+	rm -rf build out

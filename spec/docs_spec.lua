@@ -1,0 +1,45 @@
+-- The docs that derive from code are current, and the README covers the public API.
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+describe("docs", function()
+  it("docs/operations.md is what docs/gen_operations.lua writes from the operations table", function()
+    local interp = jit and "luajit" or "lua5.4"
+    local p = io.popen(interp .. " docs/gen_operations.lua")
+    local generated = p:read("*a")
+    p:close()
+    assert.equal(generated, read("docs/operations.md"))
+  end)
+
+  it("the README starts with make demo and make test", function()
+    local readme = read("README.md")
+    local demo = readme:find("make demo", 1, true)
+    local test = readme:find("make test", 1, true)
+    assert.truthy(demo and test)
+    assert.is_true(demo < 200 and test < 300)
+  end)
+
+  it("the README documents every client method and every flow", function()
+    local readme = read("README.md")
+    for _, op in ipairs(require("usage.operations").list) do
+      assert.truthy(readme:find(op.name, 1, true), op.name .. " missing from README.md")
+    end
+    for _, flow in ipairs { "client:query", "client:client_query", "client:client_summary", "client:search",
+                            "client:aggregates", "client:client_aggregates", "usage.gather", "genesys-usage" } do
+      assert.truthy(readme:find(flow, 1, true), flow .. " missing from README.md")
+    end
+  end)
+
+  it("the README's client options are the options usage.new accepts", function()
+    local readme = read("README.md")
+    local usage = require "usage"
+    for name in readme:match("### Creating a client(.-)\n### "):gmatch("\n| `([%w_]+)`") do
+      local ok, err = pcall(usage.new, { access_token = "t", [name] = {} })
+      assert.is_nil(tostring(err):find("unknown option", 1, true), name)
+    end
+  end)
+end)
