@@ -67,3 +67,6 @@ bench: build
 
 clean:
 	rm -rf build out
+
+# asan, valgrind, fuzz, fault-matrix, hardening-ci (docs/hardening.md)
+include hardening.mk

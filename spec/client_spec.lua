@@ -225,6 +225,13 @@ describe("the client", function()
       assert.is_true(elapsed >= 1.0) -- at least a second between throttled logins
     end)
 
+    it("retries a broken token answer", function()
+      fake:fault { fault = "malformed", match = { path = "^/oauth/token$" } }
+      local c = H.client(fake)
+      assert(c:postUsageQuery { interval = H.I })
+      assert.equal(2, H.logins(fake))
+    end)
+
     it("gives up on a throttled token endpoint within the retry bounds", function()
       fake:fault { fault = "token_throttle", count = -1 }
       local c = H.client(fake, { retry = { max_retries = 1, max_retry_time = 5 } })

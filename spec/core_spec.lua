@@ -42,6 +42,8 @@ describe("usage.core", function()
     assert.equal("a=1, b=2", h["set-cookie"])
     assert.equal("one two", h["x-folded"])
     assert.is_nil(h["broken line"])
+    -- a name never spans lines: a continuation line's colon does not end a field name (found by fuzzing)
+    assert.same({ a = "b" }, core.parse_headers("HTTP/1.1 200 OK\r\n X-Injected: yes\r\nA: b\r\n"))
   end)
 
   it("parses unsigned counts exactly", function()

@@ -142,11 +142,11 @@ int usage_header_next(const char *buf, size_t len, size_t *pos, usage_header_fie
 {
 	size_t p = *pos;
 	while (p < len) {
-		size_t start = p, end, colon = 0;
+		size_t start = p, end, first_end, colon = 0;
 		int have_colon = 0;
 		while (p < len && buf[p] != '\n')
 			p++;
-		end = p;
+		end = first_end = p;
 		if (p < len)
 			p++; /* past '\n' */
 		/* obsolete folding: continuation lines start with a blank; include them in the value */
@@ -159,7 +159,7 @@ int usage_header_next(const char *buf, size_t len, size_t *pos, usage_header_fie
 		}
 		if (end > start && buf[end - 1] == '\r')
 			end--;
-		for (size_t i = start; i < end; i++) {
+		for (size_t i = start; i < first_end; i++) { /* the name ends on the field's first line */
 			if (buf[i] == ':') {
 				colon = i;
 				have_colon = 1;

@@ -55,9 +55,8 @@ local function refresh_margin(expires_in)
   return math.min(300, expires_in * 0.1)
 end
 
--- Parse a token response; returns token, expires_in | nil, err.
-local function parse_token(status, body)
-  local data = json.decode(body or "")
+-- Check a decoded token response; returns token, expires_in | nil, err.
+local function parse_token(status, data)
   if type(data) ~= "table" or type(data.access_token) ~= "string" or data.access_token == "" then
     return nil, errors.new { status = status, code = "bad_token_response",
                              message = "the token endpoint answered without an access_token" }
@@ -83,11 +82,10 @@ function M:login(client, rt)
     },
     body = "grant_type=client_credentials",
     login = true,
-    idempotent = true,
-    raw = true,
+    idempotent = true, -- asking for a token again is harmless: broken answers are retried too
   }, rt)
   if not data then return nil, err end
-  local token, expires_in = parse_token(data.status, data.body)
+  local token, expires_in = parse_token(200, data)
   if not token then return nil, expires_in end
   self.logins = self.logins + 1
   self.token = token

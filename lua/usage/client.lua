@@ -370,7 +370,7 @@ local function throttled_login(err)
 end
 
 -- _exchange(req, rt) -> data, nil, meta | nil, err, meta
--- req: method, url, path (for logs and errors), headers, body, idempotent, login, raw, response
+-- req: method, url, path (for logs and errors), headers, body, idempotent, login, response
 function Client:_exchange(req, rt)
   rt = rt or runtime.current()
   local started = rt.now()
@@ -412,17 +412,13 @@ function Client:_exchange(req, rt)
     else
       meta = meta_of(status, rheaders, retries + 1, now - started)
       if status >= 200 and status < 300 then
-        if req.raw then
-          data = { status = status, headers = rheaders, body = body }
+        local decoded, why = json.decode(body)
+        if decoded == nil or type(decoded) ~= "table" then
+          err = errors.new { status = status, code = "bad_json",
+                             message = "the response is not a JSON object: " .. tostring(why or type(decoded)),
+                             correlation_id = meta.correlation_id, method = req.method, path = req.path }
         else
-          local decoded, why = json.decode(body)
-          if decoded == nil or type(decoded) ~= "table" then
-            err = errors.new { status = status, code = "bad_json",
-                               message = "the response is not a JSON object: " .. tostring(why or type(decoded)),
-                               correlation_id = meta.correlation_id, method = req.method, path = req.path }
-          else
-            data = req.response and models.mark_arrays(req.response, decoded, json.array_mt) or decoded
-          end
+          data = req.response and models.mark_arrays(req.response, decoded, json.array_mt) or decoded
         end
       else
         err = self:_http_error(req, status, rheaders, body)
