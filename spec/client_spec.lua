@@ -98,6 +98,13 @@ describe("the client", function()
       local c = H.client(fake)
       local _, _, meta = c:postUsageQuery { interval = H.I }
       assert.equal(200, meta.status)
+      assert.equal("application/json", meta.headers["content-type"])
+      local n = 0
+      for name in pairs(meta.headers) do
+        n = n + 1
+        assert.equal(name:lower(), name)
+      end
+      assert.is_true(n >= 5)
       assert.is_string(meta.correlation_id)
       assert.equal(meta.correlation_id, meta.headers["inin-correlation-id"])
       assert.is_true(H.is_integer(meta.ratelimit.allowed))
@@ -545,6 +552,22 @@ describe("the client", function()
       local token = H.requests(fake, "/results$")[1].headers["authorization"]:sub(8)
       assert.is_nil(all:find(token, 1, true))
       assert.is_nil(tostring(c):find("demo", 1, true))
+    end)
+
+    it("redacts secrets and tokens that a server echoes in an error", function()
+      local c = H.client(fake)
+      assert(c:postUsageQuery { interval = H.I })
+      local token = H.requests(fake, "^/api/")[1].headers["authorization"]:sub(8)
+      fake:fault { fault = "status", status = 400, code = "bad.request",
+                   message = "rejected demo-secret and " .. token .. " and Basic " .. core.base64("demo-client:demo-secret") }
+      local _, err = c:postUsageQuery { interval = H.I }
+      assert.equal(400, err.status)
+      local text = tostring(err)
+      assert.matches("rejected", text)
+      assert.is_nil(text:find("demo-secret", 1, true))
+      assert.is_nil(text:find(token, 1, true))
+      assert.is_nil(text:find(core.base64("demo-client:demo-secret"), 1, true))
+      assert.matches("%[REDACTED%]", text)
     end)
 
     it("survives a logger that raises", function()

@@ -163,7 +163,8 @@ static void check_header_text(lua_State *L, const char *what, const char *s, siz
 		luaL_error(L, "%s contains CR, LF or NUL", what);
 }
 
-/* core.session{ user_agent=, proxy=, ca_file=, insecure=false, http2=true, max_size= } */
+/* core.session{ user_agent=, proxy=, ca_file=, insecure=false, http2=true, and defaults for every
+ * request: max_size=, timeout=, connect_timeout=, raw_headers=false } */
 int usage_session_new(lua_State *L)
 {
 	lua_settop(L, 1);
@@ -178,6 +179,9 @@ int usage_session_new(lua_State *L)
 	int insecure = opt_bool(L, 1, "insecure", 0);
 	int http2 = opt_bool(L, 1, "http2", 1);
 	double max_size = opt_number(L, 1, "max_size", (double)DEFAULT_MAX_SIZE, 1);
+	double timeout = opt_number(L, 1, "timeout", 0, 0);
+	double connect_timeout = opt_number(L, 1, "connect_timeout", 0, 0);
+	int raw_headers = opt_bool(L, 1, "raw_headers", 0);
 	if (ua)
 		check_header_text(L, "user_agent", ua, strlen(ua));
 
@@ -191,6 +195,9 @@ int usage_session_new(lua_State *L)
 		return luaL_error(L, "curl_easy_init failed");
 	s->closed = 0;
 	s->default_max_size = (size_t)max_size;
+	s->default_timeout = timeout;
+	s->default_connect_timeout = connect_timeout;
+	s->default_raw_headers = raw_headers;
 
 	CURL *e = s->easy;
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -240,10 +247,36 @@ static int valid_header_name(const char *s, size_t n)
 	return 1;
 }
 
+/* Append "name: value" (or "name;" for an empty value, which libcurl sends as an empty header). */
+static struct curl_slist *append_header(struct curl_slist *list, const char *name, size_t nn, const char *value,
+                                        size_t vn, int *ok)
+{
+	char stack[512];
+	size_t need = nn + 2 + vn + 1;
+	char *line = need <= sizeof stack ? stack : malloc(need);
+	struct curl_slist *n = NULL;
+	if (line) {
+		memcpy(line, name, nn);
+		if (vn) {
+			memcpy(line + nn, ": ", 2);
+			memcpy(line + nn + 2, value, vn);
+			line[nn + 2 + vn] = '\0';
+		} else {
+			line[nn] = ';';
+			line[nn + 1] = '\0';
+		}
+		n = curl_slist_append(list, line);
+		if (line != stack)
+			free(line);
+	}
+	*ok = n != NULL;
+	return n ? n : list;
+}
+
 static struct curl_slist *build_headers(lua_State *L, int req)
 {
 	struct curl_slist *list = NULL;
-	luaL_Buffer b;
+	int ok = 1;
 	lua_getfield(L, req, "headers");
 	if (!lua_isnil(L, -1)) {
 		if (!lua_istable(L, -1))
@@ -262,28 +295,24 @@ static struct curl_slist *build_headers(lua_State *L, int req)
 				curl_slist_free_all(list);
 				luaL_error(L, "invalid request header (bad name, or CR/LF/NUL in the value)");
 			}
-			luaL_buffinit(L, &b);
-			luaL_addlstring(&b, name, nn);
-			luaL_addlstring(&b, vn ? ": " : ";", vn ? 2 : 1); /* "Name;" sends an empty header */
-			luaL_addlstring(&b, value, vn);
-			luaL_pushresult(&b);
-			struct curl_slist *n = curl_slist_append(list, lua_tostring(L, -1));
-			lua_pop(L, 2); /* the line and the value */
-			if (!n) {
+			list = append_header(list, name, nn, value, vn, &ok);
+			lua_pop(L, 1); /* the value */
+			if (!ok) {
 				curl_slist_free_all(list);
 				luaL_error(L, "out of memory");
 			}
-			list = n;
 		}
 	}
 	lua_pop(L, 1);
-	/* no "Expect: 100-continue" round trip for bodies */
+	/* "Expect:" removes libcurl's own "Expect: 100-continue": no extra round trip for bodies */
 	struct curl_slist *n = curl_slist_append(list, "Expect:");
-	if (!n) {
+	ok = n != NULL;
+	list = n ? n : list;
+	if (!ok) {
 		curl_slist_free_all(list);
 		luaL_error(L, "out of memory");
 	}
-	return n;
+	return list;
 }
 
 void usage_session_prepare(lua_State *L, usage_session *s, int req)
@@ -314,9 +343,10 @@ void usage_session_prepare(lua_State *L, usage_session *s, int req)
 			luaL_error(L, "request 'body' must be a string");
 		body = lua_tolstring(L, -1, &body_len);
 	}
-	double timeout = opt_number(L, req, "timeout", 0, 0);
-	double connect_timeout = opt_number(L, req, "connect_timeout", 0, 0);
+	double timeout = opt_number(L, req, "timeout", s->default_timeout, 0);
+	double connect_timeout = opt_number(L, req, "connect_timeout", s->default_connect_timeout, 0);
 	double max_size = opt_number(L, req, "max_size", (double)s->default_max_size, 1);
+	int raw_headers = opt_bool(L, req, "raw_headers", s->default_raw_headers);
 
 	struct curl_slist *headers = build_headers(L, req);
 	curl_slist_free_all(s->headers);
@@ -342,6 +372,7 @@ void usage_session_prepare(lua_State *L, usage_session *s, int req)
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000));
 	s->max_size = (size_t)max_size;
 	s->too_large = 0;
+	s->raw_headers = raw_headers;
 	s->body.len = 0;
 	s->head.len = 0;
 	s->errbuf[0] = '\0';
@@ -434,7 +465,7 @@ void usage_push_headers(lua_State *L, const char *buf, size_t len)
 {
 	usage_header_field f;
 	size_t pos = 0;
-	lua_newtable(L);
+	lua_createtable(L, 0, 16); /* room for a typical answer's fields: no rehash while filling */
 	int t = lua_gettop(L);
 	while (usage_header_next(buf, len, &pos, &f)) {
 		push_lower(L, f.name, f.name_len);
@@ -452,6 +483,44 @@ void usage_push_headers(lua_State *L, const char *buf, size_t len)
 	}
 }
 
+static int same_name(const char *a, size_t an, const char *b, size_t bn)
+{
+	if (an != bn)
+		return 0;
+	for (size_t i = 0; i < an; i++)
+		if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+			return 0;
+	return 1;
+}
+
+void usage_push_header_values(lua_State *L, const char *buf, size_t len, int first, int last)
+{
+	int n = last - first + 1;
+	usage_header_field f;
+	size_t pos = 0;
+	luaL_checkstack(L, n + 4, "too many header names");
+	int base = lua_gettop(L);
+	for (int i = 0; i < n; i++)
+		lua_pushnil(L);
+	while (usage_header_next(buf, len, &pos, &f)) {
+		for (int i = 0; i < n; i++) {
+			size_t wn;
+			const char *want = lua_tolstring(L, first + i, &wn);
+			if (!same_name(f.name, f.name_len, want, wn))
+				continue;
+			if (lua_isnil(L, base + 1 + i)) {
+				push_value(L, f.value, f.value_len);
+			} else {
+				lua_pushvalue(L, base + 1 + i);
+				lua_pushliteral(L, ", ");
+				push_value(L, f.value, f.value_len);
+				lua_concat(L, 3);
+			}
+			lua_replace(L, base + 1 + i);
+		}
+	}
+}
+
 int usage_session_push_result(lua_State *L, usage_session *s, CURLcode rc)
 {
 	if (rc != CURLE_OK || s->too_large) {
@@ -466,7 +535,10 @@ int usage_session_push_result(lua_State *L, usage_session *s, CURLcode rc)
 		long status = 0;
 		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
 		lua_pushinteger(L, (lua_Integer)status);
-		usage_push_headers(L, s->head.data, s->head.len);
+		if (s->raw_headers)
+			lua_pushlstring(L, s->head.data ? s->head.data : "", s->head.len);
+		else
+			usage_push_headers(L, s->head.data, s->head.len);
 		lua_pushlstring(L, s->body.data ? s->body.data : "", s->body.len);
 	}
 	buf_recycle(&s->body);
@@ -474,7 +546,8 @@ int usage_session_push_result(lua_State *L, usage_session *s, CURLcode rc)
 	return 3;
 }
 
-/* session:request{ method=, url=, headers={}, body=, timeout=, connect_timeout=, max_size= } */
+/* session:request{ method=, url=, headers={}, body=, timeout=, connect_timeout=, max_size=, raw_headers= }
+ * -> status, headers (a table; the raw header block when raw_headers), body | nil, code, message */
 static int l_session_request(lua_State *L)
 {
 	usage_session *s = usage_check_session(L, 1);

@@ -21,8 +21,11 @@ typedef struct usage_session {
 	usage_buf body;             /* response body */
 	usage_buf head;             /* raw header block of the last response */
 	size_t max_size;            /* cap of this transfer's body */
-	size_t default_max_size;
+	size_t default_max_size;    /* session-level defaults of the request fields of the same names */
+	double default_timeout, default_connect_timeout;
+	int default_raw_headers;
 	int too_large;
+	int raw_headers;            /* this transfer's answer gives the header block as one string */
 	int closed;
 	/* multi bookkeeping */
 	struct usage_multi *multi;
@@ -40,6 +43,9 @@ void usage_session_prepare(lua_State *L, usage_session *s, int req);
 int usage_session_push_result(lua_State *L, usage_session *s, CURLcode rc);
 /* Push a table of the header fields in buf (lower-case names, repeated fields joined by ", "). */
 void usage_push_headers(lua_State *L, const char *buf, size_t len);
+/* Push the values of the fields named by the strings at stack indexes first..last (case-insensitive;
+ * nil when absent; repeated fields joined by ", "), found in one pass over buf. */
+void usage_push_header_values(lua_State *L, const char *buf, size_t len, int first, int last);
 int usage_session_new(lua_State *L);
 void usage_session_register(lua_State *L);
 

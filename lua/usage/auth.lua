@@ -25,6 +25,7 @@ function M.new(cfg)
   self.login_url = cfg.login_url
   if not self.static then
     self.basic = "Basic " .. core.base64(cfg.client_id .. ":" .. cfg.client_secret)
+    self.secret = cfg.client_secret -- kept only to redact it
     self.client_id = cfg.client_id
   end
   self.dict = cfg.dict -- an ngx.shared dict, or nil
@@ -42,9 +43,9 @@ function M.new(cfg)
   return self
 end
 
--- Strings that must never appear in a log line or an error message.
+-- Strings that must never appear in a log line or an error message (n: some may be nil).
 function M:secrets()
-  return { self.static, self.token, self.basic }
+  return { self.static, self.token, self.basic, self.secret, n = 4 }
 end
 
 function M:can_relogin()

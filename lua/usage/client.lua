@@ -207,16 +207,20 @@ function M.new(opts)
   self.validate = opts.validate ~= false
   self.max_response_size = opts.max_response_size or DEFAULTS.max_response_size
   self.thread_pool = opts.thread_pool or DEFAULTS.thread_pool
-  self.session_opts = {
+  self.session_opts = { -- the session keeps the per-request settings too (smaller request tables)
     user_agent = opts.user_agent or ("lua-genesys-usage/" .. VERSION),
     proxy = opts.proxy,
     ca_file = opts.ca_file,
     insecure = self.insecure,
     max_size = self.max_response_size,
+    timeout = self.timeout,
+    connect_timeout = self.connect_timeout,
+    raw_headers = true, -- see meta_of
   }
   self.pool = runtime.pool(self.session_opts)
   self.pool.thread_pool = self.thread_pool
   self.stats = { requests = 0, retries = 0, logins = 0 }
+  self._urls = { n = 0 }
   return self
 end
 
@@ -235,7 +239,9 @@ Client.__close = Client.close
 -- Replace every secret this client knows by "[REDACTED]".
 function Client:_redact(s)
   if type(s) ~= "string" then return s end
-  for _, secret in ipairs(self.auth:secrets()) do
+  local secrets = self.auth:secrets()
+  for k = 1, secrets.n do
+    local secret = secrets[k]
     if secret and #secret >= 4 then
       local i, j = s:find(secret, 1, true)
       while i do
@@ -265,27 +271,46 @@ local DEFAULT_CODES = {
   [504] = "request.timeout",
 }
 
-local function ratelimit_of(headers)
-  local count = headers["inin-ratelimit-count"]
-  local allowed = headers["inin-ratelimit-allowed"]
-  local reset = headers["inin-ratelimit-reset"]
-  if not (count or allowed or reset) then return nil end
-  return {
-    count = count and core.parse_uint(count) or nil,
-    allowed = allowed and core.parse_uint(allowed) or nil,
-    reset = reset and core.parse_uint(reset) or nil,
-  }
+-- meta.headers and meta.ratelimit are built on first use from the raw header block the transport
+-- returns: most callers never look at them, and a table of every field costs more than the rest of
+-- a small request.
+local raw_headers_of = setmetatable({}, { __mode = "k" })
+
+local function headers_of(meta)
+  local headers = core.parse_headers(raw_headers_of[meta] or "")
+  raw_headers_of[meta] = nil
+  rawset(meta, "headers", headers)
+  return headers
 end
 
-local function meta_of(status, headers, attempts, elapsed)
-  return {
+local meta_mt = {
+  __index = function(meta, key)
+    if key == "headers" then return headers_of(meta) end
+    if key == "ratelimit" then
+      local h = meta.headers
+      local count, allowed, reset = h["inin-ratelimit-count"], h["inin-ratelimit-allowed"], h["inin-ratelimit-reset"]
+      if not (count or allowed or reset) then return nil end
+      local figures = {
+        count = count and core.parse_uint(count) or nil,
+        allowed = allowed and core.parse_uint(allowed) or nil,
+        reset = reset and core.parse_uint(reset) or nil,
+      }
+      rawset(meta, "ratelimit", figures)
+      return figures
+    end
+    return nil
+  end,
+}
+
+local function meta_of(status, raw, attempts, elapsed)
+  local meta = setmetatable({
     status = status,
-    headers = headers,
-    correlation_id = headers["inin-correlation-id"],
-    ratelimit = ratelimit_of(headers),
+    correlation_id = core.header_values(raw, "inin-correlation-id"),
     attempts = attempts,
     elapsed = elapsed,
-  }
+  }, meta_mt)
+  raw_headers_of[meta] = raw
+  return meta
 end
 
 local function retry_after_of(headers)
@@ -371,36 +396,36 @@ end
 
 -- _exchange(req, rt) -> data, nil, meta | nil, err, meta
 -- req: method, url, path (for logs and errors), headers, body, idempotent, login, response
+-- The table goes to the transport as it is (it ignores the fields it does not know).
 function Client:_exchange(req, rt)
   rt = rt or runtime.current()
   local started = rt.now()
   local retries, relogged = 0, false
-  local headers = req.headers or {}
-  headers["accept"] = headers["accept"] or "application/json"
-  if req.body and not headers["content-type"] then headers["content-type"] = "application/json" end
-  local creq = {
-    method = req.method,
-    url = req.url,
-    headers = headers,
-    body = req.body,
-    timeout = self.timeout,
-    connect_timeout = self.connect_timeout,
-    max_size = self.max_response_size,
-  }
+  local headers = req.headers
+  if not headers then
+    headers = req.body and { ["content-type"] = "application/json" } or nil
+    req.headers = headers
+  end
+  if headers then headers["accept"] = headers["accept"] or "application/json" end
   while true do
     local token
     if not req.login then
       local err
       token, err = self.auth:get(self, rt)
       if not token then return nil, err end
-      if token ~= self._bearer_token then -- the header text is built once per token
-        self._bearer_token, self._bearer = token, "Bearer " .. token
+      if token ~= self._bearer_token then -- the headers of a body-less call are made once per token
+        self._bearer_token = token
+        self._get_headers = { accept = "application/json", authorization = "Bearer " .. token }
       end
-      headers["authorization"] = self._bearer
+      if headers then
+        headers["authorization"] = self._get_headers.authorization
+      else -- shared: the transport copies headers when the request starts, and nobody changes them
+        req.headers = self._get_headers
+      end
       if self.limiter then self.limiter:acquire(rt) end
     end
     local t0 = rt.now()
-    local status, rheaders, body = rt.request(self.pool, creq)
+    local status, rheaders, body = rt.request(self.pool, req)
     local now = rt.now()
     self.stats.requests = self.stats.requests + 1
     if req.login then self.stats.logins = self.stats.logins + 1 end
@@ -410,7 +435,7 @@ function Client:_exchange(req, rt)
       err = errors.new { code = rheaders, message = self:_redact(body), method = req.method, path = req.path }
       meta = { attempts = retries + 1, elapsed = now - started }
     else
-      meta = meta_of(status, rheaders, retries + 1, now - started)
+      meta = meta_of(status, rheaders, retries + 1, now - started) -- then on: meta.headers
       if status >= 200 and status < 300 then
         local decoded, why = json.decode(body)
         if decoded == nil or type(decoded) ~= "table" then
@@ -421,7 +446,7 @@ function Client:_exchange(req, rt)
           data = req.response and models.mark_arrays(req.response, decoded, json.array_mt) or decoded
         end
       else
-        err = self:_http_error(req, status, rheaders, body)
+        err = self:_http_error(req, status, meta.headers, body)
       end
     end
 
@@ -433,7 +458,7 @@ function Client:_exchange(req, rt)
         if req.login and status == 400 and not throttled_login(err) then
           wait = nil
         else
-          wait = self:_retry_wait(req, status, err.code, rheaders or {}, retries)
+          wait = self:_retry_wait(req, status, err.code, meta.headers or {}, retries)
         end
         if wait and (now - started) + wait > self.retry.max_retry_time then wait = nil end
       end
@@ -525,14 +550,8 @@ local function query_string(q)
 end
 M.query_string = query_string
 
--- Run operation `op` with checked arguments. -> data, nil, meta | nil, err, meta
-function Client:_operation(op, ids, query, body)
-  local parts, n = {}, #op.path_parts
-  for i = 1, n do
-    local part = op.path_parts[i]
-    parts[i] = i % 2 == 0 and core.percent_encode(ids[part]) or part -- even parts name a parameter
-  end
-  local path = table.concat(parts, "", 1, n)
+-- Run operation `op` with checked arguments and its path. -> data, nil, meta | nil, err, meta
+function Client:_operation(op, path, query, body)
   local body_text
   if op.body then
     local b, err = body, nil
@@ -549,9 +568,24 @@ function Client:_operation(op, ids, query, body)
   end
   local rt, why = runtime.current()
   if not rt then return nil, why end
+  local url
+  if query then
+    url = self.base_url .. path .. query_string(query)
+  else -- polls ask for the same URL again and again: keep the last few
+    local urls = self._urls
+    url = urls[path]
+    if not url then
+      if urls.n >= 64 then
+        urls = { n = 0 }
+        self._urls = urls
+      end
+      url = self.base_url .. path
+      urls[path], urls.n = url, urls.n + 1
+    end
+  end
   return self:_exchange({
     method = op.method,
-    url = self.base_url .. path .. query_string(query),
+    url = url,
     path = path,
     body = body_text,
     idempotent = op.method == "GET",
@@ -565,25 +599,67 @@ local function check_self(op, self)
   end
 end
 
+local encode = core.percent_encode
+
+-- path(a, b) of an operation, a and b in the order of the SDK's arguments (at most two here)
+local function path_builder(op)
+  local parts = op.path_parts -- literal, name, literal, name, literal
+  local position = {}
+  for i, name in ipairs(op.params) do position[name] = i end
+  if #parts == 1 then
+    local p = parts[1]
+    return function() return p end
+  elseif #parts == 3 then
+    local p1, p2 = parts[1], parts[3]
+    return function(a) return p1 .. encode(a) .. p2 end
+  elseif #parts == 5 then
+    local p1, p2, p3 = parts[1], parts[3], parts[5]
+    if position[parts[2]] == 1 then
+      return function(a, b) return p1 .. encode(a) .. p2 .. encode(b) .. p3 end
+    end
+    return function(a, b) return p1 .. encode(b) .. p2 .. encode(a) .. p3 end
+  end
+  error("usage: operations with more than two path parameters are not supported: " .. op.name)
+end
+
 for _, op in ipairs(operations.list) do
   local nparams = #op.params
-  local function method(self, ...)
+  local build_path = path_builder(op)
+  local p1, p2 = op.params[1], op.params[2]
+  local last_a, last_b, last_path
+  local function method(self, a, b, c)
     check_self(op, self)
-    local ids = {}
-    for i, name in ipairs(op.params) do
-      local v = select(i, ...)
-      check_id(op, name, v, i)
-      ids[name] = v
+    local last
+    if nparams == 0 then
+      last = a
+    elseif nparams == 1 then
+      check_id(op, p1, a, 1)
+      last = b
+    else
+      check_id(op, p1, a, 1)
+      check_id(op, p2, b, 2)
+      last = c
     end
-    local last = select(nparams + 1, ...)
+    local path
+    if nparams == 0 then
+      path = build_path()
+    else
+      local b_id = nparams == 2 and b or nil -- only ids: never keep a caller's body or options alive
+      if a == last_a and b_id == last_b then -- the same ids as the last call (a poll): the same path
+        path = last_path
+      else
+        path = build_path(a, b)
+        last_a, last_b, last_path = a, b_id, path
+      end
+    end
     if op.body then
       if type(last) ~= "table" then
         error(string.format("usage: %s: argument #%d 'body' must be a table (%s), got %s",
                             op.name, nparams + 1, op.body, type(last)), 2)
       end
-      return self:_operation(op, ids, nil, last)
+      return self:_operation(op, path, nil, last)
     end
-    return self:_operation(op, ids, check_query(op, last), nil)
+    return self:_operation(op, path, check_query(op, last), nil)
   end
   Client[op.name] = method
   Client[op.snake_name] = method
