@@ -469,7 +469,7 @@ local function results_old(req, job)
     local key = "all:" .. word
     local body = job.pages[key]
     if not body then
-      body = '{"queryStatus":' .. quote(word) .. ',"results":[' .. rows_json(job, 1, job.total) .. ']}'
+      body = { '{"queryStatus":', quote(word), ',"results":[', rows_json(job, 1, job.total), ']}' }
       job.pages[key] = body
     end
     return send(req, 200, body)
@@ -487,7 +487,7 @@ local function results_old(req, job)
       b[#b + 1] = ',"cursors":{"after":' .. quote(make_cursor(job, last)) .. '}'
     end
     b[#b + 1] = '}'
-    body = concat(b)
+    body = b -- sent as pieces: see below
     job.pages[key] = body
   end
   return send(req, 200, body)
@@ -518,7 +518,9 @@ local function results_new(req, job)
       b[#b + 1] = ',"nextUri":' .. quote(job.self_uri .. "?after=" .. make_cursor(job, last) .. "&pageSize=" .. size)
     end
     b[#b + 1] = ',"selfUri":' .. self_q .. '}'
-    body = concat(b)
+    -- kept and sent as pieces (ngx.print takes a table): joined, each page would be one more long
+    -- string that LuaJIT interns, and look-alike long strings share a hash chain (slow to intern)
+    body = b
     job.pages[key] = body
   end
   return send(req, 200, body)
