@@ -11,6 +11,10 @@ local errors = require "usage.errors"
 local M = {}
 M.__index = M
 
+-- the token request, as the client's exchange sees it; asking for a token again is harmless, so
+-- broken answers are retried like those of GETs
+local LOGIN = { method = "POST", path = "/oauth/token", idempotent = true, login = true }
+
 local WAIT_STEP = 0.01
 -- shared dict (nginx): how long a worker may hold the login lock (from the client's timeouts and
 -- retry budget, within these bounds), how long a failed login is kept for the workers that waited
@@ -76,14 +80,12 @@ function M:login(client, rt)
   local data, err = client:_exchange({
     method = "POST",
     url = self.login_url .. "/oauth/token",
-    path = "/oauth/token",
     headers = {
       ["authorization"] = self.basic,
       ["content-type"] = "application/x-www-form-urlencoded",
     },
     body = "grant_type=client_credentials",
-    login = true,
-    idempotent = true, -- asking for a token again is harmless: broken answers are retried too
+    op = LOGIN,
   }, rt)
   if not data then return nil, err end
   local token, expires_in = parse_token(200, data)

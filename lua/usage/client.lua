@@ -320,11 +320,11 @@ local function retry_after_of(headers)
 end
 
 -- The error of a non-2xx answer.
-function Client:_http_error(req, status, headers, body)
+function Client:_http_error(op, path, status, headers, body)
   local decoded = json.decode(body or "")
   local code, message
   if type(decoded) == "table" then
-    if req.login then
+    if op.login then
       code = decoded.error
       message = decoded.error_description or decoded.description or decoded.message
     else
@@ -346,18 +346,18 @@ function Client:_http_error(req, status, headers, body)
     correlation_id = headers["inin-correlation-id"] or (decoded and decoded.contextId) or nil,
     retry_after = retry_after_of(headers),
     body = decoded,
-    method = req.method,
-    path = req.path,
+    method = op.method,
+    path = path,
   }
 end
 
 -- Is this failure worth another attempt, and after how long? -> seconds | nil
-function Client:_retry_wait(req, status, code, headers, retries)
+function Client:_retry_wait(op, status, code, headers, retries)
   local policy = self.retry
   if not policy then return nil end
   local backoff = math.min(8, 0.25 * 2 ^ retries)
   backoff = backoff / 2 + math.random() * backoff / 2
-  local idempotent = req.idempotent
+  local idempotent = op.idempotent
   if code == "bad_json" then return idempotent and backoff or nil end -- a 2xx with a broken body
   if status == nil then -- transport failure
     if code == "connect" or code == "dns" then return backoff end -- nothing reached the server
@@ -380,7 +380,7 @@ function Client:_retry_wait(req, status, code, headers, retries)
     end
     return backoff
   end
-  if req.login and status == 400 and code == "invalid_request" then -- the token endpoint throttles with 400
+  if op.login and status == 400 and code == "invalid_request" then -- the token endpoint throttles with 400
     return after or math.max(1, backoff)
   end
   return nil
@@ -395,21 +395,26 @@ local function throttled_login(err)
 end
 
 -- _exchange(req, rt) -> data, nil, meta | nil, err, meta
--- req: method, url, path (for logs and errors), headers, body, idempotent, login, response
+-- req: url, headers, body, method (when not GET), path (for logs and errors; default op.path), op
 -- The table goes to the transport as it is (it ignores the fields it does not know).
 function Client:_exchange(req, rt)
   rt = rt or runtime.current()
+  -- req.op (an operation of usage.operations, or the login's) gives the method, idempotence, response
+  -- model and login flag; req holds what the transport reads (url, headers, body, method for non-GETs)
+  local op = req.op
+  local method, path, login = op.method, req.path or op.path, op.login
   local started = rt.now()
   local retries, relogged = 0, false
-  local headers = req.headers
-  if not headers then
-    headers = req.body and { ["content-type"] = "application/json" } or nil
+  local headers -- own headers of this request; nil: the client's shared headers of body-less calls
+  if req.body or login then
+    headers = req.headers or {}
     req.headers = headers
+    if req.body and not headers["content-type"] then headers["content-type"] = "application/json" end
+    headers["accept"] = headers["accept"] or "application/json"
   end
-  if headers then headers["accept"] = headers["accept"] or "application/json" end
   while true do
     local token
-    if not req.login then
+    if not login then
       local err
       token, err = self.auth:get(self, rt)
       if not token then return nil, err end
@@ -428,11 +433,11 @@ function Client:_exchange(req, rt)
     local status, rheaders, body = rt.request(self.pool, req)
     local now = rt.now()
     self.stats.requests = self.stats.requests + 1
-    if req.login then self.stats.logins = self.stats.logins + 1 end
+    if login then self.stats.logins = self.stats.logins + 1 end
 
     local data, err, meta
     if status == nil then -- transport failure: rheaders is the code, body the message
-      err = errors.new { code = rheaders, message = self:_redact(body), method = req.method, path = req.path }
+      err = errors.new { code = rheaders, message = self:_redact(body), method = method, path = path }
       meta = { attempts = retries + 1, elapsed = now - started }
     else
       meta = meta_of(status, rheaders, retries + 1, now - started) -- then on: meta.headers
@@ -441,32 +446,32 @@ function Client:_exchange(req, rt)
         if decoded == nil or type(decoded) ~= "table" then
           err = errors.new { status = status, code = "bad_json",
                              message = "the response is not a JSON object: " .. tostring(why or type(decoded)),
-                             correlation_id = meta.correlation_id, method = req.method, path = req.path }
+                             correlation_id = meta.correlation_id, method = method, path = path }
         else
-          data = req.response and models.mark_arrays(req.response, decoded, json.array_mt) or decoded
+          data = op.response and models.mark_arrays(op.response, decoded, json.array_mt) or decoded
         end
       else
-        err = self:_http_error(req, status, meta.headers, body)
+        err = self:_http_error(op, path, status, meta.headers, body)
       end
     end
 
     local wait
     if err then
-      if status == 401 and not req.login and not relogged and self.auth:can_relogin() then
+      if status == 401 and not login and not relogged and self.auth:can_relogin() then
         wait = 0 -- revoked or expired: log in again once, then retry once
       elseif retries < (self.retry and self.retry.max_retries or 0) then
-        if req.login and status == 400 and not throttled_login(err) then
+        if login and status == 400 and not throttled_login(err) then
           wait = nil
         else
-          wait = self:_retry_wait(req, status, err.code, meta.headers or {}, retries)
+          wait = self:_retry_wait(op, status, err.code, meta.headers or {}, retries)
         end
         if wait and (now - started) + wait > self.retry.max_retry_time then wait = nil end
       end
     end
 
     if self.logger then
-      self:_log(err and (wait and "warn" or "error") or "info", req.method .. " " .. req.path, {
-        method = req.method, path = req.path, status = status, code = err and err.code or nil,
+      self:_log(err and (wait and "warn" or "error") or "info", method .. " " .. path, {
+        method = method, path = path, status = status, code = err and err.code or nil,
         elapsed = now - t0, attempt = retries + 1, correlation_id = meta.correlation_id,
         retry_in = wait,
       })
@@ -477,7 +482,7 @@ function Client:_exchange(req, rt)
       if retries > 0 then err.attempts = retries + 1 end
       return nil, err, meta
     end
-    if status == 401 and not req.login and not relogged and self.auth:can_relogin() then
+    if status == 401 and not login and not relogged and self.auth:can_relogin() then
       relogged = true
       self.auth:invalidate(token)
     else
@@ -583,14 +588,11 @@ function Client:_operation(op, path, query, body)
       urls[path], urls.n = url, urls.n + 1
     end
   end
-  return self:_exchange({
-    method = op.method,
-    url = url,
-    path = path,
-    body = body_text,
-    idempotent = op.method == "GET",
-    response = op.response,
-  }, rt)
+  if body_text then
+    return self:_exchange({ method = op.method, url = url, path = path, body = body_text, op = op }, rt)
+  end
+  -- a GET: a small table (the transport's method defaults to GET), its headers shared (see _exchange)
+  return self:_exchange({ url = url, path = path, op = op, headers = self._get_headers }, rt) -- (see _exchange)
 end
 
 local function check_self(op, self)

@@ -156,6 +156,7 @@ end
 local by_name = {}
 for _, op in ipairs(operations) do
   op.snake_name = snake_case(op.name)
+  op.idempotent = op.method == "GET"
   op.path_parts = path_parts(op.path)
   op.query = op.query or {}
   op.query_names = {}

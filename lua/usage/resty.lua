@@ -65,8 +65,11 @@ end
 function rt.request(pool, req)
   local name = pool.thread_pool or "usage"
   local deadline
+  -- only what the transport reads crosses into the pool VM (the client's request table also links
+  -- to the operation's description)
+  local task = { method = req.method, url = req.url, headers = req.headers, body = req.body }
   while true do
-    local ok, status, headers, body = ngx.run_worker_thread(name, WORKER_MODULE, "request", pool.opts, req)
+    local ok, status, headers, body = ngx.run_worker_thread(name, WORKER_MODULE, "request", pool.opts, task)
     if ok or status ~= NO_VM then
       if vm_waiting > 0 and vm_free then vm_free:post(1) end -- the VM this task held is free again
       if not ok then
@@ -76,10 +79,10 @@ function rt.request(pool, req)
       return status, headers, body
     end
     local now = core.now()
-    deadline = deadline or now + (req.timeout or 16)
+    deadline = deadline or now + (pool.opts.timeout or 16)
     if now >= deadline then
       return nil, "thread_pool", "every Lua VM of the worker thread pool stayed busy for " ..
-        string.format("%g", req.timeout or 16) .. " s (raise lua_worker_thread_vm_pool_size)"
+        string.format("%g", pool.opts.timeout or 16) .. " s (raise lua_worker_thread_vm_pool_size)"
     end
     wait_for_vm(math.min(VM_WAIT_STEP, deadline - now))
   end
