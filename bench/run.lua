@@ -152,19 +152,25 @@ local ok, err = pcall(function()
         note("get rep %d %-28s %8.0f req/s", rep, ct.name, r.requests / r.seconds)
       end
     end
-    local base_rps = median(runs[contenders[1].name].rps)
-    local js_rps = js_ok and median(runs["JavaScript SDK 262.0.0"].rps) or nil
+    -- ratios are taken within each repetition (neighbours in time share the machine's state) and
+    -- their median is reported; the req/s column is the median of each contender's own runs
+    local function ratio(name, base_name)
+      local xs = {}
+      for i, r in ipairs(runs[name].rps) do xs[i] = r / runs[base_name].rps[i] end
+      return median(xs)
+    end
+    local js_name = "JavaScript SDK 262.0.0"
     say("## Sequential GETs of a small result")
     say("")
     say("getUsageQueryExecutionIdResults of a finished query (%d rows, %d bytes of JSON), %d calls per run " ..
-        "(the JS SDK %d), one kept-alive connection.", #res.results, #body, n, math.floor(n / 4))
+        "(the JS SDK %d), one kept-alive connection. Ratios: median over the repetitions of the ratio " ..
+        "within each repetition.", #res.results, #body, n, math.floor(n / 4))
     say("")
     say("| contender | req/s | CPU µs/request | vs libcurl | vs JS SDK |")
     say("|---|---:|---:|---:|---:|")
     for _, ct in ipairs(contenders) do
-      local r = median(runs[ct.name].rps)
-      say("| %s | %.0f | %.1f | %.2fx | %s |", ct.name, r, median(runs[ct.name].cpu), r / base_rps,
-          js_rps and string.format("%.2fx", r / js_rps) or "skipped")
+      say("| %s | %.0f | %.1f | %.2fx | %s |", ct.name, median(runs[ct.name].rps), median(runs[ct.name].cpu),
+          ratio(ct.name, contenders[1].name), js_ok and string.format("%.2fx", ratio(ct.name, js_name)) or "skipped")
     end
     say("")
   end

@@ -112,6 +112,25 @@ describe("the client", function()
     end)
   end)
 
+  describe("the core session", function()
+    it("switches methods and timeouts on one kept-alive handle", function()
+      local s = core.session { raw_headers = true }
+      local url = fake.base_url .. "/api/v2/usage/query"
+      local seen = {}
+      for _, m in ipairs { "GET", "POST", "GET", "GET", "HEAD", "PUT", "GET", "DELETE", "GET" } do
+        local body = (m == "POST" or m == "PUT") and "{}" or nil
+        local status, raw = s:request { method = m, url = url, body = body, timeout = m == "GET" and 5 or 7 }
+        assert.is_number(status)
+        assert.is_string(raw)
+        seen[#seen + 1] = m
+      end
+      s:close()
+      local got = {}
+      for _, e in ipairs(fake:log()) do got[#got + 1] = e.method end
+      assert.same(seen, got)
+    end)
+  end)
+
   describe("errors", function()
     it("maps 400 with details (validation left to the server)", function()
       local c = H.client(fake, { validate = false })
@@ -426,7 +445,9 @@ describe("the client", function()
     it("raises on wrong or missing positional arguments before any request", function()
       assert.has_error(function() c:postUsageQuery("interval") end)
       assert.has_error(function() c:postUsageQuery() end)
-      assert.has_error(function() c:getUsageQueryExecutionIdResults() end)
+      local ok, msg = pcall(c.getUsageQueryExecutionIdResults, c)
+      assert.is_false(ok)
+      assert.matches("argument #1 'executionId' must be a string, got nil", msg)
       assert.has_error(function() c:getUsageQueryExecutionIdResults(42) end)
       assert.has_error(function() c:getOauthClientUsageQueryResult("exec") end)
       assert.has_error(function() c.postUsageQuery { interval = H.I } end)

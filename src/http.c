@@ -273,7 +273,7 @@ static struct curl_slist *append_header(struct curl_slist *list, const char *nam
 	return n ? n : list;
 }
 
-static struct curl_slist *build_headers(lua_State *L, int req)
+static struct curl_slist *build_headers(lua_State *L, int req, int with_body)
 {
 	struct curl_slist *list = NULL;
 	int ok = 1;
@@ -304,13 +304,16 @@ static struct curl_slist *build_headers(lua_State *L, int req)
 		}
 	}
 	lua_pop(L, 1);
-	/* "Expect:" removes libcurl's own "Expect: 100-continue": no extra round trip for bodies */
-	struct curl_slist *n = curl_slist_append(list, "Expect:");
-	ok = n != NULL;
-	list = n ? n : list;
-	if (!ok) {
-		curl_slist_free_all(list);
-		luaL_error(L, "out of memory");
+	if (with_body) {
+		/* "Expect:" removes libcurl's own "Expect: 100-continue": no extra round trip for bodies
+		 * (each custom header costs libcurl some work on every request: only when it matters) */
+		struct curl_slist *n = curl_slist_append(list, "Expect:");
+		ok = n != NULL;
+		list = n ? n : list;
+		if (!ok) {
+			curl_slist_free_all(list);
+			luaL_error(L, "out of memory");
+		}
 	}
 	return list;
 }
@@ -348,28 +351,39 @@ void usage_session_prepare(lua_State *L, usage_session *s, int req)
 	double max_size = opt_number(L, req, "max_size", (double)s->default_max_size, 1);
 	int raw_headers = opt_bool(L, req, "raw_headers", s->default_raw_headers);
 
-	struct curl_slist *headers = build_headers(L, req);
+	struct curl_slist *headers = build_headers(L, req, body != NULL);
 	curl_slist_free_all(s->headers);
 	s->headers = headers;
 
 	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
-	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, (char *)NULL);
-	if (strcmp(method, "GET") == 0 && !body) {
-		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-	} else if (strcmp(method, "HEAD") == 0) {
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	} else {
-		curl_easy_setopt(e, CURLOPT_POST, 1L);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-		curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body ? body : "");
-		if (strcmp(method, "POST") != 0)
-			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	int plain_get = strcmp(method, "GET") == 0 && !body;
+	if (!plain_get || !s->plain_get) { /* a plain GET after another one needs no change */
+		curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, (char *)NULL);
+		if (plain_get) {
+			curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+		} else if (strcmp(method, "HEAD") == 0) {
+			curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+		} else {
+			curl_easy_setopt(e, CURLOPT_POST, 1L);
+			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+			curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body ? body : "");
+			if (strcmp(method, "POST") != 0)
+				curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+		}
 	}
+	s->plain_get = plain_get;
 	lua_pop(L, 1); /* body */
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000));
+	long timeout_ms = (long)(timeout * 1000), connect_ms = (long)(connect_timeout * 1000);
+	if (timeout_ms != s->timeout_ms) { /* setting a timeout costs libcurl some work: only on change */
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+		s->timeout_ms = timeout_ms;
+	}
+	if (connect_ms != s->connect_ms) {
+		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+		s->connect_ms = connect_ms;
+	}
 	s->max_size = (size_t)max_size;
 	s->too_large = 0;
 	s->raw_headers = raw_headers;
@@ -495,18 +509,23 @@ static int same_name(const char *a, size_t an, const char *b, size_t bn)
 
 void usage_push_header_values(lua_State *L, const char *buf, size_t len, int first, int last)
 {
+	enum { MAX_NAMES = 16 };
+	const char *want[MAX_NAMES];
+	size_t want_len[MAX_NAMES];
 	int n = last - first + 1;
 	usage_header_field f;
 	size_t pos = 0;
+	if (n > MAX_NAMES)
+		luaL_error(L, "at most %d header names", MAX_NAMES);
 	luaL_checkstack(L, n + 4, "too many header names");
+	for (int i = 0; i < n; i++)
+		want[i] = lua_tolstring(L, first + i, &want_len[i]);
 	int base = lua_gettop(L);
 	for (int i = 0; i < n; i++)
 		lua_pushnil(L);
 	while (usage_header_next(buf, len, &pos, &f)) {
 		for (int i = 0; i < n; i++) {
-			size_t wn;
-			const char *want = lua_tolstring(L, first + i, &wn);
-			if (!same_name(f.name, f.name_len, want, wn))
+			if (!same_name(f.name, f.name_len, want[i], want_len[i]))
 				continue;
 			if (lua_isnil(L, base + 1 + i)) {
 				push_value(L, f.value, f.value_len);

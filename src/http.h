@@ -26,6 +26,8 @@ typedef struct usage_session {
 	int default_raw_headers;
 	int too_large;
 	int raw_headers;            /* this transfer's answer gives the header block as one string */
+	int plain_get;              /* the handle is set for a plain GET (as after curl_easy_init) */
+	long timeout_ms, connect_ms; /* the timeouts the handle holds now (0: none, libcurl's default) */
 	int closed;
 	/* multi bookkeeping */
 	struct usage_multi *multi;

@@ -138,40 +138,35 @@ int usage_parse_retry_after(const char *s, size_t n, double now, double *seconds
 	return 0;
 }
 
+/* The end of the line starting at p: the offset of its '\n', or len. */
+static size_t line_end(const char *buf, size_t len, size_t p)
+{
+	const char *nl = p < len ? memchr(buf + p, '\n', len - p) : NULL;
+	return nl ? (size_t)(nl - buf) : len;
+}
+
 int usage_header_next(const char *buf, size_t len, size_t *pos, usage_header_field *f)
 {
 	size_t p = *pos;
 	while (p < len) {
-		size_t start = p, end, first_end, colon = 0;
-		int have_colon = 0;
-		while (p < len && buf[p] != '\n')
-			p++;
-		end = first_end = p;
-		if (p < len)
-			p++; /* past '\n' */
+		size_t start = p, end, first_end;
+		end = first_end = line_end(buf, len, p);
+		p = end < len ? end + 1 : len; /* past '\n' */
 		/* obsolete folding: continuation lines start with a blank; include them in the value */
 		while (p < len && is_blank(buf[p])) {
-			while (p < len && buf[p] != '\n')
-				p++;
-			end = p;
-			if (p < len)
-				p++;
+			end = line_end(buf, len, p);
+			p = end < len ? end + 1 : len;
 		}
 		if (end > start && buf[end - 1] == '\r')
 			end--;
-		for (size_t i = start; i < first_end; i++) { /* the name ends on the field's first line */
-			if (buf[i] == ':') {
-				colon = i;
-				have_colon = 1;
-				break;
-			}
-		}
-		if (!have_colon || colon == start)
+		/* the name ends on the field's first line */
+		const char *colon = first_end > start ? memchr(buf + start, ':', first_end - start) : NULL;
+		if (!colon || colon == buf + start)
 			continue; /* status line, blank line or garbage */
 		f->name = buf + start;
-		f->name_len = colon - start;
-		f->value = buf + colon + 1;
-		f->value_len = end - colon - 1;
+		f->name_len = (size_t)(colon - buf) - start;
+		f->value = colon + 1;
+		f->value_len = end - (size_t)(colon - buf) - 1;
 		trim(&f->name, &f->name_len);
 		trim(&f->value, &f->value_len);
 		if (f->name_len == 0)

@@ -208,7 +208,7 @@ function M.new(opts)
   self.max_response_size = opts.max_response_size or DEFAULTS.max_response_size
   self.thread_pool = opts.thread_pool or DEFAULTS.thread_pool
   self.session_opts = { -- the session keeps the per-request settings too (smaller request tables)
-    user_agent = opts.user_agent or ("lua-genesys-usage/" .. VERSION),
+    user_agent = opts.user_agent, -- none by default (DESIGN.md); libcurl spends ~7k instructions a request on one
     proxy = opts.proxy,
     ca_file = opts.ca_file,
     insecure = self.insecure,
@@ -429,7 +429,7 @@ function Client:_exchange(req, rt)
       end
       if self.limiter then self.limiter:acquire(rt) end
     end
-    local t0 = rt.now()
+    local t0 = (retries == 0 and not relogged) and started or rt.now()
     local status, rheaders, body = rt.request(self.pool, req)
     local now = rt.now()
     self.stats.requests = self.stats.requests + 1
@@ -631,25 +631,17 @@ for _, op in ipairs(operations.list) do
   local last_a, last_b, last_path
   local function method(self, a, b, c)
     check_self(op, self)
-    local last
+    local last, path
     if nparams == 0 then
-      last = a
-    elseif nparams == 1 then
-      check_id(op, p1, a, 1)
-      last = b
+      last, path = a, build_path()
     else
-      check_id(op, p1, a, 1)
-      check_id(op, p2, b, 2)
-      last = c
-    end
-    local path
-    if nparams == 0 then
-      path = build_path()
-    else
-      local b_id = nparams == 2 and b or nil -- only ids: never keep a caller's body or options alive
-      if a == last_a and b_id == last_b then -- the same ids as the last call (a poll): the same path
+      local b_id
+      if nparams == 1 then last = b else b_id, last = b, c end -- only ids are remembered below
+      if last_path and a == last_a and b_id == last_b then -- the ids of the last call (a poll): checked, built
         path = last_path
       else
+        check_id(op, p1, a, 1)
+        if nparams == 2 then check_id(op, p2, b, 2) end
         path = build_path(a, b)
         last_a, last_b, last_path = a, b_id, path
       end
