@@ -166,7 +166,7 @@ local ok, err = pcall(function()
         "(the JS SDK %d), one kept-alive connection. Ratios: median over the repetitions of the ratio " ..
         "within each repetition.", #res.results, #body, n, math.floor(n / 4))
     say("")
-    say("| contender | req/s | CPU µs/request | vs libcurl | vs JS SDK |")
+    say("| contender | req/s | CPU µs/request | req/s vs libcurl | req/s vs JS SDK |")
     say("|---|---:|---:|---:|---:|")
     for _, ct in ipairs(contenders) do
       say("| %s | %.0f | %.1f | %.2fx | %s |", ct.name, median(runs[ct.name].rps), median(runs[ct.name].cpu),
@@ -229,27 +229,44 @@ local ok, err = pcall(function()
     say("")
     say("client:aggregates with page_size 1000, every row iterated with pager:rows() (submit and poll included). " ..
         "The floor is plain libcurl fetching the same 100 pages (%.3f s) plus plain cjson.decode of them in the " ..
-        "same interpreter, one page at a time as a streaming reader would (Lua 5.4 %.3f s, LuaJIT %.3f s).", fetch, med("floor: decode (Lua 5.4)", "seconds"),
+        "same interpreter, one page at a time as a streaming reader would (Lua 5.4 %.3f s, LuaJIT %.3f s). " ..
+        "Ratios: median over the repetitions of the ratio within each repetition.", fetch, med("floor: decode (Lua 5.4)", "seconds"),
         med("floor: decode (LuaJIT)", "seconds"))
     say("")
-    say("| contender | time s | rows/s | vs floor | vs JS SDK | peak RSS MB | RSS after 10 pages MB | RSS after 100 pages MB |")
+    say("| contender | time s | rows/s | time vs floor | time vs JS SDK | peak RSS MB | RSS after 10 pages MB | RSS after 100 pages MB |")
     say("|---|---:|---:|---:|---:|---:|---:|---:|")
+    -- ratios within each repetition, then their median (as for the GETs)
+    local function ratio(name, denominator)
+      local xs = {}
+      for i, r in ipairs(runs[name]) do xs[i] = r.seconds / denominator(i) end
+      return median(xs)
+    end
+    local function floor_of(decode_name)
+      return function(i) return runs["floor: fetch"][i].seconds + runs[decode_name][i].seconds end
+    end
+    local function js_of(i) return runs["JavaScript SDK 262.0.0"][i].seconds end
     for _, ct in ipairs(contenders) do
       if ct.name:match("^usage") or ct.name:match("^JavaScript") then
         local t = med(ct.name, "seconds")
-        local floor_t = ct.name:match("LuaJIT") and floorjit or floor54
+        local decode_name = ct.name:match("LuaJIT") and "floor: decode (LuaJIT)" or "floor: decode (Lua 5.4)"
         local is_js = ct.name:match("^JavaScript")
         say("| %s | %.3f | %.0f | %s | %s | %.1f | %s | %s |", ct.name, t, 100000 / t,
-            is_js and "-" or string.format("%.2fx", t / floor_t),
-            js and string.format("%.2fx", t / js) or "skipped", med(ct.name, "peak_kb") / 1024,
+            is_js and "-" or string.format("%.2fx", ratio(ct.name, floor_of(decode_name))),
+            js and string.format("%.2fx", ratio(ct.name, js_of)) or "skipped", med(ct.name, "peak_kb") / 1024,
             is_js and "-" or string.format("%.1f", med(ct.name, "rss_10_kb") / 1024),
             is_js and "-" or string.format("%.1f", med(ct.name, "rss_end_kb") / 1024))
       end
     end
+    local function floor_vs_js(decode_name)
+      if not js then return "skipped" end
+      local xs = {}
+      for i = 1, #runs[decode_name] do xs[i] = floor_of(decode_name)(i) / js_of(i) end
+      return string.format("%.2fx", median(xs))
+    end
     say("| floor (Lua 5.4 decode) | %.3f | %.0f | 1.00x | %s | | | |", floor54, 100000 / floor54,
-        js and string.format("%.2fx", floor54 / js) or "skipped")
+        floor_vs_js("floor: decode (Lua 5.4)"))
     say("| floor (LuaJIT decode) | %.3f | %.0f | 1.00x | %s | | | |", floorjit, 100000 / floorjit,
-        js and string.format("%.2fx", floorjit / js) or "skipped")
+        floor_vs_js("floor: decode (LuaJIT)"))
     say("")
     os.execute("rm -rf " .. q(dir) .. " " .. q(list))
     fake:config { result_rows = false }
