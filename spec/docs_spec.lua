@@ -39,7 +39,7 @@ describe("docs", function()
     local usage = require "usage"
     for name in readme:match("### Creating a client(.-)\n### "):gmatch("\n| `([%w_]+)`") do
       local ok, err = pcall(usage.new, { access_token = "t", [name] = {} })
-      assert.is_nil(tostring(err):find("unknown option", 1, true), name)
+      assert.is_nil(tostring(err):find("'" .. name .. "' is unknown", 1, true), name)
     end
   end)
 end)

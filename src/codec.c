@@ -76,18 +76,6 @@ static int l_parse_headers(lua_State *L)
 	return 1;
 }
 
-/* core.header_values(raw, name...) -> the value of each named field of a raw header block, or nil */
-static int l_header_values(lua_State *L)
-{
-	size_t n;
-	const char *s = luaL_checklstring(L, 1, &n);
-	int last = lua_gettop(L);
-	for (int i = 2; i <= last; i++)
-		luaL_checkstring(L, i);
-	usage_push_header_values(L, s, n, 2, last);
-	return last - 1;
-}
-
 static int l_has_crlf(lua_State *L)
 {
 	size_t n;
@@ -102,7 +90,6 @@ const luaL_Reg usage_codec_functions[] = {
 	{"parse_uint", l_parse_uint},
 	{"parse_retry_after", l_parse_retry_after},
 	{"parse_headers", l_parse_headers},
-	{"header_values", l_header_values},
 	{"has_crlf", l_has_crlf},
 	{NULL, NULL},
 };

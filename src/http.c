@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define DEFAULT_MAX_SIZE ((size_t)256 * 1024 * 1024)
 #define MAX_HEADER_BYTES ((size_t)256 * 1024)
@@ -67,11 +68,25 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 	usage_session *s = ud;
 	size_t n = size * nmemb;
 	/* a new status line starts a new response (after 100 Continue or a proxy CONNECT) */
-	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0)
+	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
 		s->head.len = 0;
+		s->corr_len = 0;
+	}
 	if (s->head.len + n > MAX_HEADER_BYTES) {
 		s->too_large = 1;
 		return 0;
+	}
+	/* note where the correlation id is, so the answer can carry it without a parse in Lua */
+	static const char CORR[] = "inin-correlation-id:";
+	size_t cl = sizeof CORR - 1;
+	if (s->corr_len == 0 && n > cl && strncasecmp(p, CORR, cl) == 0) {
+		size_t a = cl, b = n;
+		while (a < b && (p[a] == ' ' || p[a] == '\t'))
+			a++;
+		while (b > a && (p[b - 1] == '\r' || p[b - 1] == '\n' || p[b - 1] == ' ' || p[b - 1] == '\t'))
+			b--;
+		s->corr_off = s->head.len + a;
+		s->corr_len = b - a;
 	}
 	return buf_append(&s->head, p, n) ? n : 0;
 }
@@ -389,6 +404,7 @@ void usage_session_prepare(lua_State *L, usage_session *s, int req)
 	s->raw_headers = raw_headers;
 	s->body.len = 0;
 	s->head.len = 0;
+	s->corr_len = 0;
 	s->errbuf[0] = '\0';
 }
 
@@ -497,49 +513,6 @@ void usage_push_headers(lua_State *L, const char *buf, size_t len)
 	}
 }
 
-static int same_name(const char *a, size_t an, const char *b, size_t bn)
-{
-	if (an != bn)
-		return 0;
-	for (size_t i = 0; i < an; i++)
-		if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
-			return 0;
-	return 1;
-}
-
-void usage_push_header_values(lua_State *L, const char *buf, size_t len, int first, int last)
-{
-	enum { MAX_NAMES = 16 };
-	const char *want[MAX_NAMES];
-	size_t want_len[MAX_NAMES];
-	int n = last - first + 1;
-	usage_header_field f;
-	size_t pos = 0;
-	if (n > MAX_NAMES)
-		luaL_error(L, "at most %d header names", MAX_NAMES);
-	luaL_checkstack(L, n + 4, "too many header names");
-	for (int i = 0; i < n; i++)
-		want[i] = lua_tolstring(L, first + i, &want_len[i]);
-	int base = lua_gettop(L);
-	for (int i = 0; i < n; i++)
-		lua_pushnil(L);
-	while (usage_header_next(buf, len, &pos, &f)) {
-		for (int i = 0; i < n; i++) {
-			if (!same_name(f.name, f.name_len, want[i], want_len[i]))
-				continue;
-			if (lua_isnil(L, base + 1 + i)) {
-				push_value(L, f.value, f.value_len);
-			} else {
-				lua_pushvalue(L, base + 1 + i);
-				lua_pushliteral(L, ", ");
-				push_value(L, f.value, f.value_len);
-				lua_concat(L, 3);
-			}
-			lua_replace(L, base + 1 + i);
-		}
-	}
-}
-
 int usage_session_push_result(lua_State *L, usage_session *s, CURLcode rc)
 {
 	if (rc != CURLE_OK || s->too_large) {
@@ -550,6 +523,7 @@ int usage_session_push_result(lua_State *L, usage_session *s, CURLcode rc)
 			lua_pushfstring(L, "response larger than the %d byte limit", (int)(s->max_size > 0x7fffffff ? 0x7fffffff : s->max_size));
 		else
 			lua_pushstring(L, s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+		lua_pushnil(L);
 	} else {
 		long status = 0;
 		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -559,14 +533,19 @@ int usage_session_push_result(lua_State *L, usage_session *s, CURLcode rc)
 		else
 			usage_push_headers(L, s->head.data, s->head.len);
 		lua_pushlstring(L, s->body.data ? s->body.data : "", s->body.len);
+		if (s->corr_len)
+			lua_pushlstring(L, s->head.data + s->corr_off, s->corr_len);
+		else
+			lua_pushnil(L);
 	}
 	buf_recycle(&s->body);
 	buf_recycle(&s->head);
-	return 3;
+	return 4;
 }
 
 /* session:request{ method=, url=, headers={}, body=, timeout=, connect_timeout=, max_size=, raw_headers= }
- * -> status, headers (a table; the raw header block when raw_headers), body | nil, code, message */
+ * -> status, headers (a table; the raw header block when raw_headers), body, correlation id
+ *  | nil, code, message */
 static int l_session_request(lua_State *L)
 {
 	usage_session *s = usage_check_session(L, 1);

@@ -27,6 +27,7 @@ typedef struct usage_session {
 	int too_large;
 	int raw_headers;            /* this transfer's answer gives the header block as one string */
 	int plain_get;              /* the handle is set for a plain GET (as after curl_easy_init) */
+	size_t corr_off, corr_len;  /* the ININ-Correlation-Id value inside head (corr_len 0: none) */
 	long timeout_ms, connect_ms; /* the timeouts the handle holds now (0: none, libcurl's default) */
 	int closed;
 	/* multi bookkeeping */
@@ -41,13 +42,11 @@ typedef struct usage_session {
 usage_session *usage_check_session(lua_State *L, int idx);
 /* Set up the next transfer from the request table at `req`; raises on bad arguments. */
 void usage_session_prepare(lua_State *L, usage_session *s, int req);
-/* Push `status, headers, body` or `nil, code, message` for a finished transfer; returns 3. */
+/* Push `status, headers, body, correlation id` or `nil, code, message, nil` for a finished transfer;
+ * returns 4. */
 int usage_session_push_result(lua_State *L, usage_session *s, CURLcode rc);
 /* Push a table of the header fields in buf (lower-case names, repeated fields joined by ", "). */
 void usage_push_headers(lua_State *L, const char *buf, size_t len);
-/* Push the values of the fields named by the strings at stack indexes first..last (case-insensitive;
- * nil when absent; repeated fields joined by ", "), found in one pass over buf. */
-void usage_push_header_values(lua_State *L, const char *buf, size_t len, int first, int last);
 int usage_session_new(lua_State *L);
 void usage_session_register(lua_State *L);
 

@@ -11,6 +11,7 @@ local operations = require "usage.operations"
 local models = require "usage.models"
 local interval = require "usage.interval"
 local regions = require "usage.regions"
+local validate = require "usage.validate"
 
 local M = {}
 
@@ -478,13 +479,7 @@ local function unknown_flag(cmd, name, given)
   usage_error(msg, cmd.name)
 end
 
-local function canonical(values, v)
-  local lv = v:lower()
-  for _, allowed in ipairs(values) do
-    if allowed:lower() == lv then return allowed end
-  end
-  return nil
-end
+local canonical = validate.canonical -- enum values, case-insensitively, as the library takes them
 
 local function split_commas(v)
   local out = {}

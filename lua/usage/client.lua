@@ -48,13 +48,11 @@ local function is_hostname(v)
   return true
 end
 
+-- the check of an option that is itself a table of options
 local function table_spec(spec)
-  return function(v)
-    local ok, err = pcall(validate.options, "", v, spec)
-    if not ok then return false, (tostring(err):gsub("^usage: : ", "")) end
-    return true
-  end
+  return function(v) return validate.check(v, spec) end
 end
+M.table_spec = table_spec
 
 local retry_spec = {
   max_retries = { type = "integer", min = 0, max = 100 },
@@ -302,10 +300,10 @@ local meta_mt = {
   end,
 }
 
-local function meta_of(status, raw, attempts, elapsed)
+local function meta_of(status, raw, correlation_id, attempts, elapsed)
   local meta = setmetatable({
     status = status,
-    correlation_id = core.header_values(raw, "inin-correlation-id"),
+    correlation_id = correlation_id, -- noted by the transport while the headers came in
     attempts = attempts,
     elapsed = elapsed,
   }, meta_mt)
@@ -351,8 +349,14 @@ function Client:_http_error(op, path, status, headers, body)
   }
 end
 
+local function throttled_login(err)
+  return err.code == "invalid_request" and type(err.message) == "string"
+         and err.message:lower():find("rate limit", 1, true) ~= nil
+end
+
 -- Is this failure worth another attempt, and after how long? -> seconds | nil
-function Client:_retry_wait(op, status, code, headers, retries)
+function Client:_retry_wait(op, status, err, headers, retries)
+  local code = err.code
   local policy = self.retry
   if not policy then return nil end
   local backoff = math.min(8, 0.25 * 2 ^ retries)
@@ -362,7 +366,7 @@ function Client:_retry_wait(op, status, code, headers, retries)
   if status == nil then -- transport failure
     if code == "connect" or code == "dns" then return backoff end -- nothing reached the server
     if idempotent and (code == "timeout" or code == "connection" or code == "truncated"
-                       or code == "bad_encoding" or code == "transport" or code == "bad_json") then
+                       or code == "bad_encoding" or code == "transport") then
       return backoff
     end
     return nil
@@ -374,13 +378,10 @@ function Client:_retry_wait(op, status, code, headers, retries)
     return after
   end
   if status == 503 or (idempotent and (status == 502 or status == 504)) then
-    if after then
-      if after > policy.max_retry_after then return nil end
-      return math.max(after, 0)
-    end
-    return backoff
+    if after and after > policy.max_retry_after then return nil end
+    return after or backoff
   end
-  if op.login and status == 400 and code == "invalid_request" then -- the token endpoint throttles with 400
+  if op.login and status == 400 and throttled_login(err) then -- the token endpoint throttles with 400
     return after or math.max(1, backoff)
   end
   return nil
@@ -388,11 +389,6 @@ end
 
 ---------------------------------------------------------------------------------------------------
 -- the exchange: one logical request with its retries
-
-local function throttled_login(err)
-  return err and err.code == "invalid_request" and type(err.message) == "string"
-         and err.message:lower():find("rate limit", 1, true) ~= nil
-end
 
 -- _exchange(req, rt) -> data, nil, meta | nil, err, meta
 -- req: url, headers, body, method (when not GET), path (for logs and errors; default op.path), op
@@ -430,7 +426,7 @@ function Client:_exchange(req, rt)
       if self.limiter then self.limiter:acquire(rt) end
     end
     local t0 = (retries == 0 and not relogged) and started or rt.now()
-    local status, rheaders, body = rt.request(self.pool, req)
+    local status, rheaders, body, correlation_id = rt.request(self.pool, req)
     local now = rt.now()
     self.stats.requests = self.stats.requests + 1
     if login then self.stats.logins = self.stats.logins + 1 end
@@ -440,7 +436,7 @@ function Client:_exchange(req, rt)
       err = errors.new { code = rheaders, message = self:_redact(body), method = method, path = path }
       meta = { attempts = retries + 1, elapsed = now - started }
     else
-      meta = meta_of(status, rheaders, retries + 1, now - started) -- then on: meta.headers
+      meta = meta_of(status, rheaders, correlation_id, retries + 1, now - started) -- then on: meta.headers
       if status >= 200 and status < 300 then
         local decoded, why = json.decode(body)
         if decoded == nil or type(decoded) ~= "table" then
@@ -456,17 +452,13 @@ function Client:_exchange(req, rt)
     end
 
     local wait
-    if err then
-      if status == 401 and not login and not relogged and self.auth:can_relogin() then
-        wait = 0 -- revoked or expired: log in again once, then retry once
-      elseif retries < (self.retry and self.retry.max_retries or 0) then
-        if login and status == 400 and not throttled_login(err) then
-          wait = nil
-        else
-          wait = self:_retry_wait(op, status, err.code, meta.headers or {}, retries)
-        end
-        if wait and (now - started) + wait > self.retry.max_retry_time then wait = nil end
-      end
+    -- revoked or expired: log in again once, then retry once (whatever the retry settings)
+    local relogin = status == 401 and not login and not relogged and self.auth:can_relogin()
+    if relogin then
+      wait = 0
+    elseif err and retries < (self.retry and self.retry.max_retries or 0) then
+      wait = self:_retry_wait(op, status, err, meta.headers or {}, retries)
+      if wait and (now - started) + wait > self.retry.max_retry_time then wait = nil end
     end
 
     if self.logger then
@@ -482,7 +474,7 @@ function Client:_exchange(req, rt)
       if retries > 0 then err.attempts = retries + 1 end
       return nil, err, meta
     end
-    if status == 401 and not login and not relogged and self.auth:can_relogin() then
+    if relogin then
       relogged = true
       self.auth:invalidate(token)
     else
@@ -519,7 +511,7 @@ local function check_query(op, opts)
   for k, v in pairs(opts) do
     local spec = op.query[k]
     if not spec then
-      error(string.format("usage: %s: unknown option '%s'%s", op.name, tostring(k),
+      error(string.format("usage: %s: option '%s' is unknown%s", op.name, tostring(k),
         #op.query_names > 0 and (" (known: " .. table.concat(op.query_names, ", ") .. ")") or " (it takes none)"), 3)
     end
     if spec.type == "integer" then

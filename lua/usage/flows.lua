@@ -23,24 +23,21 @@ local SEARCH_CAP = 20000
 local DEFAULT_PAGE_SIZE = 1000
 
 local flow_spec = {
-  poll = { type = "table", check = function(v)
-    local ok, err = pcall(validate.options, "poll", v, client_mod.poll_spec)
-    if not ok then return false, (tostring(err):gsub("^usage: poll: ", "")) end
-    return true
-  end },
+  poll = { type = "table", check = client_mod.table_spec(client_mod.poll_spec) },
   page_size = { type = "integer", min = 1, max = 1000 },
   on_progress = { type = "function" },
   days = { type = { "number", "string" } },
 }
 
-local function check_opts(name, opts, allowed)
-  validate.options("client:" .. name, opts, flow_spec, 3)
-  for k in pairs(opts or {}) do
-    if not allowed[k] then
-      error(string.format("usage: client:%s: unknown option '%s'", name, tostring(k)), 3)
-    end
-  end
-  return opts or {}
+-- the options a flow takes: a subset of flow_spec
+local function spec_of(...)
+  local spec = {}
+  for _, k in ipairs { ... } do spec[k] = flow_spec[k] end
+  return spec
+end
+
+local function check_opts(name, opts, spec)
+  return validate.options("client:" .. name, opts, spec, 3)
 end
 
 local function check_client(self, name)
@@ -149,7 +146,7 @@ local function run_query(self, submit, read, opts)
   return poll(self, function() return read(id) end, opts.poll, progress_of(opts, state), id)
 end
 
-local query_opts = { poll = true, on_progress = true }
+local query_opts = spec_of("poll", "on_progress")
 
 function Client:query(body, opts)
   check_client(self, "query")
@@ -170,10 +167,12 @@ function Client:client_query(client_id, body, opts)
     function(id) return self:getOauthClientUsageQueryResult(id, client_id) end, opts)
 end
 
+local summary_opts = spec_of("poll", "on_progress", "days")
+
 function Client:client_summary(client_id, opts)
   check_client(self, "client_summary")
   check_id("client_summary", client_id, 1)
-  opts = check_opts("client_summary", opts, { poll = true, on_progress = true, days = true })
+  opts = check_opts("client_summary", opts, summary_opts)
   return run_query(self,
     function() return self:getOauthClientUsageSummary(client_id, opts.days and { days = opts.days } or nil) end,
     function(id) return self:getOauthClientUsageQueryResult(id, client_id) end, opts)
@@ -182,7 +181,7 @@ end
 ---------------------------------------------------------------------------------------------------
 -- pagers
 
-local pager_opts = { poll = true, on_progress = true, page_size = true }
+local pager_opts = spec_of("poll", "on_progress", "page_size")
 
 local function percent_decode(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))

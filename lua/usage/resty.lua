@@ -69,14 +69,15 @@ function rt.request(pool, req)
   -- to the operation's description)
   local task = { method = req.method, url = req.url, headers = req.headers, body = req.body }
   while true do
-    local ok, status, headers, body = ngx.run_worker_thread(name, WORKER_MODULE, "request", pool.opts, task)
+    local ok, status, headers, body, correlation_id = ngx.run_worker_thread(name, WORKER_MODULE, "request",
+      pool.opts, task)
     if ok or status ~= NO_VM then
       if vm_waiting > 0 and vm_free then vm_free:post(1) end -- the VM this task held is free again
       if not ok then
         return nil, "thread_pool", "ngx.run_worker_thread failed: " .. tostring(status) .. pool_hint(name)
       end
       if status == nil and headers == RAISE then error(body, 0) end
-      return status, headers, body
+      return status, headers, body, correlation_id
     end
     local now = core.now()
     deadline = deadline or now + (pool.opts.timeout or 16)

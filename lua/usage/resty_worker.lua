@@ -36,14 +36,15 @@ local function session_for(opts)
   return s
 end
 
--- request(session_opts, req) -> status, headers, body | nil, code, message | nil, M.RAISE, message
+-- request(session_opts, req) -> status, headers, body, correlation id | nil, code, message
+--   | nil, M.RAISE, message
 function M.request(opts, req)
   local ok, s = pcall(session_for, opts or {})
   if not ok then return nil, M.RAISE, tostring(s) end
-  local status, headers, body
-  ok, status, headers, body = pcall(s.request, s, req)
+  local status, headers, body, correlation_id
+  ok, status, headers, body, correlation_id = pcall(s.request, s, req)
   if not ok then return nil, M.RAISE, tostring(status) end
-  return status, headers, body
+  return status, headers, body, correlation_id
 end
 
 -- How many sessions this VM holds (for tests and diagnostics).

@@ -9,11 +9,12 @@ local M = {}
 
 local blocking = { name = "blocking", now = core.now, sleep = core.sleep }
 
+-- request(pool, req) -> status, headers, body, correlation id | nil, code, message
 function blocking.request(pool, req)
   local s = pool:acquire()
-  local status, headers, body = s:request(req)
+  local status, headers, body, correlation_id = s:request(req)
   pool:release(s)
-  return status, headers, body
+  return status, headers, body, correlation_id
 end
 
 M.blocking = blocking

@@ -19,10 +19,10 @@ local runtime = { name = "gather", now = core.now }
 
 function runtime.request(pool, req)
   local s = pool:acquire()
-  local ok, a, b, c = coroutine.yield(CMD, "http", s, req)
+  local ok, a, b, c, d = coroutine.yield(CMD, "http", s, req)
   pool:release(s)
   if not ok then error(a, 0) end -- bad arguments: raised in the caller, as the blocking path does
-  return a, b, c
+  return a, b, c, d
 end
 
 function runtime.sleep(seconds)

@@ -31,6 +31,8 @@ local function canonical(enum, v)
   return nil
 end
 
+M.canonical = canonical
+
 local check_value
 
 local function check_object(model_name, value, path, generation)
@@ -138,19 +140,16 @@ end
 -- Option checking (raises). spec: key -> { type = "string"|"number"|"integer"|"boolean"|"function"|
 -- "table", min =, max =, values = {...}, check = function(v) -> ok, why }.
 
-function M.options(where, opts, spec, level)
-  level = (level or 1) + 1
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(string.format("usage: %s: options must be a table, got %s", where, type(opts)), level)
-  end
+-- check(opts, spec) -> true | nil, "option 'x' must be ..." (for options nested in options)
+function M.check(opts, spec)
+  if type(opts) ~= "table" then return nil, "must be a table, got " .. type(opts) end
   for k, v in pairs(opts) do
     local s = spec[k]
     if not s then
       local names = {}
       for name in pairs(spec) do names[#names + 1] = name end
       table.sort(names)
-      error(string.format("usage: %s: unknown option '%s' (known: %s)", where, tostring(k), table.concat(names, ", ")), level)
+      return nil, string.format("option '%s' is unknown (known: %s)", tostring(k), table.concat(names, ", "))
     end
     local ok = true
     local why
@@ -163,7 +162,8 @@ function M.options(where, opts, spec, level)
       ok = type(v) == s.type
     end
     if not ok then
-      why = "must be " .. (type(s.type) == "table" and table.concat(s.type, " or ") or ("a " .. s.type)) ..
+      local function a(t) return (t:match("^[aeiou]") and "an " or "a ") .. t end
+      why = "must be " .. (type(s.type) == "table" and table.concat(s.type, " or ") or a(s.type)) ..
             ", got " .. type(v)
     elseif type(v) == "number" and ((s.min and not (v >= s.min)) or (s.max and v > s.max) or v ~= v) then
       why = "must be between " .. tostring(s.min or "-inf") .. " and " .. tostring(s.max or "inf")
@@ -174,11 +174,24 @@ function M.options(where, opts, spec, level)
       why = "must be one of " .. table.concat(names, ", ")
     elseif s.check then
       local good, reason = s.check(v)
-      if not good then why = reason end
+      if not good then
+        local inner, rest = tostring(reason):match("^option '([^']*)' (.*)$") -- an option of an option
+        if inner then return nil, string.format("option '%s.%s' %s", tostring(k), inner, rest) end
+        why = reason
+      end
     end
-    if why then
-      error(string.format("usage: %s: option '%s' %s", where, tostring(k), why), level)
-    end
+    if why then return nil, string.format("option '%s' %s", tostring(k), why) end
+  end
+  return true
+end
+
+-- options(where, opts, spec [, level]) -> opts (or {} for nil); raises "usage: where: ..." otherwise
+function M.options(where, opts, spec, level)
+  if opts == nil then return {} end
+  local ok, why = M.check(opts, spec)
+  if not ok then
+    if type(opts) ~= "table" then why = "options must be a table, got " .. type(opts) end
+    error(string.format("usage: %s: %s", where, why), (level or 1) + 1)
   end
   return opts
 end
