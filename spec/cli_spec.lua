@@ -3,6 +3,8 @@
 -- fake for the same bodies and from the fake's raw records, never from another run of the command.
 
 local fakecloud = require "fakecloud"
+local H = require "helper"
+local nginx = require "support.nginx"
 local usage = require "usage"
 local json = require "usage.json"
 local models = require "usage.models"
@@ -11,22 +13,10 @@ local cli = require "usage.cli"
 local output = require "usage.cli_output"
 local report = require "usage.report"
 
-local INTERP = (type(jit) == "table") and "luajit" or "lua5.4"
-local REPO = fakecloud.repo
-local HEAVY = "e1757718-6cd5-497a-8c0a-8a7aa9d882fd" -- "Bulk Export Service": counts above 2^31
+local INTERP, REPO = fakecloud.interpreter, fakecloud.repo
+local HEAVY = H.HEAVY -- "Bulk Export Service": counts above 2^31
 local FIXED = "2025-01-01T00:00:00Z/2025-01-03T00:00:00Z"
-
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read(path)
-  local fh = io.open(path, "rb")
-  if not fh then return nil end
-  local s = fh:read("*a")
-  fh:close()
-  return s
-end
+local sh_quote, read_file = nginx.sh_quote, nginx.read_file
 
 local function lines_of(s)
   local out = {}
@@ -58,16 +48,14 @@ describe("genesys-usage", function()
 
   setup(function()
     fake = fakecloud.start { config = { lifecycle = { polls = 0 } } }
-    local fh = io.popen("mktemp -d")
-    tmp = fh:read("*l")
-    fh:close()
+    tmp = nginx.temp_dir("usage-cli")
     lib = usage.new { base_url = fake.base_url, client_id = "demo-client", client_secret = "demo-secret",
                       poll = { interval = 0.01 } }
   end)
 
   teardown(function()
     if fake then fake:stop() end
-    if tmp and tmp:match("^/tmp/") then os.execute("rm -rf " .. q(tmp)) end
+    if tmp then nginx.remove_dir(tmp) end
   end)
 
   -- run(args, opts) -> { code, out, err }. opts.env: extra variables (false unsets one);
@@ -92,17 +80,18 @@ describe("genesys-usage", function()
       argv[#argv + 1] = "--poll-interval"
       argv[#argv + 1] = "0.01"
     end
-    local parts = { "cd", q(opts.cwd or REPO), "&&", "env", "-i" }
-    for k, v in pairs(env) do parts[#parts + 1] = q(k .. "=" .. v) end
+    local parts = { "cd", sh_quote(opts.cwd or REPO), "&&", "env", "-i" }
+    for k, v in pairs(env) do parts[#parts + 1] = sh_quote(k .. "=" .. v) end
     parts[#parts + 1] = INTERP
-    parts[#parts + 1] = q(opts.script or "bin/genesys-usage")
-    for _, a in ipairs(argv) do parts[#parts + 1] = q(a) end
-    parts[#parts + 1] = ">" .. q(base .. ".out") .. " 2>" .. q(base .. ".err") .. "; echo $? >" .. q(base .. ".rc")
+    parts[#parts + 1] = sh_quote(opts.script or "bin/genesys-usage")
+    for _, a in ipairs(argv) do parts[#parts + 1] = sh_quote(a) end
+    parts[#parts + 1] = ">" .. sh_quote(base .. ".out") .. " 2>" .. sh_quote(base .. ".err") ..
+      "; echo $? >" .. sh_quote(base .. ".rc")
     os.execute(table.concat(parts, " "))
     return {
-      code = tonumber(read(base .. ".rc")),
-      out = read(base .. ".out") or "",
-      err = read(base .. ".err") or "",
+      code = tonumber(read_file(base .. ".rc")),
+      out = read_file(base .. ".out") or "",
+      err = read_file(base .. ".err") or "",
     }
   end
 
@@ -285,8 +274,8 @@ describe("genesys-usage", function()
       assert.equal("", r.out)
       assert.equal("", r.err)
       local direct = run(with { "--format", "csv" })
-      assert.equal(direct.out, read(path))
-      local fh = io.popen("ls " .. q(tmp) .. " | grep -c tmp- || true")
+      assert.equal(direct.out, read_file(path))
+      local fh = io.popen("ls " .. sh_quote(tmp) .. " | grep -c tmp- || true")
       assert.equal("0", fh:read("*l"))
       fh:close()
       -- a failed run leaves no file behind
@@ -294,7 +283,7 @@ describe("genesys-usage", function()
       local f = run({ "aggregates", "--interval", FIXED, "--output", bad },
                     { env = { GENESYSCLOUD_OAUTHCLIENT_ID = "no-perms", GENESYSCLOUD_OAUTHCLIENT_SECRET = "no-perms-secret" } })
       assert.equal(1, f.code)
-      assert.is_nil(read(bad))
+      assert.is_nil(read_file(bad))
     end)
 
     it("fails with one line, and exit 1, when the output cannot be written", function()
@@ -455,7 +444,7 @@ describe("genesys-usage", function()
       assert.is_truthy(r.out:find("Bulk Export Service", 1, true))
       assert.is_truthy(r.out:find("429 ratio", 1, true))
       assert.is_truthy(r.err:find("chart written to " .. svg, 1, true))
-      local s = read(svg)
+      local s = read_file(svg)
       assert.is_truthy(s:find("^<%?xml"))
       assert.is_truthy(s:find("<svg xmlns=\"http://www.w3.org/2000/svg\"", 1, true))
       assert.is_truthy(s:find("データ同期 bot", 1, true))
@@ -465,7 +454,7 @@ describe("genesys-usage", function()
       assert.is_nil(s:find("<script", 1, true))
       assert.is_nil(s:find("href", 1, true))
       assert.is_truthy(s:find("</svg>\n$"))
-      local h = read(html)
+      local h = read_file(html)
       assert.is_truthy(h:find("^<!DOCTYPE html>"))
       assert.is_truthy(h:find("<svg", 1, true))
       assert.is_nil(h:find("<script", 1, true))

@@ -1,10 +1,6 @@
 -- The docs that derive from code are current, and the README covers the public API.
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_file = require("support.nginx").read_file
+local function read(path) return assert(read_file(path), "cannot read " .. path) end
 
 describe("docs", function()
   it("docs/operations.md is what docs/gen_operations.lua writes from the operations table", function()

@@ -1,10 +1,6 @@
 -- The rockspec installs every module of the tree and nothing that is not there.
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_file = require("support.nginx").read_file
+local function read(path) return assert(read_file(path), "cannot read " .. path) end
 
 describe("usage-scm-1.rockspec", function()
   local env = {}

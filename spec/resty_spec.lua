@@ -415,10 +415,10 @@ describe("usage inside nginx", function()
           text = text:gsub("/tmp/usage%-example", f.PREFIX .. "/run")
           text = text:gsub("daemon off;", "daemon on;")
           -- the specs' watchdog stops this nginx too if the spec process dies
-          text, n = text:gsub('lua_package_path "', 'lua_package_path "${prefix}spec/resty/?.lua;', 1)
+          text, n = text:gsub('lua_package_path "', 'lua_package_path "${prefix}spec/fakecloud/lua/?.lua;', 1)
           assert(n == 1, "examples/nginx.conf: no lua_package_path to extend")
           text, n = text:gsub("(init_worker_by_lua_block {\n)",
-                              "%1    require('spec_watchdog').start(" .. f.OWNER_PID .. ")\n", 1)
+                              "%1    require('fake.watchdog').start(" .. f.OWNER_PID .. ", nil, 'spec_watchdog')\n", 1)
           assert(n == 1, "examples/nginx.conf: no init_worker_by_lua_block to extend")
           f.PID_FILE = f.PREFIX .. "/run.pid"
           return text

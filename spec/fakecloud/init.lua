@@ -21,106 +21,13 @@ M.clients = {
 
 -- ---------------------------------------------------------------- paths
 
-local function dirname(p)
-  return (p:match("^(.*)/[^/]*$")) or "."
-end
-
-local function absolute(p)
-  if p:sub(1, 1) == "/" then return p end
-  local cwd = os.getenv("PWD")
-  if not cwd then
-    local fh = io.popen("pwd")
-    cwd = fh:read("*l")
-    fh:close()
-  end
-  p = p:gsub("^%./", "")
-  return cwd .. "/" .. p
-end
+local nginx = require "support.nginx"   -- spec/support/nginx.lua: files, processes, ports, nginx
+local read_file = nginx.read_file
 
 local source = debug.getinfo(1, "S").source:gsub("^@", "")
-M.dir = absolute(dirname(source))                 -- .../spec/fakecloud
-M.repo = dirname(dirname(M.dir))                  -- the repository root
+M.dir = nginx.absolute(nginx.dirname(source))     -- .../spec/fakecloud
+M.repo = nginx.dirname(nginx.dirname(M.dir))      -- the repository root
 M.interpreter = (type(jit) == "table") and "luajit" or ("lua" .. (_VERSION:match("(%d+%.%d+)") or "5.4"))
-
--- ---------------------------------------------------------------- small helpers
-
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function run(cmd)
-  local r = os.execute(cmd)
-  return r == true or r == 0
-end
-
-local function sleep(s)
-  os.execute("sleep " .. string.format("%.3f", s))
-end
-
-local function read_file(path)
-  local fh = io.open(path, "rb")
-  if not fh then return nil end
-  local s = fh:read("*a")
-  fh:close()
-  return s
-end
-
-local function write_file(path, s)
-  local fh = assert(io.open(path, "wb"))
-  fh:write(s)
-  fh:close()
-end
-
-local function tail(s, n)
-  if not s or s == "" then return "(empty)" end
-  local lines = {}
-  for line in s:gmatch("[^\n]+") do lines[#lines + 1] = line end
-  local from = math.max(1, #lines - n + 1)
-  return table.concat(lines, "\n", from)
-end
-
-local function self_pid()
-  local s = read_file("/proc/self/stat")
-  return s and tonumber(s:match("^(%d+)")) or 0
-end
-
-local function running_as_root()
-  local s = read_file("/proc/self/status") or ""
-  return s:match("\nUid:%s+0%s") ~= nil
-end
-
-local function pid_alive(pid)
-  local s = read_file("/proc/" .. pid .. "/stat")
-  if not s then return false end
-  local st = s:match("%)%s+(%a)")
-  return st ~= "Z" and st ~= "X"
-end
-
-local function ports_in_use()
-  local used = {}
-  for _, f in ipairs({ "/proc/net/tcp", "/proc/net/tcp6" }) do
-    local s = read_file(f)
-    if s then
-      for hexport in s:gmatch("\n%s*%d+:%s+%x+:(%x+)") do used[tonumber(hexport, 16)] = true end
-    end
-  end
-  return used
-end
-
-local seeded = false
-local function pick_port()
-  if not seeded then
-    local noise = tonumber(tostring({}):match("0x(%x+)") or "0", 16) or 0
-    math.randomseed((os.time() + self_pid() * 7919 + math.floor(os.clock() * 1e6) + noise) % 2147483647)
-    seeded = true
-  end
-  local used = ports_in_use()
-  for _ = 1, 200 do
-    local p = math.random(20000, 59999)
-    if not used[p] then return p end
-  end
-  error("fakecloud: no free loopback port found")
-end
 
 -- ---------------------------------------------------------------- JSON and HTTP
 
@@ -246,49 +153,10 @@ function Fake:error_log()
 end
 
 function Fake:stop()
-  if self.stopped then return true end
-  self.stopped = true
-  if self.session then pcall(self.session.close, self.session) end
-  local pid = self.pid
-  if pid and pid_alive(pid) then
-    run("kill -TERM " .. pid .. " 2>/dev/null")
-    local waited = 0
-    while pid_alive(pid) and waited < 5 do
-      sleep(0.02)
-      waited = waited + 0.02
-    end
-    if pid_alive(pid) then
-      run("kill -KILL " .. pid .. " 2>/dev/null")
-      sleep(0.05)
-    end
-  end
-  if self.prefix and self.prefix:match("fakecloud%.[%w_]+$") then
-    run("rm -rf " .. sh_quote(self.prefix))
-  end
-  return true
+  return nginx.stop(self, "fakecloud%.[%w_]+$")
 end
 
 -- ---------------------------------------------------------------- start
-
-local function render(template, vars)
-  return (template:gsub("@([%u_]+)@", function(k)
-    local v = vars[k]
-    if v == nil then error("fakecloud: template field @" .. k .. "@ has no value") end
-    return tostring(v)
-  end))
-end
-
-local function make_prefix()
-  local tmp = os.getenv("TMPDIR")
-  if not tmp or tmp == "" then tmp = "/tmp" end
-  local fh = io.popen("mktemp -d " .. sh_quote(tmp .. "/fakecloud.XXXXXX") .. " 2>/dev/null")
-  local dir = fh and fh:read("*l")
-  if fh then fh:close() end
-  if not dir or dir == "" then error("fakecloud: mktemp -d failed in " .. tmp) end
-  assert(run("mkdir -p " .. sh_quote(dir .. "/conf") .. " " .. sh_quote(dir .. "/logs") .. " " ..
-    sh_quote(dir .. "/temp")))
-  return dir
-end
 
 --[[ opts:
   port        fixed port (default: a free random loopback port)
@@ -305,73 +173,38 @@ function M.start(opts)
   opts = opts or {}
   load_core()
   local template = assert(read_file(M.dir .. "/nginx.conf.in"), "fakecloud: nginx.conf.in not found in " .. M.dir)
-  local prefix = make_prefix()
+  local prefix = nginx.make_prefix("fakecloud")
   local ok, self_or_err = pcall(M._start, opts, template, prefix)
   if not ok then
-    run("rm -rf " .. sh_quote(prefix))
+    nginx.remove_dir(prefix)
     error(self_or_err, 2)
   end
   return self_or_err
 end
 
 function M._start(opts, template, prefix)
-  local nginx = opts.nginx or "nginx"
-  local port, started, last_err
-  for _ = 1, (opts.port and 1 or 12) do
-    port = opts.port or pick_port()
-    write_file(prefix .. "/conf/nginx.conf", render(template, {
-      PREFIX = prefix, PORT = port, LUA_DIR = M.dir .. "/lua",
-      GZIP = (opts.gzip == false) and "off" or "on",
-      ACCESS_LOG = opts.access_log and (prefix .. "/logs/access.log") or "off",
-      OWNER_PID = (opts.watchdog == false) and 0 or self_pid(),
-      DAEMON = "on", LOG_LEVEL = opts.log_level or "warn",
-      -- as root, keep the worker root too: it writes temp files in the prefix and runs the watchdog
-      USER_LINE = running_as_root() and "user root;" or "",
-    }))
-    os.remove(prefix .. "/logs/error.log")
-    local cmd = nginx .. " -p " .. sh_quote(prefix) .. " -c " .. sh_quote(prefix .. "/conf/nginx.conf") ..
-      " -e " .. sh_quote(prefix .. "/logs/error.log") .. " >>" .. sh_quote(prefix .. "/logs/startup.log") .. " 2>&1"
-    if run(cmd) then
-      started = true
-      break
-    end
-    last_err = tail((read_file(prefix .. "/logs/error.log") or "") .. (read_file(prefix .. "/logs/startup.log") or ""), 15)
-    if not last_err:find("in use", 1, true) then break end
-  end
-  if not started then
-    run("rm -rf " .. sh_quote(prefix))
-    error("fakecloud: nginx did not start:\n" .. tostring(last_err), 2)
-  end
+  local port, pid = nginx.start_nginx {
+    prefix = prefix, port = opts.port, tries = 12, nginx = opts.nginx,
+    conf = function(p)
+      return nginx.render(template, {
+        PREFIX = prefix, PORT = p, LUA_DIR = M.dir .. "/lua",
+        GZIP = (opts.gzip == false) and "off" or "on",
+        ACCESS_LOG = opts.access_log and (prefix .. "/logs/access.log") or "off",
+        OWNER_PID = (opts.watchdog == false) and 0 or nginx.self_pid(),
+        DAEMON = "on", LOG_LEVEL = opts.log_level or "warn",
+        -- as root, keep the worker root too: it writes temp files in the prefix and runs the watchdog
+        USER_LINE = nginx.running_as_root() and "user root;" or "",
+      }, "fakecloud")
+    end,
+  }
+  if not port then error("fakecloud: " .. pid, 2) end
 
   local self = setmetatable({
-    port = port, base_url = "http://127.0.0.1:" .. port, prefix = prefix, stopped = false,
+    port = port, base_url = "http://127.0.0.1:" .. port, prefix = prefix, stopped = false, pid = pid,
   }, Fake)
-
-  -- the master PID from the pid file
-  for _ = 1, 250 do
-    local s = read_file(prefix .. "/logs/nginx.pid")
-    self.pid = s and tonumber(s:match("%d+"))
-    if self.pid then break end
-    sleep(0.02)
-  end
-  if not self.pid then
-    local log = tail(read_file(prefix .. "/logs/error.log"), 15)
-    run("rm -rf " .. sh_quote(prefix))
-    error("fakecloud: nginx wrote no pid file:\n" .. log, 2)
-  end
-
   self.session = core.session { user_agent = "fakecloud-launcher/1", insecure = false }
-  local deadline = os.time() + (opts.timeout or 10)
-  local up = false
-  repeat
-    local status = self.session:request {
-      method = "GET", url = self.base_url .. "/__fake/health", timeout = 2, connect_timeout = 1,
-    }
-    if status == 200 then up = true break end
-    sleep(0.05)
-  until os.time() > deadline or not pid_alive(self.pid)
-  if not up then
-    local log = tail(read_file(prefix .. "/logs/error.log"), 20)
+  if not nginx.wait_until_up(self.session, self.base_url .. "/__fake/health", pid, opts.timeout or 10) then
+    local log = nginx.tail(read_file(prefix .. "/logs/error.log"), 20)
     self:stop()
     error("fakecloud: the fake never answered /__fake/health on " .. self.base_url .. "; error.log:\n" .. log, 2)
   end

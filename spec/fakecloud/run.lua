@@ -8,6 +8,7 @@ local interp = (type(jit) == "table") and "luajit" or "lua5.4"
 package.cpath = here .. "/../../build/" .. interp .. "/?.so;" .. package.cpath
 
 local fakecloud = require "fakecloud"
+local nginx = require "support.nginx"
 
 local opts = { port = tonumber(os.getenv("FAKE_PORT") or ""), gzip = true }
 local config_json, url_file
@@ -58,22 +59,13 @@ if url_file then
   fh:close()
 end
 
-local function alive(pid)
-  local fh = io.open("/proc/" .. pid .. "/stat")
-  if not fh then return false end
-  local s = fh:read("*l") or ""
-  fh:close()
-  local st = s:match("%)%s+(%a)")
-  return st ~= "Z" and st ~= "X"
-end
-
 -- os.execute ignores SIGINT in this process while the child runs; the child (sleep) dies of it instead.
 local ok, err = pcall(function()
   while true do
     local r1, r2, r3 = os.execute("sleep 1")
     local interrupted = (r1 ~= true and r1 ~= 0) or r2 == "signal"
     if interrupted then break end
-    if not alive(fake.pid) then
+    if not nginx.pid_alive(fake.pid) then
       io.stderr:write("run.lua: nginx exited; error.log:\n" .. fake:error_log() .. "\n")
       break
     end

@@ -205,7 +205,7 @@ end
 
 -- init_worker: the watchdog, and a timer that probes the timer phase (it logs in by itself).
 function M.init_worker(owner)
-  require("spec_watchdog").start(owner)
+  require("fake.watchdog").start(owner, nil, "spec_watchdog") -- spec/fakecloud/lua/fake/watchdog.lua
   M.probe_phase("init_worker")
   ngx.timer.at(0, function(premature)
     if not premature then M.probe_phase("timer") end

@@ -12,91 +12,15 @@
 -- the spec process dies.
 
 local core = require "usage.core"
+local nginx = require "support.nginx"   -- spec/support/nginx.lua: files, processes, ports, nginx
 
 local M = {}
 
-local function dirname(p) return (p:match("^(.*)/[^/]*$")) or "." end
+M.dir = nginx.absolute(nginx.dirname((debug.getinfo(1, "S").source:gsub("^@", ""))))
+M.repo = nginx.dirname(nginx.dirname(M.dir))
 
-local function absolute(p)
-  if p:sub(1, 1) == "/" then return p end
-  local cwd = os.getenv("PWD")
-  if not cwd then
-    local fh = io.popen("pwd")
-    cwd = fh:read("*l")
-    fh:close()
-  end
-  return cwd .. "/" .. p:gsub("^%./", "")
-end
-
-M.dir = absolute(dirname((debug.getinfo(1, "S").source:gsub("^@", ""))))
-M.repo = dirname(dirname(M.dir))
-
-local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function run(cmd)
-  local r = os.execute(cmd)
-  return r == true or r == 0
-end
-
-local function read_file(path)
-  local fh = io.open(path, "rb")
-  if not fh then return nil end
-  local s = fh:read("*a")
-  fh:close()
-  return s
-end
+local read_file = nginx.read_file
 M.read_file = read_file
-
-local function write_file(path, s)
-  local fh = assert(io.open(path, "wb"))
-  fh:write(s)
-  fh:close()
-end
-
-local function self_pid()
-  local s = read_file("/proc/self/stat")
-  return s and tonumber(s:match("^(%d+)")) or 0
-end
-
-local function pid_alive(pid)
-  local s = read_file("/proc/" .. pid .. "/stat")
-  if not s then return false end
-  local st = s:match("%)%s+(%a)")
-  return st ~= "Z" and st ~= "X"
-end
-
-local function running_as_root()
-  return (read_file("/proc/self/status") or ""):match("\nUid:%s+0%s") ~= nil
-end
-
-local function ports_in_use()
-  local used = {}
-  for _, f in ipairs({ "/proc/net/tcp", "/proc/net/tcp6" }) do
-    for hexport in (read_file(f) or ""):gmatch("\n%s*%d+:%s+%x+:(%x+)") do used[tonumber(hexport, 16)] = true end
-  end
-  return used
-end
-
-local seeded = false
-local function pick_port()
-  if not seeded then
-    local noise = tonumber(tostring({}):match("0x(%x+)") or "0", 16) or 0
-    math.randomseed((os.time() + self_pid() * 104729 + noise) % 2147483647)
-    seeded = true
-  end
-  local used = ports_in_use()
-  for _ = 1, 200 do
-    local p = math.random(20000, 59999)
-    if not used[p] then return p end
-  end
-  error("launcher: no free loopback port")
-end
-
-local function tail(s, n)
-  local lines = {}
-  for line in (s or ""):gmatch("[^\n]+") do lines[#lines + 1] = line end
-  return table.concat(lines, "\n", math.max(1, #lines - n + 1))
-end
 
 function M.sleep(s) core.sleep(s) end
 
@@ -164,43 +88,9 @@ function Nginx:error_log()
   return read_file(self.prefix .. "/logs/error.log") or ""
 end
 
+-- the prefix is kept with KEEP_NGINX_PREFIX set
 function Nginx:stop()
-  if self.stopped then return true end
-  self.stopped = true
-  if self.session then pcall(self.session.close, self.session) end
-  local pid = self.pid
-  if pid and pid_alive(pid) then
-    run("kill -TERM " .. pid .. " 2>/dev/null")
-    for _ = 1, 250 do
-      if not pid_alive(pid) then break end
-      core.sleep(0.02)
-    end
-    if pid_alive(pid) then run("kill -KILL " .. pid .. " 2>/dev/null") end
-  end
-  if not os.getenv("KEEP_NGINX_PREFIX") and self.prefix:match("/usage%-resty%.[%w_]+$") then
-    run("rm -rf " .. sh_quote(self.prefix))
-  end
-  return true
-end
-
-local function render(template, vars)
-  return (template:gsub("@([%u_]+)@", function(k)
-    local v = vars[k]
-    if v == nil then error("launcher: template field @" .. k .. "@ has no value") end
-    return tostring(v)
-  end))
-end
-
-local function make_prefix()
-  local tmp = os.getenv("TMPDIR")
-  if not tmp or tmp == "" then tmp = "/tmp" end
-  local fh = io.popen("mktemp -d " .. sh_quote(tmp .. "/usage-resty.XXXXXX") .. " 2>/dev/null")
-  local dir = fh and fh:read("*l")
-  if fh then fh:close() end
-  if not dir or dir == "" then error("launcher: mktemp -d failed in " .. tmp) end
-  assert(run("mkdir -p " .. sh_quote(dir .. "/conf") .. " " .. sh_quote(dir .. "/logs") .. " " ..
-             sh_quote(dir .. "/temp")))
-  return dir
+  return nginx.stop(self, not os.getenv("KEEP_NGINX_PREFIX") and "/usage%-resty%.[%w_]+$")
 end
 
 --[[ opts:
@@ -216,47 +106,31 @@ function M.start(opts)
   local path = opts.template
   if path:sub(1, 1) ~= "/" then path = M.repo .. "/" .. path end
   local template = assert(read_file(path), "launcher: no template " .. path)
-  local prefix = make_prefix()
-  local last_err
-  for _ = 1, 10 do
-    local port = pick_port()
-    local fields = {
-      PREFIX = prefix, PORT = port, REPO = M.repo, OWNER_PID = self_pid(),
-      USER_LINE = running_as_root() and "user root;" or "",
-    }
-    for k, v in pairs(opts.vars or {}) do fields[k] = v end
-    local text = opts.edit and opts.edit(template, fields) or render(template, fields)
-    write_file(prefix .. "/conf/nginx.conf", text)
-    os.remove(prefix .. "/logs/error.log")
-    local cmd = (opts.env or "") .. " nginx -p " .. sh_quote(opts.nginx_prefix or prefix) ..
-      " -c " .. sh_quote(prefix .. "/conf/nginx.conf") .. " -e " .. sh_quote(prefix .. "/logs/error.log") ..
-      " >>" .. sh_quote(prefix .. "/logs/startup.log") .. " 2>&1"
-    if run(cmd) then
-      local self = setmetatable({ port = port, prefix = prefix, base_url = "http://127.0.0.1:" .. port }, Nginx)
-      local pidfile = fields.PID_FILE or (prefix .. "/logs/nginx.pid")
-      for _ = 1, 250 do
-        local s = read_file(pidfile)
-        self.pid = s and tonumber(s:match("%d+"))
-        if self.pid then break end
-        core.sleep(0.02)
-      end
-      self.session = core.session {}
-      local deadline = core.now() + 10
-      repeat
-        local status = self.pid and self.session:request {
-          url = self.base_url .. (opts.ping or "/ping"), timeout = 2, connect_timeout = 1 }
-        if status == 200 or (status and opts.ping_any) then return self end
-        core.sleep(0.05)
-      until core.now() > deadline or not (self.pid and pid_alive(self.pid))
-      last_err = tail(self:error_log() .. (read_file(prefix .. "/logs/startup.log") or ""), 20)
-      self:stop()
-      error("launcher: nginx did not come up:\n" .. last_err, 2)
-    end
-    last_err = tail((read_file(prefix .. "/logs/error.log") or "") .. (read_file(prefix .. "/logs/startup.log") or ""), 20)
-    if not last_err:find("in use", 1, true) then break end
+  local prefix = nginx.make_prefix("usage-resty")
+  local port, pid = nginx.start_nginx {
+    prefix = prefix, env = opts.env, nginx_prefix = opts.nginx_prefix,
+    conf = function(p)
+      local fields = {
+        PREFIX = prefix, PORT = p, REPO = M.repo, OWNER_PID = nginx.self_pid(),
+        USER_LINE = nginx.running_as_root() and "user root;" or "",
+      }
+      for k, v in pairs(opts.vars or {}) do fields[k] = v end
+      local text = opts.edit and opts.edit(template, fields) or nginx.render(template, fields, "launcher")
+      return text, fields.PID_FILE
+    end,
+  }
+  if not port then
+    nginx.remove_dir(prefix)
+    error("launcher: " .. pid, 2)
   end
-  run("rm -rf " .. sh_quote(prefix))
-  error("launcher: nginx did not start:\n" .. tostring(last_err), 2)
+  local self = setmetatable({ port = port, prefix = prefix, base_url = "http://127.0.0.1:" .. port, pid = pid }, Nginx)
+  self.session = core.session {}
+  if not nginx.wait_until_up(self.session, self.base_url .. (opts.ping or "/ping"), pid, 10, opts.ping_any) then
+    local last_err = nginx.logs_tail(prefix, 20)
+    self:stop()
+    error("launcher: nginx did not come up:\n" .. last_err, 2)
+  end
+  return self
 end
 
 return M

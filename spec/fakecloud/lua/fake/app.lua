@@ -392,13 +392,22 @@ local function create_job(req, spec, client)
   return job
 end
 
-local function submit_old(req, kind, client)
+-- the checks of a submitted body and the job it creates; nil once an error answer is sent
+local function submit_job(req, kind, client)
   local body = check_json_post(req)
-  if not body then return end
+  if not body then return nil end
   local spec, err = query.validate(kind, body)
-  if not spec then return send_error(req, 400, err.code, err.message, err.field) end
+  if not spec then
+    send_error(req, 400, err.code, err.message, err.field)
+    return nil
+  end
   if client then spec.client_index = client.index end
-  local job = create_job(req, spec, client)
+  return create_job(req, spec, client)
+end
+
+local function submit_old(req, kind, client)
+  local job = submit_job(req, kind, client)
+  if not job then return end
   local uri
   if kind == "search" then
     uri = "/api/v2/usage/simplesearch/" .. job.id .. "/results"
@@ -411,12 +420,8 @@ local function submit_old(req, kind, client)
 end
 
 local function submit_new(req, kind, client)
-  local body = check_json_post(req)
-  if not body then return end
-  local spec, err = query.validate(kind, body)
-  if not spec then return send_error(req, 400, err.code, err.message, err.field) end
-  if client then spec.client_index = client.index end
-  local job = create_job(req, spec, client)
+  local job = submit_job(req, kind, client)
+  if not job then return end
   local self_uri = client and ("/api/v2/usage/client/" .. client.id .. "/aggregates/query/jobs/" .. job.id)
     or ("/api/v2/usage/aggregates/query/jobs/" .. job.id)
   job.self_uri = self_uri
