@@ -266,12 +266,14 @@ local function table_text(r, interval_text, top)
                 percent(c.ratio429), percent(c.ratio5xx) }
   end
   local align = { "right", nil, nil, "right", "right", "right", "right" }
-  if #rows > 0 then
-    for _, l in ipairs(output.render({ "#", "OAuth client", "client id", "requests", "share", "429 ratio",
-                                       "5xx ratio" }, rows, align)) do out[#out + 1] = l end
-  else
-    out[#out + 1] = "(no usage in this interval)"
+  local function add_table(headers)
+    if #rows == 0 then
+      out[#out + 1] = "(no usage in this interval)"
+      return
+    end
+    for _, l in ipairs(output.render(headers, rows, align)) do out[#out + 1] = l end
   end
+  add_table { "#", "OAuth client", "client id", "requests", "share", "429 ratio", "5xx ratio" }
   out[#out + 1] = ""
   out[#out + 1] = format("Top %d endpoints by requests", math.min(top, r.endpoint_count))
   rows = {}
@@ -279,12 +281,7 @@ local function table_text(r, interval_text, top)
     rows[i] = { tostring(e.rank), e.method, (e.templateUri:gsub("%c", " ")), number_text(e.requests),
                 percent(e.share), percent(e.ratio429), percent(e.ratio5xx) }
   end
-  if #rows > 0 then
-    for _, l in ipairs(output.render({ "#", "method", "templateUri", "requests", "share", "429 ratio",
-                                       "5xx ratio" }, rows, align)) do out[#out + 1] = l end
-  else
-    out[#out + 1] = "(no usage in this interval)"
-  end
+  add_table { "#", "method", "templateUri", "requests", "share", "429 ratio", "5xx ratio" }
   return concat(out, "\n") .. "\n"
 end
 
