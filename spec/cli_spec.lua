@@ -400,6 +400,13 @@ describe("genesys-usage", function()
   describe("report", function()
     local INTERVAL = "2025-01-01/2025-01-07"
 
+    it("says so when an interval has no usage at all", function()
+      local r = run { "report", "--interval", "2019-01-01/2019-01-07" } -- the fake's data starts in 2020
+      assert.equal(0, r.code, r.err)
+      local _, n = r.out:gsub("%(no usage in this interval%)", "")
+      assert.equal(2, n) -- both tables
+    end)
+
     it("ranks clients and endpoints as the raw records do, with 429 and 5xx ratios", function()
       local recs = fake:data("2025-01-01", "2025-01-07")
       local by_client, by_endpoint = {}, {}
