@@ -29,7 +29,6 @@ local DEFAULTS = {
   max_response_size = 64 * 1024 * 1024,
   thread_pool = "usage",
 }
-M.DEFAULTS = DEFAULTS
 
 local DEFAULT_429_WAIT = 3 -- seconds, when a 429 comes without Retry-After (as the Java/.NET SDKs do)
 
@@ -311,11 +310,13 @@ local function meta_of(status, raw, correlation_id, attempts, elapsed)
   return meta
 end
 
+-- seconds to wait from the Retry-After of a headers table, or nil
 local function retry_after_of(headers)
   local v = headers["retry-after"]
   if not v then return nil end
   return core.parse_retry_after(v, core.time())
 end
+M.retry_after_of = retry_after_of
 
 -- The error of a non-2xx answer.
 function Client:_http_error(op, path, status, headers, body)
@@ -355,7 +356,8 @@ local function throttled_login(err)
 end
 
 -- Is this failure worth another attempt, and after how long? -> seconds | nil
-function Client:_retry_wait(op, status, err, headers, retries)
+-- (err.retry_after: the answer's Retry-After, read once by _http_error)
+function Client:_retry_wait(op, status, err, retries)
   local code = err.code
   local policy = self.retry
   if not policy then return nil end
@@ -371,7 +373,7 @@ function Client:_retry_wait(op, status, err, headers, retries)
     end
     return nil
   end
-  local after = retry_after_of(headers)
+  local after = err.retry_after
   if status == 429 then
     after = after or DEFAULT_429_WAIT
     if after > policy.max_retry_after then return nil end
@@ -457,7 +459,7 @@ function Client:_exchange(req, rt)
     if relogin then
       wait = 0
     elseif err and retries < (self.retry and self.retry.max_retries or 0) then
-      wait = self:_retry_wait(op, status, err, meta.headers or {}, retries)
+      wait = self:_retry_wait(op, status, err, retries)
       if wait and (now - started) + wait > self.retry.max_retry_time then wait = nil end
     end
 
@@ -545,7 +547,6 @@ local function query_string(q)
   for i, k in ipairs(keys) do parts[i] = core.percent_encode(k) .. "=" .. core.percent_encode(q[k]) end
   return "?" .. table.concat(parts, "&")
 end
-M.query_string = query_string
 
 -- Run operation `op` with checked arguments and its path. -> data, nil, meta | nil, err, meta
 function Client:_operation(op, path, query, body)

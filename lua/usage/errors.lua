@@ -34,9 +34,4 @@ function M.is_error(v)
   return getmetatable(v) == error_mt
 end
 
--- Lua errors raised for programmer errors (bad arguments, bad options) use this prefix.
-function M.raise(fmt, ...)
-  error("usage: " .. string.format(fmt, ...), 3)
-end
-
 return M

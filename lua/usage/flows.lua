@@ -8,7 +8,6 @@
 -- opts: poll = { interval, max_interval, timeout }, page_size (1..1000, default 1000),
 --       on_progress = function(state) with state = { state, polls, pages, rows, elapsed, id }.
 
-local core = require "usage.core"
 local errors = require "usage.errors"
 local models = require "usage.models"
 local validate = require "usage.validate"
@@ -106,8 +105,7 @@ local function poll(client, fetch, popts, progress, id, immediate)
       }, meta
     end
     if polls > 1 or not immediate then wait = math.min(wait * 2, p.max_interval) end
-    local after = meta and meta.headers and meta.headers["retry-after"]
-    after = after and core.parse_retry_after(after, core.time())
+    local after = meta and meta.headers and client_mod.retry_after_of(meta.headers)
     if after and after > wait then wait = after end
     rt.sleep(math.min(wait, deadline - now))
   end

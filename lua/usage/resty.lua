@@ -89,7 +89,6 @@ function rt.request(pool, req)
   end
 end
 
-M.rt = rt
 
 local function phase_error(phase)
   return errors.new {
