@@ -19,7 +19,12 @@ end
 
 local function is_null(v) return v == nil or v == cjson.null end
 
-local IV = "2025-03-03/2025-03-05"
+-- UTC dates relative to today, by the real clock (the fake's one-year limit of aggregates jobs uses it too):
+-- D(-3) is the date three days ago, "yyyy-MM-dd"
+local function D(offset) return os.date("!%Y-%m-%d", os.time() + offset * 86400) end
+
+local IV = D(-30) .. "/" .. D(-28)  -- three recent days: valid for every operation
+local JOB = D(-30) .. "/" .. D(-29) -- where any valid interval does
 
 -- wall clock in seconds (sub-second) from the fake's own request log times would be circular: use date +%s.%N
 local function clock()
@@ -294,7 +299,7 @@ describe("fake cloud", function()
       fake:config { token_expires_in = 300 }
       local r = login("demo-client", "demo-secret")
       assert.are.equal(300, r.json.expires_in)
-      local r2 = post(P.agg, { interval = "2025-01-01/2025-01-02" }, { token = r.json.access_token })
+      local r2 = post(P.agg, { interval = JOB }, { token = r.json.access_token })
       assert.are.equal(200, r2.status, r2.body)
       local log = fake:log()
       assert.are.equal("demo-client", log[#log].client_id)
@@ -331,7 +336,7 @@ describe("fake cloud", function()
       assert.are.equal(200, login("demo-client", "demo-secret").status)
       -- API requests are not affected by token_throttle
       fake:fault { fault = "token_throttle" }
-      assert.are.equal(200, post(P.agg, { interval = "2025-01-01/2025-01-02" }).status)
+      assert.are.equal(200, post(P.agg, { interval = JOB }).status)
       assert.are.equal(1, #fake:faults())
     end)
   end)
@@ -344,15 +349,30 @@ describe("fake cloud", function()
     end)
 
     it("answers 401 bad.credentials for an unknown token", function()
-      assert_error(post(P.query, { interval = "2025-01-01/2025-01-02" }, { token = "not-a-token" }), 401, "bad.credentials")
+      assert_error(post(P.query, { interval = JOB }, { token = "not-a-token" }), 401, "bad.credentials")
     end)
 
     it("answers 401 credentials.expired for an expired token", function()
       local t = fake:token("demo", 0)
-      assert_error(post(P.query, { interval = "2025-01-01/2025-01-02" }, { token = t }), 401, "credentials.expired")
+      assert_error(post(P.query, { interval = JOB }, { token = t }), 401, "credentials.expired")
       fake:config { token_expires_in = 1 }
       local r = login("demo-client", "demo-secret")
-      assert.are.equal(200, post(P.query, { interval = "2025-01-01/2025-01-02" }, { token = r.json.access_token }).status)
+      assert.are.equal(200, post(P.query, { interval = JOB }, { token = r.json.access_token }).status)
+    end)
+
+    it("answers the status fault's 401 like an unknown token (bad.credentials); 408, 409, 413 with their codes", function()
+      local codes = { [401] = "bad.credentials", [403] = "not.authorized", [408] = "client.timeout",
+        [409] = "request.conflict", [413] = "request.entity.too.large" }
+      for st, code in pairs(codes) do
+        fake:fault { fault = "status", status = st }
+        assert_error(post(P.agg, { interval = JOB }), st, code)
+      end
+      fake:fault { fault = "status", status = 401 }
+      local a = post(P.agg, { interval = JOB })
+      local b = post(P.agg, { interval = JOB }, { token = "not-a-token" })
+      assert.are.equal(b.json.message, a.json.message)
+      -- the token was not revoked by the fault (expired_token does that)
+      assert.are.equal(200, post(P.agg, { interval = JOB }).status)
     end)
 
     it("checks the permissions of each operation (any one of the listed)", function()
@@ -383,7 +403,7 @@ describe("fake cloud", function()
         for _, op in ipairs(ops) do
           local allowed = false
           for _, p in ipairs(op[3]) do allowed = allowed or have[p] or false end
-          local r = call(op[1], op[2], { token = tok, json = op[1] == "POST" and { interval = "2025-01-01/2025-01-02" } or nil })
+          local r = call(op[1], op[2], { token = tok, json = op[1] == "POST" and { interval = JOB } or nil })
           if allowed then
             assert.are_not.equal(403, r.status, who .. " " .. op[2])
           else
@@ -398,7 +418,7 @@ describe("fake cloud", function()
   end)
 
   describe("request validation", function()
-    local iv = "2025-03-03T00:00:00.000Z/2025-03-05T00:00:00.000Z"
+    local iv = D(-30) .. "T00:00:00.000Z/" .. D(-28) .. "T00:00:00.000Z"
 
     it("requires application/json bodies (415)", function()
       assert_error(call("POST", P.query, { body = cjson.encode { interval = iv }, ct = "text/plain" }),
@@ -417,18 +437,51 @@ describe("fake cloud", function()
       assert_error(post(P.search, {}), 400, "bad.request", "interval")
     end)
 
-    it("answers 400 invalid.date for malformed or reversed intervals and new-generation spans over 90 days", function()
+    it("answers 400 invalid.date for malformed, reversed or empty intervals", function()
       assert_error(post(P.query, { interval = "yesterday" }), 400, "invalid.date", "interval")
       assert_error(post(P.query, { interval = "2025-13-01/2025-14-01" }), 400, "invalid.date", "interval")
       assert_error(post(P.query, { interval = "2025-02-30/2025-03-01" }), 400, "invalid.date", "interval")
-      assert_error(post(P.agg, { interval = "2025-03-05/2025-03-01" }), 400, "invalid.date", "interval")
-      assert_error(post(P.agg, { interval = "2025-01-01T00:00:00Z/2025-04-02T00:00:00Z" }), 400, "invalid.date", "interval")
-      assert_error(post(client_agg_path(catalog.clients[1].id), { interval = "2025-01-01/2025-06-01" }),
+      assert_error(post(P.agg, { interval = D(-20) .. "/" .. D(-24) }), 400, "invalid.date", "interval")
+      -- the old generation counts [start, end): an end equal to the start leaves nothing
+      assert_error(post(P.query, { interval = D(-20) .. "/" .. D(-20) }), 400, "invalid.date", "interval")
+      assert_error(post(P.search, { interval = D(-20) .. "T10:00:00Z/" .. D(-20) .. "T10:00:00Z" }),
         400, "invalid.date", "interval")
-      -- exactly 90 days is fine; the old generation has no such limit
-      assert.are.equal(200, post(P.agg, { interval = "2025-01-01T00:00:00Z/2025-04-01T00:00:00Z" }).status)
-      assert.are.equal(200, post(P.query, { interval = "2025-01-01/2025-06-01" }).status)
-      assert.are.equal(200, post(P.agg, { interval = "2025-01-01T08:00:00+02:00/2025-01-03T00:00:00.5Z" }).status)
+      -- the new generation's start and end are inclusive: one day
+      assert.are.equal(200, post(P.agg, { interval = D(-20) .. "/" .. D(-20) }).status)
+      assert.are.equal(200, post(P.agg, { interval = D(-30) .. "T08:00:00+02:00/" .. D(-28) .. "T00:00:00.5Z" }).status)
+    end)
+
+    it("limits aggregates jobs: start at most one year ago, end at most 90 days after the start (constraint.validation)", function()
+      local cagg = client_agg_path(catalog.clients[1].id)
+      -- by the real clock: a year and a bit ago is refused, a bit less than a year is fine
+      for _, path in ipairs({ P.agg, cagg }) do
+        assert_error(post(path, { interval = D(-367) .. "/" .. D(-360) }), 400, "constraint.validation", "interval")
+        assert.are.equal(200, post(path, { interval = D(-364) .. "/" .. D(-360) }).status)
+      end
+      -- the old generation has neither limit
+      assert.are.equal(200, post(P.query, { interval = "2020-01-01/2020-06-01" }).status)
+      assert.are.equal(200, post(P.search, { interval = D(-400) .. "/" .. D(-200) }).status)
+      -- the exact rule: the same calendar date one year back, 00:00 UTC (config today pins the clock)
+      fake:config { today = "2026-03-01" }
+      assert.are.equal(200, post(P.agg, { interval = "2025-03-01T00:00:00Z/2025-03-02T00:00:00Z" }).status)
+      assert_error(post(P.agg, { interval = "2025-02-28T23:59:59Z/2025-03-02" }), 400, "constraint.validation", "interval")
+      fake:config { today = "2028-02-29" }
+      assert.are.equal(200, post(cagg, { interval = "2027-02-28/2027-03-01" }).status)
+      assert_error(post(cagg, { interval = "2027-02-27/2027-03-01" }), 400, "constraint.validation", "interval")
+      -- 90 days between the start and end instants (a date alone is its 00:00): 91 days are counted then
+      fake:config { today = "2026-03-01" }
+      assert.are.equal(200, post(P.agg, { interval = "2025-12-01T00:00:00Z/2026-03-01T00:00:00Z" }).status)
+      assert.are.equal(200, post(cagg, { interval = "2025-12-01/2026-03-01" }).status)
+      assert_error(post(P.agg, { interval = "2025-12-01T00:00:00Z/2026-03-01T00:00:01Z" }),
+        400, "constraint.validation", "interval")
+      assert_error(post(cagg, { interval = "2025-12-01/2026-03-02" }), 400, "constraint.validation", "interval")
+      assert_error(post(P.agg, { interval = "2025-12-01/2026-06-01" }), 400, "constraint.validation", "interval")
+      -- ... by the real clock too
+      fake:config { today = false }
+      assert.are.equal(200, post(P.agg, { interval = D(-100) .. "T00:00:00Z/" .. D(-10) .. "T00:00:00Z" }).status)
+      assert_error(post(P.agg, { interval = D(-100) .. "/" .. D(-9) }), 400, "constraint.validation", "interval")
+      assert.has_error(function() fake:config { today = "2026-02-30" } end)
+      assert.has_error(function() fake:config { today = "2026-02-03T00:00:00Z" } end)
     end)
 
     it("answers 400 invalid.value for unknown enum values", function()
@@ -448,17 +501,68 @@ describe("fake cloud", function()
       assert_error(post(P.agg, { interval = iv, metrics = "Requests" }), 400, "bad.request", "metrics")
     end)
 
-    it("answers 400 for pageSize outside 1..1000 and for a bad cursor", function()
+    it("answers 400 invalid.query.param.value for pageSize outside 1..1000, bad cursors and bad days", function()
       local r = post(P.agg, { interval = iv })
       for _, bad in ipairs({ "0", "1001", "-5", "abc", "2.5" }) do
-        assert_error(get(r.json.selfUri .. "?pageSize=" .. bad), 400, "invalid.value", "pageSize")
+        assert_error(get(r.json.selfUri .. "?pageSize=" .. bad), 400, "invalid.query.param.value", "pageSize")
       end
-      assert_error(get(r.json.selfUri .. "?after=bogus"), 400, "invalid.value", "after")
+      assert_error(get(r.json.selfUri .. "?after=bogus"), 400, "invalid.query.param.value", "after")
+      assert_error(get(r.json.selfUri .. "?page=bogus"), 400, "invalid.query.param.value", "page")
       local s = post(P.search, { interval = iv })
-      assert_error(get(s.json.resultsUri .. "?pageSize=1001"), 400, "invalid.value", "pageSize")
+      assert_error(get(s.json.resultsUri .. "?pageSize=1001"), 400, "invalid.query.param.value", "pageSize")
+      assert_error(get(s.json.resultsUri .. "?after=bogus"), 400, "invalid.query.param.value", "after")
       assert.are.equal(200, get(s.json.resultsUri .. "?pageSize=1000").status)
-      assert_error(get("/api/v2/oauth/clients/" .. catalog.clients[1].id .. "/usage/summary?days=abc"),
-        400, "invalid.value", "days")
+      for _, bad in ipairs({ "abc", "0", "367", "1.5" }) do
+        assert_error(get("/api/v2/oauth/clients/" .. catalog.clients[1].id .. "/usage/summary?days=" .. bad),
+          400, "invalid.query.param.value", "days")
+      end
+      -- a cursor of another job is refused too
+      fake:config { result_rows = 30, lifecycle = { polls = 0 } }
+      local a, b = post(P.agg, { interval = iv }), post(P.agg, { interval = iv })
+      local nu = get(a.json.selfUri .. "?pageSize=10").json.nextUri
+      assert_error(get(b.json.selfUri .. "?" .. nu:match("%?(.*)$")), 400, "invalid.query.param.value", "after")
+    end)
+
+    it("answers 400 invalid.property naming an unknown body field, for every body model", function()
+      local cid = catalog.clients[1].id
+      local cases = {
+        { P.query, { interval = iv, foo = 1 }, "foo" },
+        { P.query, { interval = iv, Interval = iv }, "Interval" },
+        { P.query, { interval = iv, oauthClientIds = { cid } }, "oauthClientIds" },
+        { client_path(cid), { interval = iv, sortBy = {} }, "sortBy" },
+        { P.search, { interval = iv, granularity = "Day" }, "granularity" },
+        { P.search, { interval = iv, groupBy = { "ClientName" } }, "groupBy" },
+        { P.agg, { interval = iv, organizationIds = { catalog.organizations[1].id } }, "organizationIds" },
+        { P.agg, { interval = iv, extra = cjson.null }, "extra" },
+        { client_agg_path(cid), { interval = iv, userIds = {} }, "userIds" },
+        { client_agg_path(cid), { interval = iv, oauthClientIds = {} }, "oauthClientIds" },
+        { P.agg, { interval = iv, sortBy = { { fieldName = "date", direction = "Asc" } } }, "sortBy.direction" },
+      }
+      for _, c in ipairs(cases) do
+        local r = post(c[1], c[2])
+        assert_error(r, 400, "invalid.property", c[3])
+        assert.are.equal("invalid.property", r.json.details[1].errorCode)
+        assert.is_truthy(r.json.message:find(c[3], 1, true), r.json.message)
+      end
+      -- unknown fields are reported before anything else is checked
+      assert_error(post(P.agg, { bogus = true }), 400, "invalid.property", "bogus")
+      -- every documented field is accepted, and sortBy's fieldName and order are both optional
+      local all = {
+        { P.query, { interval = iv, granularity = "Week", metrics = { "Requests" }, groupBy = { "UserId" } } },
+        { client_path(cid), { interval = iv, granularity = "Day", metrics = { "Requests" }, groupBy = { "OrganizationId" } } },
+        { P.search, { interval = iv, metrics = { "Date" }, oauthClientNames = { "x" }, httpMethods = { "GET" },
+          templateUris = { "x" } } },
+        { P.agg, { interval = iv, granularity = "Day", sortBy = { { order = "Desc" }, { fieldName = "date" } },
+          metrics = { "Requests" }, templateUris = { "x" }, httpMethods = { "GET" }, platforms = { "WebApp" },
+          groupBy = { "Platform" }, userIds = { "x" }, oauthClientIds = { "x" } } },
+        { client_agg_path(cid), { interval = iv, granularity = "Day", sortBy = { { fieldName = "date", order = "Asc" } },
+          metrics = { "Requests" }, templateUris = { "x" }, httpMethods = { "GET" }, platforms = { "WebApp" },
+          groupBy = { "Platform" }, organizationIds = { "x" } } },
+      }
+      for _, c in ipairs(all) do
+        local r = post(c[1], c[2])
+        assert.are.equal(200, r.status, r.body)
+      end
     end)
 
     it("answers 404 not.found for unknown executions, jobs, clients and routes; 405 for wrong methods", function()
@@ -531,7 +635,7 @@ describe("fake cloud", function()
   end)
 
   describe("old generation lifecycle", function()
-    local body = { interval = "2025-03-03/2025-03-04" }
+    local body = { interval = IV }
 
     it("postUsageQuery: Running (no results) then Complete with results by default", function()
       local r = post(P.query, body)
@@ -542,7 +646,7 @@ describe("fake cloud", function()
       assert.are.equal('{"queryStatus":"Running"}', a.body)
       local b = get(r.json.resultsUri)
       assert.are.equal("Complete", b.json.queryStatus)
-      assert.are.equal(2, #b.json.results) -- one row a day, no groupBy
+      assert.are.equal(2, #b.json.results) -- one row a day, no groupBy; the date-only end day is excluded
       -- stays Complete
       assert.are.equal(b.body, get(r.json.resultsUri).body)
     end)
@@ -567,19 +671,43 @@ describe("fake cloud", function()
       assert.are.equal("Complete", get(r.json.resultsUri).json.queryStatus)
     end)
 
-    it("ends Failed with an errorBody on job_failed, without one when error_body = false", function()
-      fake:fault { fault = "job_failed" }
+    it("ends Failed on job_failed and job_cancelled, without errorBody (ApiUsageQueryResult has none)", function()
+      local cid = catalog.clients[1].id
+      fake:fault { fault = "job_failed", error_code = "usage.failed", error_message = "boom" }
       fake:fault { fault = "job_failed", error_body = false }
-      local r1, r2, r3 = post(P.query, body), post(P.search, body), post(P.query, body)
-      local f1 = poll(r1.json.resultsUri)
-      assert.are.equal("Failed", f1.json.queryStatus)
-      assert.is_string(f1.json.errorBody.message)
-      assert.is_string(f1.json.errorBody.code)
-      assert.is_nil(f1.json.results)
-      local f2 = poll(r2.json.resultsUri)
-      assert.are.equal("Failed", f2.json.queryStatus)
-      assert.is_nil(f2.json.errorBody)
-      assert.are.equal("Complete", poll(r3.json.resultsUri).json.queryStatus)
+      fake:fault { fault = "job_cancelled", match = { path = "/oauth/clients/" } }
+      local r1, r2, r3 = post(P.query, body), post(P.search, body), post(client_path(cid), body)
+      local r4 = post(P.query, body)
+      for _, r in ipairs({ r1, r2, r3 }) do
+        local f = poll(r.json.resultsUri)
+        assert.are.equal('{"queryStatus":"Failed"}', f.body)
+      end
+      assert.are.equal("Complete", poll(r4.json.resultsUri).json.queryStatus)
+    end)
+
+    it("leaves queryStatus out of complete results with omit_query_status (it is optional there)", function()
+      fake:config { omit_query_status = true, lifecycle = { polls = 1 }, result_rows = 5 }
+      local q, s = post(P.query, body), post(P.search, body)
+      fake:config { result_rows = false }
+      local cq = post(client_path(catalog.clients[1].id), body)
+      for _, r in ipairs({ q, s, cq }) do
+        assert.are.equal('{"queryStatus":"Running"}', get(r.json.resultsUri).body) -- still there while running
+        local f = get(r.json.resultsUri .. (r == s and "?pageSize=2" or ""))
+        assert.are.equal(200, f.status)
+        assert.is_nil(f.json.queryStatus)
+        assert.is_falsy(f.body:find("queryStatus", 1, true))
+        assert.is_table(f.json.results)
+        assert.is_true(#f.json.results > 0)
+      end
+      local page = get(s.json.resultsUri .. "?pageSize=2")
+      assert.are.equal('{"results":[', page.body:sub(1, 12))
+      assert.is_string(page.json.cursors.after)
+      -- the new generation keeps its (required) queryStatus
+      local j = post(P.agg, { interval = JOB })
+      get(j.json.selfUri)
+      assert.are.equal("Succeeded", get(j.json.selfUri).json.queryStatus)
+      fake:config { omit_query_status = false }
+      assert.are.equal("Complete", get(q.json.resultsUri).json.queryStatus)
     end)
 
     it("postOauthClientUsageQuery and getOauthClientUsageSummary read through getOauthClientUsageQueryResult", function()
@@ -624,7 +752,7 @@ describe("fake cloud", function()
   end)
 
   describe("new generation lifecycle", function()
-    local body = { interval = "2025-03-03/2025-03-04" }
+    local body = { interval = JOB }
 
     it("postUsageAggregatesQueryJobs: Queued, Running, Succeeded by polls", function()
       fake:config { lifecycle = { polls = 3 } }
@@ -688,7 +816,7 @@ describe("fake cloud", function()
   end)
 
   describe("paging", function()
-    local iv = "2025-03-03/2025-03-09"
+    local iv = D(-30) .. "/" .. D(-24)
 
     it("aggregates: pageSize defaults to 100, nextUri carries after= and pageSize=", function()
       fake:config { result_rows = 250, lifecycle = { polls = 0 } }
@@ -726,13 +854,13 @@ describe("fake cloud", function()
     it("aggregates: a natural 90-day Day query grouped by client, template and method pages through many rows", function()
       fake:config { lifecycle = { polls = 0 } }
       local rows, pages = run_new(P.agg, {
-        interval = "2025-01-01T00:00:00Z/2025-04-01T00:00:00Z", granularity = "Day",
+        interval = D(-100) .. "T00:00:00Z/" .. D(-10) .. "T00:00:00Z", granularity = "Day", -- 90 days later
         groupBy = { "OauthClientId", "TemplateUri", "HttpMethod" },
       }, 1000)
       assert.is_true(#rows > 10000, #rows)
       assert.are.equal(math.ceil(#rows / 1000), #pages)
-      assert.are.equal("2025-01-01", rows[1].date)
-      assert.are.equal("2025-03-31", rows[#rows].date)
+      assert.are.equal(D(-100), rows[1].date)
+      assert.are.equal(D(-10), rows[#rows].date) -- the end is inclusive: 91 days
     end)
 
     it("simple search: cursors.after while more pages remain, default pageSize 100", function()
@@ -764,19 +892,21 @@ describe("fake cloud", function()
 
     it("result_rows applies to queries submitted afterwards only, and big old-generation results come whole", function()
       fake:config { lifecycle = { polls = 0 } }
-      local before = post(P.query, { interval = "2025-03-03/2025-03-03" })
+      local before = post(P.query, { interval = "2025-03-03/2025-03-04" })
       fake:config { result_rows = 3000 }
-      local big = run_old(P.query, { interval = "2025-03-03/2025-03-03" })
+      local big = run_old(P.query, { interval = "2025-03-03/2025-03-04" })
       assert.are.equal(3000, #big.json.results)
       assert.are.equal(1, #get(before.json.resultsUri).json.results)
       fake:config { result_rows = false }
-      assert.are.equal(1, #run_old(P.query, { interval = "2025-03-03/2025-03-03" }).json.results)
+      assert.are.equal(1, #run_old(P.query, { interval = "2025-03-03/2025-03-04" }).json.results)
     end)
   end)
 
   describe("data set and sums", function()
-    local iv_start, iv_end = "2025-03-03", "2025-03-16"
-    local interval = "2025-03-03T00:00:00.000Z/2025-03-17T00:00:00.000Z"
+    -- the same 14 recent days for both generations: [start, end) for the old one, inclusive for jobs
+    local iv_start, iv_end = D(-30), D(-17)
+    local interval = iv_start .. "T00:00:00.000Z/" .. D(-16) .. "T00:00:00.000Z"
+    local jobs_interval = iv_start .. "/" .. iv_end
     local org_recs, all_recs
 
     before_each(function()
@@ -843,7 +973,7 @@ describe("fake cloud", function()
       compare_sums(expect_sums(org_recs, function(r) return k(week_start(r.date), r.httpMethod, r.userId) end),
         f.json.results, function(row) return k(row.date:sub(1, 10), row.httpMethod, row.userId) end)
       -- a month boundary
-      local recs = fake:data("2025-01-27", "2025-02-03")
+      local recs = fake:data("2025-01-27", "2025-02-02") -- the end day of an old-generation interval is excluded
       f = run_old(P.query, { interval = "2025-01-27/2025-02-03", granularity = "Month", groupBy = { "TemplateUri" } })
       compare_sums(expect_sums(recs, function(r) return k(month_start(r.date), r.templateUri) end),
         f.json.results, function(row) return k(row.date:sub(1, 10), row.templateUri) end)
@@ -886,7 +1016,7 @@ describe("fake cloud", function()
       local pick_users = { users[1], users[#users] }
       local cids = { catalog.clients[3].id, catalog.clients[8].id, catalog.clients[13].id, catalog.clients[19].id }
       local body = {
-        interval = interval, granularity = "Day",
+        interval = jobs_interval, granularity = "Day",
         groupBy = { "OauthClientId", "UserId", "TemplateUri", "HttpMethod", "Platform" },
         oauthClientIds = cids, userIds = pick_users, httpMethods = { "GET", "POST", "PUT" },
         platforms = { "WebApp", "PublicAPI" },
@@ -907,7 +1037,7 @@ describe("fake cloud", function()
       end, { requests = "requestCount" })
 
       local t1, t2 = tpl[1], tpl[#tpl]
-      rows = run_new(P.agg, { interval = interval, granularity = "Week", groupBy = { "OauthClientName" },
+      rows = run_new(P.agg, { interval = jobs_interval, granularity = "Week", groupBy = { "OauthClientName" },
         templateUris = { t1, t2 } }, 1000)
       exp = expect_sums(org_recs, function(r)
         if r.templateUri == t1 or r.templateUri == t2 then return k(week_start(r.date), r.clientName) end
@@ -919,7 +1049,7 @@ describe("fake cloud", function()
       local pp
       for _, c in ipairs(catalog.clients) do if #c.organizations >= 3 then pp = c end end
       local orgs = { pp.organizations[1], pp.organizations[3] }
-      local rows = run_new(client_agg_path(pp.id), { interval = interval, granularity = "Month",
+      local rows = run_new(client_agg_path(pp.id), { interval = jobs_interval, granularity = "Month",
         groupBy = { "OrganizationId", "Platform" }, organizationIds = orgs }, 1000)
       local exp = expect_sums(all_recs, function(r)
         if r.clientId == pp.id and (r.organizationId == orgs[1] or r.organizationId == orgs[2]) then
@@ -957,10 +1087,10 @@ describe("fake cloud", function()
     end)
 
     it("sortBy orders the aggregates", function()
-      local rows = run_new(P.agg, { interval = interval, groupBy = { "OauthClientId" },
+      local rows = run_new(P.agg, { interval = jobs_interval, groupBy = { "OauthClientId" },
         sortBy = { { fieldName = "Requests", order = "Desc" } } }, 1000)
       for i = 2, #rows do assert.is_true(rows[i - 1].requestCount >= rows[i].requestCount) end
-      rows = run_new(P.agg, { interval = interval, groupBy = { "TemplateUri" },
+      rows = run_new(P.agg, { interval = jobs_interval, groupBy = { "TemplateUri" },
         sortBy = { { fieldName = "TemplateUri", order = "Asc" }, { fieldName = "date", order = "Desc" } } }, 1000)
       for i = 2, #rows do
         local a, b = rows[i - 1], rows[i]
@@ -988,7 +1118,7 @@ describe("fake cloud", function()
       assert.is_falsy(f.body:find("[eE]%+"))
       assert.is_falsy(f.body:find('"%w+":%d+%.%d'))
       -- a two-week total of the heavy client goes well past 2^32 and still arrives exactly
-      local rows = run_new(P.agg, { interval = interval, granularity = "Month", groupBy = { "OauthClientId" },
+      local rows = run_new(P.agg, { interval = jobs_interval, granularity = "Month", groupBy = { "OauthClientId" },
         oauthClientIds = { heavy.id } })
       local total = 0
       for _, e in pairs(exp) do total = total + e.requests end
@@ -1002,7 +1132,7 @@ describe("fake cloud", function()
       local f = run_old(P.query, { interval = interval, groupBy = { "OAuthClientId" }, metrics = { "Requests" },
         granularity = "Day" })
       assert.is_true(#f.json.results > 0)
-      local none = post(P.agg, { interval = interval, oauthClientIds = { "11111111-2222-3333-4444-555555555555" } })
+      local none = post(P.agg, { interval = jobs_interval, oauthClientIds = { "11111111-2222-3333-4444-555555555555" } })
       local e = get(none.json.selfUri)
       assert.is_truthy(e.body:find('"entities":[]', 1, true), e.body)
       local s = post(P.search, { interval = interval, oauthClientNames = { "Nobody" } })
@@ -1018,8 +1148,80 @@ describe("fake cloud", function()
     end)
   end)
 
+  describe("intervals", function()
+    local heavy = "e1757718-6cd5-497a-8c0a-8a7aa9d882fd" -- active every day, in every organization it has
+
+    -- the distinct dates (yyyy-MM-dd) of the rows of a result, sorted
+    local function dates(rows)
+      local set, out = {}, {}
+      for _, r in ipairs(rows) do set[r.date:sub(1, 10)] = true end
+      for d in pairs(set) do out[#out + 1] = d end
+      table.sort(out)
+      return out
+    end
+    local function days(a, b)
+      local out = {}
+      for i = a, b do out[#out + 1] = D(i) end
+      return out
+    end
+
+    before_each(function()
+      fake:config { lifecycle = { polls = 0 } }
+    end)
+
+    it("new generation: start and end are inclusive, every UTC day from the start's through the end's", function()
+      local cases = {
+        { D(-20) .. "T00:00:00Z/" .. D(-13) .. "T00:00:00Z", -20, -13 },
+        { D(-20) .. "/" .. D(-14), -20, -14 },
+        { D(-20) .. "/" .. D(-20), -20, -20 },
+        { D(-20) .. "T08:00:00Z/" .. D(-20) .. "T09:00:00Z", -20, -20 },
+        { D(-21) .. "T23:00:00-02:00/" .. D(-19) .. "T12:00:00.250+05:00", -20, -19 },
+      }
+      for _, c in ipairs(cases) do
+        local want = days(c[2], c[3])
+        assert.are.same(want, dates(run_new(P.agg, { interval = c[1] }, 1000)), c[1])
+        assert.are.same(want, dates(run_new(client_agg_path(heavy), { interval = c[1] }, 1000)), c[1])
+      end
+      local recs = fake:data(D(-20), D(-13))
+      compare_sums(expect_sums(recs, function(r) return r.date end), run_new(P.agg, { interval = cases[1][1] }, 1000),
+        function(e) return e.date end, { requests = "requestCount" })
+    end)
+
+    it("old generation: the days overlapping [start, end); a date alone as the end excludes that day", function()
+      local cases = {
+        { D(-20) .. "T00:00:00Z/" .. D(-13) .. "T00:00:00Z", -20, -14 },
+        { D(-20) .. "/" .. D(-14), -20, -15 },
+        { D(-20) .. "T08:00:00Z/" .. D(-20) .. "T09:00:00Z", -20, -20 },
+        { D(-20) .. "T08:00:00Z/" .. D(-19) .. "T00:00:00.001Z", -20, -19 },
+        { D(-21) .. "T23:00:00-02:00/" .. D(-19) .. "T12:00:00+05:00", -20, -19 },
+      }
+      for _, c in ipairs(cases) do
+        local want = days(c[2], c[3])
+        assert.are.same(want, dates(run_old(P.query, { interval = c[1] }).json.results), c[1])
+        assert.are.same(want, dates(run_old(client_path(heavy), { interval = c[1] }).json.results), c[1])
+        assert.are.same(want, dates(search_all({ interval = c[1], metrics = { "Date", "Status200" } }, 1000)), c[1])
+      end
+      local recs = fake:data(D(-20), D(-14))
+      compare_sums(expect_sums(recs, function(r) return r.date end),
+        run_old(P.query, { interval = cases[1][1] }).json.results, function(row) return row.date:sub(1, 10) end)
+    end)
+
+    it("the summary covers today and the days before it; config today pins today", function()
+      fake:config { today = "2025-03-05" }
+      local s = poll(get("/api/v2/oauth/clients/" .. heavy .. "/usage/summary?days=3").json.resultsUri)
+      assert.are.same({ "2025-03-03", "2025-03-04", "2025-03-05" }, dates(s.json.results))
+      fake:config { today = false }
+      local before = days(-1, 0)
+      s = poll(get("/api/v2/oauth/clients/" .. heavy .. "/usage/summary?days=2").json.resultsUri)
+      local after = days(-1, 0)
+      local got = dates(s.json.results)
+      assert.is_true(table.concat(got, ",") == table.concat(before, ",") or
+        table.concat(got, ",") == table.concat(after, ","), table.concat(got, ","))
+    end)
+  end)
+
   describe("faults", function()
-    local iv = "2025-03-03/2025-03-04"
+    local iv = JOB
 
     it("status 429 with Retry-After and the too.many.requests.retry.after body, count times", function()
       fake:fault { fault = "status", status = 429, retry_after = 3, count = 2 }
@@ -1142,26 +1344,26 @@ describe("fake cloud", function()
       fake:config { rate_limit = { requests = 3, per = 1 } }
       local other = fake:token("org_viewer")
       for i = 1, 3 do
-        local r = post(P.agg, { interval = "2025-03-03/2025-03-04" })
+        local r = post(P.agg, { interval = JOB })
         assert.are.equal(200, r.status)
         assert.are.equal(tostring(i), r.headers["inin-ratelimit-count"])
         assert.are.equal("3", r.headers["inin-ratelimit-allowed"])
       end
-      local r = post(P.agg, { interval = "2025-03-03/2025-03-04" })
+      local r = post(P.agg, { interval = JOB })
       assert_error(r, 429, "too.many.requests.retry.after")
       assert.are.equal("1", r.headers["retry-after"])
       assert.is_truthy(r.json.message:find("[1]", 1, true))
-      assert.are.equal(200, post(P.agg, { interval = "2025-03-03/2025-03-04" }, { token = other }).status)
+      assert.are.equal(200, post(P.agg, { interval = JOB }, { token = other }).status)
       os.execute("sleep 1.05")
-      assert.are.equal(200, post(P.agg, { interval = "2025-03-03/2025-03-04" }).status)
+      assert.are.equal(200, post(P.agg, { interval = JOB }).status)
     end)
   end)
 
   describe("request log", function()
     it("records every API request with its status, fault and client", function()
       fake:fault { fault = "status", status = 500, match = { path = "/simplesearch" } }
-      post(P.agg, { interval = "2025-03-03/2025-03-04" }, { headers = { ["X-Custom-Thing"] = "yes" } })
-      post(P.search, { interval = "2025-03-03/2025-03-04" })
+      post(P.agg, { interval = JOB }, { headers = { ["X-Custom-Thing"] = "yes" } })
+      post(P.search, { interval = JOB })
       get("/api/v2/usage/query/abc/results?x=1&y=2", { token = false })
       login("client-viewer", "client-viewer-secret")
       fake:config {}  -- control calls are not logged
@@ -1173,7 +1375,7 @@ describe("fake cloud", function()
       assert.are.equal("", a.query)
       assert.are.equal("yes", a.headers["x-custom-thing"])
       assert.are.equal("application/json", a.headers["content-type"])
-      assert.are.same({ interval = "2025-03-03/2025-03-04" }, cjson.decode(a.body))
+      assert.are.same({ interval = JOB }, cjson.decode(a.body))
       assert.are.equal(200, a.status)
       assert.is_nil(a.fault)
       assert.are.equal("demo-client", a.client_id)
@@ -1206,10 +1408,12 @@ describe("fake cloud", function()
 
   describe("reset", function()
     it("restores the defaults and clears faults, log, jobs and rate-limit windows but keeps tokens", function()
-      fake:config { latency = 0.01, result_rows = 5, rate_limit = { requests = 1, per = 60 }, status_case = "upper" }
+      fake:config { latency = 0.01, result_rows = 5, rate_limit = { requests = 1, per = 60 }, status_case = "upper",
+        today = "2026-01-01", accepted = true, omit_query_status = true, max_response_bytes = 100000,
+        next_uri = "opaque" }
       fake:fault { fault = "status", status = 500, count = 5, match = { path = "/never" } }
-      post(P.agg, { interval = "2025-03-03/2025-03-04" })
-      assert.are.equal(429, post(P.agg, { interval = "2025-03-03/2025-03-04" }).status)
+      post(P.agg, { interval = JOB })
+      assert.are.equal(429, post(P.agg, { interval = JOB }).status)
       assert.is_true(#fake:jobs() > 0)
       local r = fake:reset()
       assert.is_true(r.ok)
@@ -1218,15 +1422,237 @@ describe("fake cloud", function()
       assert.is_false(c.result_rows)
       assert.is_false(c.rate_limit)
       assert.is_false(c.status_case)
+      assert.is_false(c.today)
+      assert.is_false(c.accepted)
+      assert.is_false(c.omit_query_status)
+      assert.is_false(c.max_response_bytes)
+      assert.are.equal("relative", c.next_uri)
       assert.are.same({ polls = 1 }, c.lifecycle)
       assert.are.equal(0, #fake:faults())
       assert.are.equal(0, #fake:log())
       assert.are.equal(0, #fake:jobs())
-      assert.are.equal(200, post(P.agg, { interval = "2025-03-03/2025-03-04" }).status) -- same token, new window
+      assert.are.equal(200, post(P.agg, { interval = JOB }).status) -- same token, new window
       local t = fake:token("demo")
       fake:reset { drop_tokens = true }
-      assert_error(post(P.agg, { interval = "2025-03-03/2025-03-04" }, { token = t }), 401, "bad.credentials")
+      assert_error(post(P.agg, { interval = JOB }, { token = t }), 401, "bad.credentials")
       TOKEN = fake:token("demo")
+    end)
+  end)
+
+  describe("202 answers (config accepted)", function()
+    local cid = "e1757718-6cd5-497a-8c0a-8a7aa9d882fd"
+
+    it("submit: every submit that documents 202 answers it, with its usual body", function()
+      fake:config { accepted = { submit = true }, lifecycle = { polls = 0 } }
+      local q = post(P.query, { interval = IV })
+      assert.are.equal(202, q.status)
+      assert.are.equal("/api/v2/usage/query/" .. q.json.executionId .. "/results", q.json.resultsUri)
+      local cq = post(client_path(cid), { interval = IV })
+      assert.are.equal(202, cq.status)
+      assert.are.equal("/api/v2/oauth/clients/" .. cid .. "/usage/query/results/" .. cq.json.executionId, cq.json.resultsUri)
+      local s = post(P.search, { interval = IV })
+      assert.are.equal(202, s.status)
+      assert.are.equal("/api/v2/usage/simplesearch/" .. s.json.executionId .. "/results", s.json.resultsUri)
+      local sum = get("/api/v2/oauth/clients/" .. cid .. "/usage/summary")
+      assert.are.equal(202, sum.status)
+      assert.is_string(sum.json.executionId)
+      local j = post(P.agg, { interval = JOB })
+      assert.are.equal(202, j.status)
+      assert.are.equal("/api/v2/usage/aggregates/query/jobs/" .. j.json.id, j.json.selfUri)
+      local cj = post(client_agg_path(cid), { interval = JOB })
+      assert.are.equal(202, cj.status)
+      assert.is_string(cj.json.id)
+      -- the results are read as usual
+      for _, r in ipairs({ q, cq, s, sum }) do
+        local f = get(r.json.resultsUri)
+        assert.are.equal(200, f.status)
+        assert.are.equal("Complete", f.json.queryStatus)
+      end
+      for _, r in ipairs({ j, cj }) do
+        local f = get(r.json.selfUri)
+        assert.are.equal(200, f.status)
+        assert.are.equal("Succeeded", f.json.queryStatus)
+      end
+      -- errors stay errors
+      assert_error(post(P.query, {}), 400, "bad.request", "interval")
+    end)
+
+    it("running = \"body\": Queued and Running job GETs answer 202 with their usual body", function()
+      fake:config { accepted = { running = "body" }, lifecycle = { polls = 2 } }
+      local j = post(P.agg, { interval = JOB })
+      assert.are.equal(200, j.status)
+      local a, b, c = get(j.json.selfUri), get(j.json.selfUri), get(j.json.selfUri)
+      assert.are.equal(202, a.status)
+      assert.are.same({ queryStatus = "Queued", selfUri = j.json.selfUri }, a.json)
+      assert.are.equal(202, b.status)
+      assert.are.equal("Running", b.json.queryStatus)
+      assert.are.equal(200, c.status)
+      assert.are.equal("Succeeded", c.json.queryStatus)
+      assert.are.equal(2, #c.json.entities)
+      -- old-generation result GETs document 200 only
+      local q = post(P.query, { interval = IV })
+      local r = get(q.json.resultsUri)
+      assert.are.equal(200, r.status)
+      assert.are.equal("Running", r.json.queryStatus)
+    end)
+
+    it("running = \"empty\": Queued and Running job GETs answer 202 without a body", function()
+      fake:config { accepted = { running = "empty" }, lifecycle = { polls = 2 } }
+      local j = post(client_agg_path(cid), { interval = JOB })
+      for _ = 1, 2 do
+        local r = get(j.json.selfUri)
+        assert.are.equal(202, r.status)
+        assert.are.equal("", r.body)
+        assert.are.equal("0", r.headers["content-length"])
+      end
+      local f = get(j.json.selfUri)
+      assert.are.equal(200, f.status)
+      assert.are.equal("Succeeded", f.json.queryStatus)
+    end)
+
+    it("failed: a Failed job GET answers 202 with its usual body; Cancelled stays 200", function()
+      fake:config { accepted = { failed = true }, lifecycle = { polls = 0 } }
+      fake:fault { fault = "job_failed", error_message = "boom" }
+      fake:fault { fault = "job_cancelled" }
+      local f = get(post(P.agg, { interval = JOB }).json.selfUri)
+      assert.are.equal(202, f.status)
+      assert.are.equal("Failed", f.json.queryStatus)
+      assert.are.equal("boom", f.json.errorBody.message)
+      local c = get(post(P.agg, { interval = JOB }).json.selfUri)
+      assert.are.equal(200, c.status)
+      assert.are.equal("Cancelled", c.json.queryStatus)
+    end)
+
+    it("accepted = true turns all of them on (running with a body); bad values are refused", function()
+      local c = fake:config { accepted = true }
+      assert.are.same({ submit = true, running = "body", failed = true }, c.accepted)
+      c = fake:config { accepted = { running = "empty" } }
+      assert.are.same({ submit = false, running = "empty", failed = false }, c.accepted)
+      assert.has_error(function() fake:config { accepted = { running = "none" } } end)
+      assert.has_error(function() fake:config { accepted = { later = true } } end)
+      assert.has_error(function() fake:config { accepted = "yes" } end)
+      assert.is_false(fake:config { accepted = false }.accepted)
+    end)
+  end)
+
+  describe("response size (config max_response_bytes)", function()
+    before_each(function()
+      fake:config { lifecycle = { polls = 0 }, result_rows = 50 }
+    end)
+
+    it("job pages over the limit: 400 max.response.size.reached; a smaller pageSize on the same cursor works", function()
+      for _, path in ipairs({ P.agg, client_agg_path(catalog.clients[1].id) }) do
+        local j = post(path, { interval = JOB })
+        local first = get(j.json.selfUri .. "?pageSize=10")
+        local limit = #first.body
+        fake:config { max_response_bytes = limit }
+        assert.are.equal(first.body, get(j.json.selfUri .. "?pageSize=10").body) -- exactly at the limit
+        local r = get(j.json.selfUri .. "?pageSize=11")
+        assert_error(r, 400, "max.response.size.reached")
+        assert.is_nil(r.json.entities)
+        -- the next page: too big with 20 rows, fine with 10, then with 5 from the same cursor
+        local nu = first.json.nextUri
+        local after = nu:match("after=([^&]+)")
+        assert_error(get(j.json.selfUri .. "?after=" .. after .. "&pageSize=20"), 400, "max.response.size.reached")
+        local ok = get(j.json.selfUri .. "?after=" .. after .. "&pageSize=5")
+        assert.are.equal(200, ok.status, ok.body)
+        assert.are.equal(5, #ok.json.entities)
+        assert.are.equal(200, get(nu).status)
+        fake:config { max_response_bytes = false }
+        assert.are.equal(200, get(j.json.selfUri .. "?pageSize=1000").status)
+      end
+    end)
+
+    it("simple search pages over the limit: 400 response.entity.too.large", function()
+      local s = post(P.search, { interval = IV })
+      local first = get(s.json.resultsUri .. "?pageSize=10")
+      fake:config { max_response_bytes = #first.body }
+      assert.are.equal(200, get(s.json.resultsUri .. "?pageSize=10").status)
+      assert_error(get(s.json.resultsUri .. "?pageSize=12"), 400, "response.entity.too.large")
+      local after = first.json.cursors.after
+      assert_error(get(s.json.resultsUri .. "?pageSize=30&after=" .. after), 400, "response.entity.too.large")
+      local ok = get(s.json.resultsUri .. "?pageSize=3&after=" .. after)
+      assert.are.equal(200, ok.status)
+      assert.are.equal(3, #ok.json.results)
+    end)
+
+    it("leaves answers that are not pages alone", function()
+      fake:config { max_response_bytes = 1, lifecycle = { polls = 1 } }
+      local j = post(P.agg, { interval = JOB })
+      assert.are.equal(200, j.status)
+      assert.are.equal("Queued", get(j.json.selfUri).json.queryStatus)
+      assert_error(get(j.json.selfUri), 400, "max.response.size.reached")
+      local q = post(P.search, { interval = IV })
+      assert.are.equal("Running", get(q.json.resultsUri).json.queryStatus)
+      assert.has_error(function() fake:config { max_response_bytes = 0 } end)
+    end)
+  end)
+
+  describe("nextUri styles (config next_uri)", function()
+    -- every row of a job, following nextUri exactly as given
+    local function follow(selfUri, page_size)
+      local page = get(selfUri .. "?pageSize=" .. page_size)
+      assert.are.equal(200, page.status, page.body)
+      local rows, uris = {}, {}
+      while true do
+        for _, e in ipairs(page.json.entities) do rows[#rows + 1] = e end
+        if is_null(page.json.nextUri) then break end
+        uris[#uris + 1] = page.json.nextUri
+        page = get(page.json.nextUri)
+        assert.are.equal(200, page.status, page.body)
+        assert.is_true(#uris < 100)
+      end
+      return rows, uris
+    end
+
+    before_each(function()
+      fake:config { lifecycle = { polls = 0 }, result_rows = 25 }
+    end)
+
+    it("relative by default: the job path with after= and pageSize=", function()
+      assert.are.equal("relative", fake:config().next_uri)
+      local j = post(P.agg, { interval = JOB })
+      local rows, uris = follow(j.json.selfUri, 10)
+      assert.are.equal(25, #rows)
+      assert.are.equal(2, #uris)
+      assert.is_truthy(uris[1]:match("^/api/v2/usage/aggregates/query/jobs/[%x%-]+%?after=[%w_%-]+&pageSize=10$"), uris[1])
+    end)
+
+    it("absolute: scheme, the request's Host and the path; following it gives the next page", function()
+      local j = post(P.agg, { interval = JOB })
+      local want = follow(j.json.selfUri, 10)
+      fake:config { next_uri = "absolute" }
+      local rows, uris = follow(j.json.selfUri, 10)
+      assert.are.same(want, rows)
+      local prefix = "http://127.0.0.1:" .. fake.port .. j.json.selfUri .. "?after="
+      for _, u in ipairs(uris) do assert.are.equal(prefix, u:sub(1, #prefix)) end
+      local h = get(j.json.selfUri .. "?pageSize=10", { headers = { host = "usage.example.test:8443" } })
+      assert.are.equal("http://usage.example.test:8443" .. j.json.selfUri .. "?after=",
+        h.json.nextUri:sub(1, #("http://usage.example.test:8443" .. j.json.selfUri .. "?after=")))
+    end)
+
+    it("opaque: a page token in its own parameter, no after=; job GETs accept it", function()
+      local cid = catalog.clients[4].id
+      for _, path in ipairs({ P.agg, client_agg_path(cid) }) do
+        local j = post(path, { interval = JOB })
+        local want = follow(j.json.selfUri, 10)
+        fake:config { next_uri = "opaque" }
+        local rows, uris = follow(j.json.selfUri, 10)
+        assert.are.same(want, rows)
+        assert.are.equal(2, #uris)
+        for _, u in ipairs(uris) do
+          assert.is_falsy(u:find("after=", 1, true), u)
+          assert.is_truthy(u:match("^" .. j.json.selfUri:gsub("%-", "%%-") .. "%?page=[%w_%-]+&pageSize=10$"), u)
+        end
+        -- the same page with another page size from the same token
+        local other = get((uris[1]:gsub("pageSize=10", "pageSize=3")))
+        assert.are.same({ want[11], want[12], want[13] }, other.json.entities)
+        -- tokens of one job are not valid for another
+        local j2 = post(path, { interval = JOB })
+        assert_error(get(j2.json.selfUri .. "?" .. uris[1]:match("%?(.*)$")), 400, "invalid.query.param.value", "page")
+        fake:config { next_uri = "relative" }
+      end
+      assert.has_error(function() fake:config { next_uri = "weird" } end)
     end)
   end)
 
@@ -1234,7 +1660,7 @@ describe("fake cloud", function()
     it("answers health, catalog, jobs and raw data", function()
       assert.are.same({ ok = true }, J(get("/__fake/health", { token = false }).body))
       fake:config { lifecycle = { polls = 2 } }
-      local r = post(P.agg, { interval = "2025-03-03/2025-03-04" })
+      local r = post(P.agg, { interval = JOB })
       get(r.json.selfUri)
       local jobs = fake:jobs()
       assert.are.equal(1, #jobs)

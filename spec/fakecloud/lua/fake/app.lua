@@ -113,13 +113,20 @@ local function send_error(req, status, code, message, field, headers, extra)
   return send(req, status, error_body(status, code, message, req.corr, field, extra), headers)
 end
 
+-- the three 401 answers (the same for a missing/unknown/expired token and for the faults that imitate them)
+local AUTH_REQUIRED = { "authentication.required", "No authentication bearer token specified in authorization header." }
+local BAD_CREDENTIALS = { "bad.credentials", "Invalid login credentials." }
+local CREDENTIALS_EXPIRED = { "credentials.expired", "The supplied credentials are expired and cannot be used." }
+
+-- code and message of the `status` fault, by status (the codes the API documents for them)
 local STATUS_CODES = {
   [400] = { "bad.request", "The request could not be understood by the server due to malformed syntax." },
-  [401] = { "bad.credentials", "Invalid login credentials." },
+  [401] = BAD_CREDENTIALS, -- a token was sent (faults hit authenticated requests) and is refused
   [403] = { "not.authorized", "You are not authorized to perform the requested action." },
   [404] = { "not.found", "The requested resource was not found." },
-  [408] = { "request.timeout", "The request timed out." },
-  [409] = { "conflict", "The request conflicts with the current state of the resource." },
+  [408] = { "client.timeout", "The client did not send a complete request within the server's time limit." },
+  [409] = { "request.conflict", "The request conflicts with the current state of the resource." },
+  [413] = { "request.entity.too.large", "The request body is over the size limit." },
   [415] = { "unsupported.media.type", "Unsupported Media Type - Unsupported or incorrect media type." },
   [429] = { "too.many.requests.retry.after", "Rate limit exceeded the maximum. Retry the request in [%d] seconds" },
   [500] = { "internal.server.error", "The server encountered an unexpected condition which prevented it from fulfilling the request." },
@@ -197,31 +204,102 @@ end
 
 -- ---------------------------------------------------------------- paging helpers
 
-local function page_size(req, default)
-  local args = req.args()
-  local v = args.pageSize
-  if v == nil or v == true or v == "" then return default end
+local function query_arg(req, name)
+  local v = req.args()[name]
   if type(v) == "table" then v = v[1] end
+  if v == nil or v == true or v == "" then return nil end
+  return v
+end
+
+local function bad_param(req, name, value, allowed)
+  return send_error(req, 400, "invalid.query.param.value",
+    format("The value '%s' is not valid for the query parameter %s; %s", tostring(value), name, allowed), name)
+end
+
+-- pageSize of a result GET, or nil once a 400 is sent
+local function page_size(req, default)
+  local v = query_arg(req, "pageSize")
+  if v == nil then return default end
   local n = tonumber(v)
   if not n or n ~= floor(n) or n < 1 or n > 1000 then
-    return nil, "Invalid value '" .. tostring(v) .. "' for pageSize; it must be an integer from 1 to 1000"
+    bad_param(req, "pageSize", v, "it must be an integer from 1 to 1000")
+    return nil
   end
   return n
 end
 
+-- Cursors: `after` (cursors.after of simple search, nextUri of jobs in the relative and absolute styles)
+-- and `page` (nextUri of jobs in the opaque style, accepted on job GETs only). Both name an offset.
 local function make_cursor(job, offset)
   return util.b64url("o:" .. offset .. ":" .. job.id:sub(1, 8))
 end
 
-local function read_cursor(req, job)
-  local args = req.args()
-  local v = args.after
-  if v == nil or v == true or v == "" then return 0 end
-  if type(v) == "table" then v = v[1] end
-  local s = util.unb64url(v)
-  local off, tag = (s or ""):match("^o:(%d+):(.+)$")
-  if not off or tag ~= job.id:sub(1, 8) then return nil, "Invalid cursor '" .. tostring(v) .. "' for after" end
-  return tonumber(off)
+local function make_page_token(job, offset)
+  return util.b64url("page " .. job.id:sub(1, 8) .. " " .. offset)
+end
+
+-- the offset of a result GET (0 without a cursor), or nil once a 400 is sent
+local function read_cursor(req, job, page_param)
+  local v = query_arg(req, "after")
+  if v ~= nil then
+    local off, tag = (util.unb64url(v) or ""):match("^o:(%d+):(.+)$")
+    if not off or tag ~= job.id:sub(1, 8) then
+      bad_param(req, "after", v, "it must be a cursor this query handed out")
+      return nil
+    end
+    return tonumber(off)
+  end
+  v = nil
+  if page_param then v = query_arg(req, "page") end
+  if v ~= nil then
+    local tag, off = (util.unb64url(v) or ""):match("^page (%S+) (%d+)$")
+    if not off or tag ~= job.id:sub(1, 8) then
+      bad_param(req, "page", v, "it must be a page token this job handed out")
+      return nil
+    end
+    return tonumber(off)
+  end
+  return 0
+end
+
+-- nextUri of a job page, in the configured style
+local function next_uri(req, job, offset, size)
+  local style = state.config.next_uri
+  if style == "opaque" then
+    return job.self_uri .. "?page=" .. make_page_token(job, offset) .. "&pageSize=" .. size
+  end
+  local uri = job.self_uri .. "?after=" .. make_cursor(job, offset) .. "&pageSize=" .. size
+  if style == "absolute" then
+    local host = ngx.var.http_host
+    if not host or host == "" then host = ngx.var.server_addr .. ":" .. ngx.var.server_port end
+    uri = ngx.var.scheme .. "://" .. host .. uri
+  end
+  return uri
+end
+
+local function pieces_len(b)
+  local n = 0
+  for i = 1, #b do n = n + #b[i] end
+  return n
+end
+
+-- max_response_bytes: true (and a 400 sent) when the page about to be sent is too big
+local function too_big(req, body, code)
+  local limit = state.config.max_response_bytes
+  if not limit then return false end
+  local len = pieces_len(body)
+  if len <= limit then return false end
+  local msg = code == "max.response.size.reached"
+    and format("The page would be %d bytes, over the limit of %d: ask again with a smaller pageSize", len, limit)
+    or format("The response would be %d bytes, over the limit of %d: ask for a smaller pageSize", len, limit)
+  send_error(req, 400, code, msg)
+  return true
+end
+
+-- 200, or 202 when the `accepted` config says so for this kind of answer
+local function accepted(what)
+  local a = state.config.accepted
+  return a and a[what] or false
 end
 
 -- ---------------------------------------------------------------- jobs
@@ -286,6 +364,7 @@ local function advance(job)
   return job.spec.gen == "new" and "Succeeded" or "Complete"
 end
 
+-- errorBody of a failed job (new generation only: the old generation's result model has none)
 local function failure_body(job)
   if job.error_body == false then return nil end
   local f = job.fault_opts or {}
@@ -396,7 +475,7 @@ end
 local function submit_job(req, kind, client)
   local body = check_json_post(req)
   if not body then return nil end
-  local spec, err = query.validate(kind, body)
+  local spec, err = query.validate(kind, body, { today = state.today() })
   if not spec then
     send_error(req, 400, err.code, err.message, err.field)
     return nil
@@ -416,7 +495,7 @@ local function submit_old(req, kind, client)
   else
     uri = "/api/v2/usage/query/" .. job.id .. "/results"
   end
-  return send(req, 200, { '{"executionId":"', job.id, '","resultsUri":', quote(uri), '}' })
+  return send(req, accepted("submit") and 202 or 200, { '{"executionId":"', job.id, '","resultsUri":', quote(uri), '}' })
 end
 
 local function submit_new(req, kind, client)
@@ -426,7 +505,7 @@ local function submit_new(req, kind, client)
     or ("/api/v2/usage/aggregates/query/jobs/" .. job.id)
   job.self_uri = self_uri
   local q = quote(self_uri)
-  return send(req, 200, { '{"id":"', job.id, '","resultsUri":', q, ',"selfUri":', q, '}' })
+  return send(req, accepted("submit") and 202 or 200, { '{"id":"', job.id, '","resultsUri":', q, ',"selfUri":', q, '}' })
 end
 
 local function find_job(req, id, kinds, client)
@@ -455,11 +534,10 @@ end
 local function results_old(req, job)
   local size, offset
   if job.spec.kind == "search" then
-    local perr, cerr
-    size, perr = page_size(req, state.config.search_page_size_default)
-    if not size then return send_error(req, 400, "invalid.value", perr, "pageSize") end
-    offset, cerr = read_cursor(req, job)
-    if not offset then return send_error(req, 400, "invalid.value", cerr, "after") end
+    size = page_size(req, state.config.search_page_size_default)
+    if not size then return end
+    offset = read_cursor(req, job, false)
+    if not offset then return end
   end
   if unknown_status(req, job) then return end
   local st = advance(job)
@@ -467,68 +545,79 @@ local function results_old(req, job)
   if st == "Running" then
     return send(req, 200, '{"queryStatus":' .. quote(word) .. '}')
   elseif st == "Failed" then
-    return send(req, 200, json.encode({ queryStatus = word, errorBody = failure_body(job) }))
+    -- ApiUsageQueryResult has no errorBody
+    return send(req, 200, '{"queryStatus":' .. quote(word) .. '}')
   end
   materialize(job)
+  -- a complete result; queryStatus is optional in ApiUsageQueryResult (config omit_query_status)
+  local head = state.config.omit_query_status and '{"results":[' or ('{"queryStatus":' .. quote(word) .. ',"results":[')
   if job.spec.kind ~= "search" then
-    local key = "all:" .. word
-    local body = job.pages[key]
-    if not body then
-      body = { '{"queryStatus":', quote(word), ',"results":[', rows_json(job, 1, job.total), ']}' }
-      job.pages[key] = body
+    local rows = job.pages.all
+    if not rows then
+      rows = rows_json(job, 1, job.total)
+      job.pages.all = rows
     end
-    return send(req, 200, body)
+    return send(req, 200, { head, rows, ']}' })
   end
   -- simple search: cursor paging, capped
   local visible = job.total
   if visible > state.config.search_cap then visible = state.config.search_cap end
-  local key = offset .. ":" .. size .. ":" .. word
-  local body = job.pages[key]
-  if not body then
-    local last = offset + size
-    if last > visible then last = visible end
-    local b = { '{"queryStatus":', quote(word), ',"results":[', rows_json(job, offset + 1, last), ']' }
-    if last < visible then
-      b[#b + 1] = ',"cursors":{"after":' .. quote(make_cursor(job, last)) .. '}'
-    end
-    b[#b + 1] = '}'
-    body = b -- sent as pieces: see below
-    job.pages[key] = body
+  local last = offset + size
+  if last > visible then last = visible end
+  -- the rows of a page are kept (one long string, interned once) and the answer is sent as pieces: see below
+  local key = offset .. ":" .. size
+  local rows = job.pages[key]
+  if not rows then
+    rows = rows_json(job, offset + 1, last)
+    job.pages[key] = rows
   end
-  return send(req, 200, body)
+  local b = { head, rows, ']' }
+  if last < visible then
+    b[#b + 1] = ',"cursors":{"after":' .. quote(make_cursor(job, last)) .. '}'
+  end
+  b[#b + 1] = '}'
+  if too_big(req, b, "response.entity.too.large") then return end
+  return send(req, 200, b)
 end
 
 local function results_new(req, job)
   if unknown_status(req, job) then return end
-  local size, perr = page_size(req, state.config.page_size_default)
-  if not size then return send_error(req, 400, "invalid.value", perr, "pageSize") end
-  local offset, cerr = read_cursor(req, job)
-  if not offset then return send_error(req, 400, "invalid.value", cerr, "after") end
+  local size = page_size(req, state.config.page_size_default)
+  if not size then return end
+  local offset = read_cursor(req, job, true)
+  if not offset then return end
   local st = advance(job)
   local word = status_word(st)
   local self_q = quote(job.self_uri)
-  if st == "Queued" or st == "Running" or st == "Cancelled" then
+  if st == "Queued" or st == "Running" then
+    local how = accepted("running")
+    if how == "empty" then return send(req, 202, "") end
+    return send(req, how and 202 or 200, { '{"queryStatus":', quote(word), ',"selfUri":', self_q, '}' })
+  elseif st == "Cancelled" then
     return send(req, 200, { '{"queryStatus":', quote(word), ',"selfUri":', self_q, '}' })
   elseif st == "Failed" then
-    return send(req, 200, json.encode({ queryStatus = word, errorBody = failure_body(job), selfUri = job.self_uri }))
+    return send(req, accepted("failed") and 202 or 200,
+      json.encode({ queryStatus = word, errorBody = failure_body(job), selfUri = job.self_uri }))
   end
   materialize(job)
-  local key = offset .. ":" .. size .. ":" .. word
-  local body = job.pages[key]
-  if not body then
-    local last = offset + size
-    if last > job.total then last = job.total end
-    local b = { '{"queryStatus":', quote(word), ',"entities":[', rows_json(job, offset + 1, last), ']' }
-    if last < job.total then
-      b[#b + 1] = ',"nextUri":' .. quote(job.self_uri .. "?after=" .. make_cursor(job, last) .. "&pageSize=" .. size)
-    end
-    b[#b + 1] = ',"selfUri":' .. self_q .. '}'
-    -- kept and sent as pieces (ngx.print takes a table): joined, each page would be one more long
-    -- string that LuaJIT interns, and look-alike long strings share a hash chain (slow to intern)
-    body = b
-    job.pages[key] = body
+  local last = offset + size
+  if last > job.total then last = job.total end
+  -- the rows of a page are kept as one string; the answer is sent as pieces (ngx.print takes a table):
+  -- joined, each page would be one more long string that LuaJIT interns, and look-alike long strings
+  -- share a hash chain (slow to intern)
+  local key = offset .. ":" .. size
+  local rows = job.pages[key]
+  if not rows then
+    rows = rows_json(job, offset + 1, last)
+    job.pages[key] = rows
   end
-  return send(req, 200, body)
+  local b = { '{"queryStatus":', quote(word), ',"entities":[', rows, ']' }
+  if last < job.total then
+    b[#b + 1] = ',"nextUri":' .. quote(next_uri(req, job, last, size))
+  end
+  b[#b + 1] = ',"selfUri":' .. self_q .. '}'
+  if too_big(req, b, "max.response.size.reached") then return end
+  return send(req, 200, b)
 end
 
 local OLD_QUERY = { query = true }
@@ -552,21 +641,20 @@ end
 function handlers.client_summary(req, p)
   local c = lookup_client(req, p[1])
   if not c then return end
-  local days = req.args().days
-  if type(days) == "table" then days = days[1] end
-  if days == nil or days == true or days == "" then days = "7" end
+  local days = query_arg(req, "days") or "7"
   local n = tonumber(days)
   if not n or n ~= floor(n) or n < 1 or n > 366 then
-    return send_error(req, 400, "invalid.value", "Invalid value '" .. tostring(days) .. "' for days", "days")
+    return bad_param(req, "days", days, "it must be a number of days from 1 to 366")
   end
-  local today = floor(now() / 86400)
+  local today = state.today()
   local spec = {
     kind = "summary", gen = "old", granularity = "Day", groupBy = {}, filters = {},
     metrics = { Status200 = true, Status300 = true, Status400 = true, Status500 = true, Status429 = true, Requests = true },
     interval = { first_day = today - n + 1, last_day = today }, client_index = c.index,
   }
   local job = create_job(req, spec, c)
-  return send(req, 200, { '{"executionId":"', job.id, '","resultsUri":"/api/v2/oauth/clients/', c.id,
+  return send(req, accepted("submit") and 202 or 200, { '{"executionId":"', job.id,
+    '","resultsUri":"/api/v2/oauth/clients/', c.id,
     '/usage/query/results/', job.id, '"}' })
 end
 
@@ -681,7 +769,7 @@ local function apply_request_fault(req)
   elseif kind == "expired_token" then
     local t = state.tokens[req.token]
     if t then t.revoked = true end
-    send_error(req, 401, "credentials.expired", "The supplied credentials are expired and cannot be used.")
+    send_error(req, 401, CREDENTIALS_EXPIRED[1], CREDENTIALS_EXPIRED[2])
     return true
   else -- truncated, malformed: answer normally, then spoil the answer
     req.response_fault = f
@@ -794,13 +882,8 @@ function M.handle()
   if lat and lat > 0 then ngx.sleep(lat) end
 
   if not tok then
-    if why == "missing" then
-      return send_error(req, 401, "authentication.required",
-        "No authentication bearer token specified in authorization header.")
-    elseif why == "unknown" then
-      return send_error(req, 401, "bad.credentials", "Invalid login credentials.")
-    end
-    return send_error(req, 401, "credentials.expired", "The supplied credentials are expired and cannot be used.")
+    local info = why == "missing" and AUTH_REQUIRED or why == "unknown" and BAD_CREDENTIALS or CREDENTIALS_EXPIRED
+    return send_error(req, 401, info[1], info[2])
   end
 
   local retry_after = rate_limit(req)

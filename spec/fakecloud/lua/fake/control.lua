@@ -102,6 +102,51 @@ function setters.report_rate_limit(v)
   return r
 end
 
+function setters.today(v)
+  if absent(v) or v == false then return false end
+  local secs, date_only = util.parse_datetime(v)
+  if not secs or not date_only then return nil, "today must be false or a date \"yyyy-MM-dd\"" end
+  return v
+end
+function setters.accepted(v)
+  if absent(v) or v == false then return false end
+  if v == true then return { submit = true, running = "body", failed = true } end
+  local msg = "accepted must be false, true or {submit = bool, running = false|\"body\"|\"empty\", failed = bool}"
+  if type(v) ~= "table" then return nil, msg end
+  local out = { submit = false, running = false, failed = false }
+  for k, x in pairs(v) do
+    if k == "submit" or k == "failed" then
+      if absent(x) then x = false end
+      if type(x) ~= "boolean" then return nil, msg end
+      out[k] = x
+    elseif k == "running" then
+      if absent(x) then x = false end
+      if x ~= false and x ~= "body" and x ~= "empty" then return nil, msg end
+      out.running = x
+    else
+      return nil, msg
+    end
+  end
+  return out
+end
+function setters.omit_query_status(v)
+  if absent(v) then return false end
+  if type(v) ~= "boolean" then return nil, "omit_query_status must be a boolean" end
+  return v
+end
+function setters.max_response_bytes(v)
+  if absent(v) or v == false then return false end
+  if not is_int(v) or v < 1 then return nil, "max_response_bytes must be false or an integer >= 1" end
+  return v
+end
+function setters.next_uri(v)
+  if absent(v) then return "relative" end
+  if v ~= "relative" and v ~= "absolute" and v ~= "opaque" then
+    return nil, "next_uri must be \"relative\", \"absolute\" or \"opaque\""
+  end
+  return v
+end
+
 local function apply_config(body)
   local new = state.deep_copy(state.config)
   for k, v in pairs(body) do

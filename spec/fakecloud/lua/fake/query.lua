@@ -61,7 +61,19 @@ M.kinds = {
     },
   },
 }
+M.kinds.query.model = "ApiUsageOrganizationQuery"
+M.kinds.client_query.model = "ApiUsageClientQuery"
+M.kinds.search.model = "ApiUsageSimpleSearch"
+M.kinds.agg.model = "OrganizationPublicApiUsageQueryRequest"
+M.kinds.client_agg.model = "ClientPublicApiUsageQueryRequest"
+
 for _, k in pairs(M.kinds) do
+  -- the properties of the body model: anything else is an unknown property
+  k.properties = { interval = true, metrics = true }
+  if k.granularity then k.properties.granularity = true end
+  if k.sortBy then k.properties.sortBy = true end
+  if k.groupBy then k.properties.groupBy = true end
+  for name in pairs(k.filters) do k.properties[name] = true end
   k.metric_set = set_of(k.metrics)
   k.group_set = set_of(k.groupBy or {})
   for name, f in pairs(k.filters) do
@@ -126,13 +138,34 @@ local function enum_list(body, field, allowed_list, allowed_set)
   return v
 end
 
--- Validate a request body for a kind. Returns spec or nil, err {status, code, field, message}.
-function M.validate(kind_name, body)
+local SORT_PROPERTIES = { fieldName = true, order = true }
+
+-- the first (in sorted order) key of t that is not in allowed, or nil
+local function unknown_key(t, allowed)
+  local bad
+  for k in pairs(t) do
+    if not allowed[k] and (bad == nil or tostring(k) < tostring(bad)) then bad = k end
+  end
+  return bad
+end
+
+local function unknown_property(field, model)
+  return verr("invalid.property", field,
+    format("'%s' is not a property of %s", field, model))
+end
+
+-- Validate a request body for a kind. ctx.today: today (days since the epoch, UTC) for the one-year limit.
+-- Returns spec or nil, err {status, code, field, message}.
+function M.validate(kind_name, body, ctx)
   local kind = M.kinds[kind_name]
   if type(body) ~= "table" or json.is_array(body) or (#body > 0) then
     return nil, verr("bad.request", nil, "The request body must be a JSON object")
   end
   local spec = { kind = kind_name, gen = kind.gen }
+
+  -- unknown properties (the body would not even deserialize into its model)
+  local bad = unknown_key(body, kind.properties)
+  if bad ~= nil then return nil, unknown_property(tostring(bad), kind.model) end
 
   -- interval
   if is_absent(body.interval) then
@@ -145,14 +178,27 @@ function M.validate(kind_name, body)
   if not iv then
     return nil, verr("invalid.date", "interval", "Invalid interval '" .. body.interval .. "': " .. why)
   end
-  if kind.max_span_days and iv.span > kind.max_span_days * 86400 then
-    return nil, verr("invalid.date", "interval",
-      format("The interval must not span more than %d days", kind.max_span_days))
+  local first_day, last_day = util.interval_days(iv, kind.gen)
+  if not first_day then
+    return nil, verr("invalid.date", "interval", "Invalid interval '" .. body.interval .. "': " .. last_day)
   end
-  if iv.last_day - iv.first_day > 1100 then
+  if kind.gen == "new" then
+    -- documented limits of the aggregates jobs
+    local today = ctx and ctx.today or floor(os.time() / 86400)
+    local oldest = util.year_before(today)
+    if iv.start < oldest * 86400 then
+      return nil, verr("constraint.validation", "interval",
+        format("The interval may not start more than one year ago (before %sT00:00:00Z)", util.ymd(oldest)))
+    end
+    if iv.span > kind.max_span_days * 86400 then
+      return nil, verr("constraint.validation", "interval",
+        format("The interval end may be at most %d days after its start", kind.max_span_days))
+    end
+  end
+  if last_day - first_day > 1100 then
     return nil, verr("invalid.date", "interval", "The interval is too long (the fake computes at most 1100 days)")
   end
-  spec.interval = iv
+  spec.interval = { start = iv.start, finish = iv.finish, first_day = first_day, last_day = last_day }
 
   -- granularity
   spec.granularity = "Day"
@@ -204,12 +250,22 @@ function M.validate(kind_name, body)
     spec.sortBy = {}
     for i = 1, #sb do
       local item = sb[i]
-      if type(item) ~= "table" or type(item.fieldName) ~= "string" then
-        return nil, verr("bad.request", "sortBy", "sortBy items need a fieldName")
+      if type(item) ~= "table" or json.is_array(item) or #item > 0 then
+        return nil, verr("bad.request", "sortBy", "sortBy items must be objects {fieldName, order}")
       end
-      local acc = SORT_FIELDS[item.fieldName:lower()]
-      if not acc then
-        return nil, verr("invalid.value", "sortBy.fieldName", "Invalid sortBy fieldName '" .. item.fieldName .. "'")
+      bad = unknown_key(item, SORT_PROPERTIES)
+      if bad ~= nil then return nil, unknown_property("sortBy." .. tostring(bad), "UsageQuerySortBy") end
+      -- both properties are optional: an item without fieldName sorts by nothing
+      local name = item.fieldName
+      if not is_absent(name) and type(name) ~= "string" then
+        return nil, verr("bad.request", "sortBy.fieldName", "sortBy.fieldName must be a string")
+      end
+      local acc
+      if not is_absent(name) then
+        acc = SORT_FIELDS[name:lower()]
+        if not acc then
+          return nil, verr("invalid.value", "sortBy.fieldName", "Invalid sortBy fieldName '" .. name .. "'")
+        end
       end
       local order = item.order
       if is_absent(order) then order = "Asc" end
@@ -217,7 +273,7 @@ function M.validate(kind_name, body)
         return nil, verr("invalid.value", "sortBy.order",
           "Invalid value '" .. tostring(order) .. "' for sortBy.order; allowed values: Asc, Desc")
       end
-      spec.sortBy[#spec.sortBy + 1] = { acc = acc, desc = order == "Desc" }
+      if acc then spec.sortBy[#spec.sortBy + 1] = { acc = acc, desc = order == "Desc" } end
     end
   end
   return spec

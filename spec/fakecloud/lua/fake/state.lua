@@ -32,6 +32,13 @@ M.defaults = {
   log_limit = 5000,            -- keep at most this many log entries (oldest dropped first)
   max_jobs = 5000,             -- keep at most this many queries/jobs (oldest forgotten first)
   report_rate_limit = { requests = 300, per = 60 }, -- what inin-ratelimit-* report when rate_limit is false
+  today = false,               -- false (the real UTC clock) or "yyyy-MM-dd": the day the one-year limit
+                               -- of aggregates jobs and the summary count from
+  accepted = false,            -- false or { submit = bool, running = false|"body"|"empty", failed = bool }:
+                               -- which answers are 202 instead of 200 (see README)
+  omit_query_status = false,   -- true: complete old-generation results carry no queryStatus
+  max_response_bytes = false,  -- false or N: result pages above N bytes are refused (400)
+  next_uri = "relative",       -- "relative", "absolute" or "opaque": the shape of nextUri
 }
 
 local function deep_copy(v)
@@ -41,6 +48,17 @@ local function deep_copy(v)
   return c
 end
 M.deep_copy = deep_copy
+
+-- today as days since 1970-01-01 (UTC): the configured day, else the clock
+function M.today()
+  local t = M.config.today
+  if t then
+    local util = require "fake.util"
+    return math.floor(util.parse_datetime(t) / 86400)
+  end
+  ngx.update_time()
+  return math.floor(ngx.now() / 86400)
+end
 
 M.seq = 0                  -- request log sequence (monotonic, never reset)
 M.tokens = {}              -- token -> { client_id, perm_set, expires, revoked }

@@ -142,23 +142,41 @@ function M.parse_datetime(s)
   return secs + hh * 3600 + mi * 60 + ss - offset, false
 end
 
--- Parse "start/end". Returns {start=secs, stop=secs (exclusive), first_day, last_day, span=secs} or nil, why.
--- A date-only end is inclusive (the whole day counts).
+-- Parse "start/end" (ISO-8601 instants; a date alone is 00:00 UTC of that day).
+-- Returns {start=secs, finish=secs, span=finish-start} or nil, why. Which days it covers depends on the
+-- generation of the operation: see interval_days.
 function M.parse_interval(s)
   if type(s) ~= "string" then return nil, "interval must be a string" end
   local a, b = s:match("^([^/]+)/([^/]+)$")
   if not a then return nil, "interval must be two ISO-8601 instants separated by '/'" end
   local start = M.parse_datetime(a)
   if not start then return nil, "invalid interval start '" .. a .. "'" end
-  local stop, date_only = M.parse_datetime(b)
-  if not stop then return nil, "invalid interval end '" .. b .. "'" end
-  local span = stop - start
-  if date_only then stop = stop + 86400 end
-  if stop <= start then return nil, "interval end must be after its start", "order" end
-  local first_day = floor(start / 86400)
-  local last_day = floor((stop - 1e-6) / 86400)
-  if last_day < first_day then last_day = first_day end
-  return { start = start, stop = stop, first_day = first_day, last_day = last_day, span = span }
+  local finish = M.parse_datetime(b)
+  if not finish then return nil, "invalid interval end '" .. b .. "'" end
+  return { start = start, finish = finish, span = finish - start }
+end
+
+-- The UTC days (first, last; days since the epoch) an interval covers, or nil, why.
+--   gen "new" (aggregates jobs): start and end are inclusive: every day from the day of the start through
+--     the day of the end (the end may equal the start);
+--   gen "old": the days overlapping [start, end): an end at 00:00 (or a date alone) excludes its day, and
+--     the end must be after the start.
+function M.interval_days(iv, gen)
+  if gen == "new" then
+    if iv.finish < iv.start then return nil, "the interval end is before its start" end
+    return floor(iv.start / 86400), floor(iv.finish / 86400)
+  end
+  if iv.finish <= iv.start then return nil, "the interval end must be after its start" end
+  return floor(iv.start / 86400), math.ceil(iv.finish / 86400) - 1
+end
+
+-- The same calendar date one year before `day` (a 29 February becomes the 28th).
+function M.year_before(day)
+  local y, m, d = M.civil_from_days(day)
+  y = y - 1
+  local dim = days_in_month(y, m)
+  if d > dim then d = dim end
+  return M.days_from_civil(y, m, d)
 end
 
 -- ---------------------------------------------------------------- ids
