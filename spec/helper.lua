@@ -6,8 +6,14 @@ local core = require "usage.core"
 local H = {}
 
 H.clients = fakecloud.clients
-H.I = "2025-01-01T00:00:00Z/2025-01-08T00:00:00Z"   -- a week of the seeded data
-H.DAYS = "2025-01-01/2025-01-31"                     -- a month, for the new generation
+-- A UTC date relative to today, "yyyy-MM-dd": H.day(-10) is ten days ago. Aggregates jobs may not start
+-- more than a year ago (the fake checks that by the real clock), so their intervals are recent.
+function H.day(offset)
+  return os.date("!%Y-%m-%d", os.time() + offset * 86400)
+end
+
+H.I = "2025-01-01T00:00:00Z/2025-01-08T00:00:00Z"   -- a week of the seeded data (old generation: [start, end))
+H.DAYS = H.day(-40) .. "/" .. H.day(-10)            -- 31 recent days, for the new generation (both ends inclusive)
 H.ACME = "0f4e9193-0ab2-40bc-9671-10c37a5b87ac"      -- "Acme Reporting"
 H.HEAVY = "e1757718-6cd5-497a-8c0a-8a7aa9d882fd"     -- "Bulk Export Service": counts above 2^31
 
