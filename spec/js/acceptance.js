@@ -163,8 +163,14 @@ async function main() {
   }
   await client.loginClientCredentialsGrant('demo-client', 'demo-secret');
 
-  const interval = '2025-03-03T00:00:00.000Z/2025-03-10T00:00:00.000Z';
-  const dataRecs = await control('GET', '/__fake/data?start=2025-03-03&end=2025-03-09&scope=org');
+  // Seven recent days (aggregates jobs may not start more than a year ago). The old generation counts the days
+  // of [start, end), aggregates jobs every day from the start's through the end's: the same days both ways.
+  const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().slice(0, 10);
+  const first = day(-16);
+  const last = day(-10);
+  const interval = `${first}T00:00:00.000Z/${day(-9)}T00:00:00.000Z`;
+  const jobInterval = `${first}T00:00:00.000Z/${last}T00:00:00.000Z`;
+  const dataRecs = await control('GET', `/__fake/data?start=${first}&end=${last}&scope=org`);
   const orgTotal = sumOf(dataRecs, 'requests');
 
   // 1. postUsageQuery + 2. getUsageQueryExecutionIdResults
@@ -225,7 +231,7 @@ async function main() {
     check('postOauthClientUsageQuery answers 200 UsageExecutionResult', r.status === 200 &&
       r.body.resultsUri === `/api/v2/oauth/clients/${multi.id}/usage/query/results/${r.body.executionId}`);
     const { final } = await until(() => api.getOauthClientUsageQueryResult(r.body.executionId, multi.id), 'client query');
-    const all = await control('GET', `/__fake/data?start=2025-03-03&end=2025-03-09&scope=all&client_id=${multi.id}`);
+    const all = await control('GET', `/__fake/data?start=${first}&end=${last}&scope=all&client_id=${multi.id}`);
     const orgs = new Set(final.body.results.map((x) => x.organizationId));
     check('getOauthClientUsageQueryResult: Complete, every organization of the client',
       final.body.queryStatus === 'Complete' && orgs.size >= 2 &&
@@ -245,7 +251,8 @@ async function main() {
   // 8. postUsageAggregatesQueryJobs + 9. getUsageAggregatesQueryJob (Queued -> Running -> Succeeded, nextUri)
   {
     await control('POST', '/__fake/config', { lifecycle: { polls: 3 } });
-    const body = { interval, granularity: 'Day', groupBy: ['OauthClientId', 'TemplateUri'], metrics: ['Requests', 'Status200'] };
+    const body = { interval: jobInterval, granularity: 'Day', groupBy: ['OauthClientId', 'TemplateUri'],
+      metrics: ['Requests', 'Status200'] };
     const r = await api.postUsageAggregatesQueryJobs(body);
     check('postUsageAggregatesQueryJobs answers 200 with id and selfUri', r.status === 200 && typeof r.body.id === 'string' &&
       r.body.selfUri === `/api/v2/usage/aggregates/query/jobs/${r.body.id}`, JSON.stringify(r.body));
@@ -279,7 +286,7 @@ async function main() {
   // 10. postUsageClientClientIdAggregatesQueryJobs + 11. getUsageClientClientIdAggregatesQueryJob
   {
     const r = await api.postUsageClientClientIdAggregatesQueryJobs(multi.id,
-      { interval, groupBy: ['OrganizationId', 'Platform'], granularity: 'Week' });
+      { interval: jobInterval, groupBy: ['OrganizationId', 'Platform'], granularity: 'Week' });
     check('postUsageClientClientIdAggregatesQueryJobs answers 200', r.status === 200 &&
       r.body.selfUri === `/api/v2/usage/client/${multi.id}/aggregates/query/jobs/${r.body.id}`);
     const { final } = await until(() => api.getUsageClientClientIdAggregatesQueryJob(multi.id, r.body.id, {}), 'client job');
@@ -291,11 +298,12 @@ async function main() {
   // failures, empty arrays and errors as the SDK sees them
   {
     await control('POST', '/__fake/faults', { fault: 'job_failed' });
-    const r = await api.postUsageAggregatesQueryJobs({ interval });
+    const r = await api.postUsageAggregatesQueryJobs({ interval: jobInterval });
     const { final } = await until(() => api.getUsageAggregatesQueryJob(r.body.id, {}), 'failed job');
     check('a failed job reports Failed with errorBody', final.body.queryStatus === 'Failed' &&
       typeof final.body.errorBody.message === 'string');
-    const e = await api.postUsageAggregatesQueryJobs({ interval, oauthClientIds: ['00000000-0000-0000-0000-000000000001'] });
+    const e = await api.postUsageAggregatesQueryJobs({ interval: jobInterval,
+      oauthClientIds: ['00000000-0000-0000-0000-000000000001'] });
     const { final: empty } = await until(() => api.getUsageAggregatesQueryJob(e.body.id, {}), 'empty job');
     check('empty entities arrive as an array', Array.isArray(empty.body.entities) && empty.body.entities.length === 0);
     try {
@@ -333,6 +341,42 @@ async function main() {
     } catch (err) {
       check('a missing permission is a 403 missing.any.permissions', err.status === 403 &&
         err.body.code === 'missing.any.permissions');
+    }
+  }
+
+  // documented edges as the SDK sees them: 202 answers, an unknown body field, the interval limits, query parameters
+  {
+    await client.loginClientCredentialsGrant('demo-client', 'demo-secret');
+    await control('POST', '/__fake/config', { accepted: { submit: true, running: 'body' }, lifecycle: { polls: 1 } });
+    const q = await api.postUsageQuery({ interval });
+    check('a 202 submit reaches the SDK as a success with its UsageExecutionResult', q.status === 202 &&
+      typeof q.body.executionId === 'string', JSON.stringify({ status: q.status, body: q.body }));
+    const j = await api.postUsageAggregatesQueryJobs({ interval: jobInterval });
+    const running = await api.getUsageAggregatesQueryJob(j.body.id, {});
+    check('a 202 job GET (still running) reaches the SDK with its body', running.status === 202 &&
+      running.body.queryStatus === 'Queued', JSON.stringify({ status: running.status, body: running.body }));
+    await control('POST', '/__fake/config', { accepted: false, lifecycle: { polls: 0 } });
+    try {
+      await api.postUsageAggregatesQueryJobs({ interval: jobInterval, colour: 'blue' });
+      check('an unknown body field is rejected', false);
+    } catch (err) {
+      check('an unknown body field is a 400 invalid.property naming it', err.status === 400 &&
+        err.body.code === 'invalid.property' && err.body.details[0].fieldName === 'colour', JSON.stringify(err.body));
+    }
+    try {
+      await api.postUsageAggregatesQueryJobs({ interval: `${day(-400)}/${day(-380)}` });
+      check('a job starting more than a year ago is rejected', false);
+    } catch (err) {
+      check('a job starting more than a year ago is a 400 constraint.validation', err.status === 400 &&
+        err.body.code === 'constraint.validation', JSON.stringify(err.body));
+    }
+    try {
+      await api.getUsageAggregatesQueryJob(j.body.id, { pageSize: 5000 });
+      check('pageSize 5000 is rejected', false);
+    } catch (err) {
+      check('pageSize 5000 is a 400 invalid.query.param.value', err.status === 400 &&
+        err.body.code === 'invalid.query.param.value' && err.body.details[0].fieldName === 'pageSize',
+        JSON.stringify(err.body));
     }
   }
 
