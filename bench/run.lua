@@ -181,7 +181,9 @@ local ok, err = pcall(function()
     local page_size = 1000
     -- the floor: the same pages fetched by plain libcurl, plus plain cjson.decode of them
     local c = usage.new { base_url = base, access_token = token, poll = { interval = 0.001 } }
-    local pager = c:aggregates({ interval = "2025-01-01T00:00:00Z/2025-01-31T00:00:00Z", groupBy = { "OauthClientId" } },
+    -- aggregates jobs may not start more than a year ago: 30 recent days (both ends inclusive)
+    local function day(offset) return os.date("!%Y-%m-%d", os.time() + offset * 86400) end
+    local pager = c:aggregates({ interval = day(-39) .. "/" .. day(-10), groupBy = { "OauthClientId" } },
                                { page_size = page_size })
     local urls = { base .. "/api/v2/usage/aggregates/query/jobs/" .. "%s?pageSize=" .. page_size }
     local first = assert(pager:next_page())

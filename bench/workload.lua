@@ -38,7 +38,9 @@ local function client(base, id, secret, extra)
   return usage.new(o)
 end
 
-local BODY = { interval = "2025-01-01T00:00:00Z/2025-01-31T00:00:00Z", groupBy = { "OauthClientId" } }
+-- aggregates jobs may not start more than a year ago: 30 recent days (both ends inclusive)
+local function day(offset) return os.date("!%Y-%m-%d", os.time() + offset * 86400) end
+local BODY = { interval = day(-39) .. "/" .. day(-10), groupBy = { "OauthClientId" } }
 -- the query flows ask for one day: the server answers from memory, so its latency setting is what it
 -- costs (a month grouped by client keeps the fake's single worker busy for milliseconds per query)
 local SMALL = { interval = "2025-01-06T00:00:00Z/2025-01-07T00:00:00Z" }
