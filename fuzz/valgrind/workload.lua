@@ -26,6 +26,9 @@ local base = fake.base_url
 local token = fake:token("demo")
 local auth = { authorization = "Bearer " .. token, accept = "application/json" }
 local I = "2025-01-01T00:00:00Z/2025-01-03T00:00:00Z"
+-- aggregates jobs may not start more than a year ago: the 31 days ending 10 days ago
+local function day(offset) return os.date("!%Y-%m-%d", os.time() + offset * 86400) end
+local DAYS = day(-40) .. "/" .. day(-10)
 
 local count = 0       -- requests issued through usage.core directly
 local client_count = 0 -- requests issued by usage clients (their stats.requests)
@@ -169,12 +172,12 @@ local function phase_client(target)
     local c = new_client()
     assert(c:query { interval = I, groupBy = { "OAuthClientId" } })
     assert(c:client_query("0f4e9193-0ab2-40bc-9671-10c37a5b87ac", { interval = I }))
-    local rows = assert(c:aggregates({ interval = "2025-01-01/2025-01-31" }, { page_size = 10 }):all())
+    local rows = assert(c:aggregates({ interval = DAYS }, { page_size = 10 }):all())
     assert(#rows == 30, "aggregates rows: " .. #rows)
     local n = 0
     for _ in c:search({ interval = I }, { page_size = 10 }):rows() do n = n + 1 end
     assert(n == 30, "search rows: " .. n)
-    for _ in c:client_aggregates("0f4e9193-0ab2-40bc-9671-10c37a5b87ac", { interval = "2025-01-01/2025-01-31" },
+    for _ in c:client_aggregates("0f4e9193-0ab2-40bc-9671-10c37a5b87ac", { interval = DAYS },
                                  { page_size = 10 }):pages() do end
     if round % 4 == 1 then -- retried failures (each costs a short backoff, so not every round)
       fake:fault { fault = "status", status = 429, retry_after = 0, match = { path = "/results$" } }
@@ -182,9 +185,9 @@ local function phase_client(target)
       fake:fault { fault = "status", status = 503, match = { path = "/results$" } }
       assert(c:query { interval = I })
       fake:fault { fault = "drop", count = 2, match = { path = "/jobs/" } }
-      assert(c:aggregates({ interval = "2025-01-01/2025-01-31" }, { page_size = 10 }):all())
+      assert(c:aggregates({ interval = DAYS }, { page_size = 10 }):all())
       fake:fault { fault = "truncated", match = { path = "/jobs/" } }
-      assert(c:aggregates({ interval = "2025-01-01/2025-01-31" }, { page_size = 10 }):all())
+      assert(c:aggregates({ interval = DAYS }, { page_size = 10 }):all())
       fake:fault { fault = "malformed", match = { path = "/simplesearch/" } }
       for _ in c:search({ interval = I }, { page_size = 10 }):rows() do end
       fake:fault { fault = "expired_token", match = { path = "/results$" } }
@@ -199,7 +202,7 @@ local function phase_client(target)
     -- concurrency: gather over the scheduler and core.multi
     local results, errs = usage.gather {
       function() return c:query { interval = I } end,
-      function() return c:aggregates({ interval = "2025-01-01/2025-01-31" }, { page_size = 10 }):all() end,
+      function() return c:aggregates({ interval = DAYS }, { page_size = 10 }):all() end,
       function() return c:client_summary("0f4e9193-0ab2-40bc-9671-10c37a5b87ac", { days = 3 }) end,
       function()
         local m = 0
