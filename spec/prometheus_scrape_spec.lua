@@ -1,11 +1,15 @@
 -- A real Prometheus (spec/support/prometheus.lua) scrapes the output of usage.prometheus.render from
 -- a loopback nginx serving it as a file, and its query API gives back the series: names, labels
--- (hostile client names included) and values.
+-- (hostile client names included) and values. The Grafana dashboard's queries run there too.
 -- Needs the Debian packages prometheus and nginx (`make deps`): fails, never skips, without them.
 
 local prometheus = require "usage.prometheus"
 local support = require "support.prometheus"
 local nginx = require "support.nginx"
+local cjson = require "cjson"
+
+local json = cjson.new()
+
 local HOSTILE = 'Quote " back\\slash \\n not-a-newline\nnewline \r\t} # HELP x, {a="b"} Ünïcödé 日本 😀'
 
 local function figures()
@@ -139,6 +143,27 @@ describe("a real Prometheus scraping usage.prometheus.render", function()
     end
     assert.same(families, stored)
 
+    -- the dashboard's queries run (variables filled in as Grafana would)
+    local dashboard_text = nginx.read_file("examples/grafana-dashboard.json")
+    assert.truthy(dashboard_text, "examples/grafana-dashboard.json is missing")
+    local dashboard = json.decode(dashboard_text)
+    local function each_target(panels, fn)
+      for _, p in ipairs(panels or {}) do
+        for _, t in ipairs(p.targets or {}) do fn(p, t) end
+        each_target(p.panels, fn)
+      end
+    end
+    local ran = 0
+    each_target(dashboard.panels, function(p, t)
+      local expr = t.expr:gsub("%$__rate_interval", "1m"):gsub("%$__interval", "1m"):gsub("%$__range", "1d")
+        :gsub("%$allowance", "1000000"):gsub("%$period", "month"):gsub("%$top", "10")
+      assert.is_nil(expr:find("$", 1, true), p.title .. ": unknown variable in " .. expr)
+      local res, data = prom:query(expr)
+      assert.truthy(data.resultType, p.title)
+      assert.equal("table", type(res), p.title)
+      ran = ran + 1
+    end)
+    assert.is_true(ran >= 10)
     local top = prom:wait_for('topk(10, last_over_time(genesys_usage_oauth_client_requests{period="month"}[10m]))', 120)
     assert.equal(3, #top)
   end)

@@ -1,21 +1,14 @@
 -- usage.prometheus: the text exposition of the usage figures. Unit specs (values, escaping, order,
 -- validation, cardinality cap, folding rows), `promtool check metrics` on a realistic render (the spec
--- fails without promtool: `make deps` installs it).
+-- fails without promtool: `make deps` installs it), the docs' sample and the Grafana dashboard's queries.
 
 local prometheus = require "usage.prometheus"
+local support = require "support.prometheus"
 local nginx = require "support.nginx"
 local cjson = require "cjson"
 
 local json = cjson.new()
 local is_54 = math.type ~= nil
-
--- the full path of a command on PATH, or nil
-local function which(cmd)
-  local fh = io.popen("command -v " .. nginx.sh_quote(cmd) .. " 2>/dev/null")
-  local path = fh and fh:read("*l")
-  if fh then fh:close() end
-  return (path and path ~= "") and path or nil
-end
 
 ---------------------------------------------------------------------------------------------------
 -- a small parser of the text format, to read the output back
@@ -150,7 +143,7 @@ local function realistic(n_extra)
 end
 
 local function promtool_check(text)
-  local ok, why = which("promtool"), nil
+  local ok, why = support.which("promtool"), nil
   if not ok then why = "promtool is missing: `make deps` installs it (Debian package prometheus)" end
   assert(ok, why)
   local path = os.tmpname()
@@ -554,6 +547,85 @@ describe("usage.prometheus", function()
       local _, b = parse(text)
       assert.equal("31", sample(b, "genesys_usage_oauth_client_requests", { client_id = "a", client_name = "New name" }))
       assert.equal("11", sample(b, "genesys_usage_oauth_client_requests", { client_id = "", client_name = "No id" }))
+    end)
+  end)
+
+  describe("docs and dashboard", function()
+    local known = {}
+    for _, name in pairs(prometheus.FAMILIES) do known[name] = true end
+
+    it("every family can be emitted, and docs/metrics.md describes each one", function()
+      local _, by_name = parse(prometheus.render(realistic()))
+      local doc = assert(nginx.read_file("docs/metrics.md"), "docs/metrics.md is missing")
+      for name in pairs(known) do
+        assert.truthy(by_name[name], name .. " is never rendered")
+        assert.truthy(doc:find("`" .. name .. "`", 1, true), name .. " is not in docs/metrics.md")
+      end
+    end)
+
+    it("the sample in docs/metrics.md is what docs/gen_metrics_sample.lua prints", function()
+      local interp = jit and "luajit" or "lua5.4"
+      local p = io.popen("LUA_PATH='lua/?.lua;lua/?/init.lua;;' " .. interp .. " docs/gen_metrics_sample.lua")
+      local generated = p:read("*a")
+      p:close()
+      assert.truthy(generated:find("genesys_usage_oauth_client_requests", 1, true))
+      local doc = nginx.read_file("docs/metrics.md")
+      local block = doc:match("<!%-%- sample: docs/gen_metrics_sample%.lua %-%->\n```text\n(.-)```")
+      assert.truthy(block, "docs/metrics.md has no sample block")
+      assert.equal(generated, block)
+    end)
+
+    it("the Grafana dashboard parses and its queries name only families the module emits", function()
+      local text = nginx.read_file("examples/grafana-dashboard.json")
+      assert.truthy(text, "examples/grafana-dashboard.json is missing")
+      local dashboard = json.decode(text)
+      local variables = {}
+      for _, v in ipairs(dashboard.templating.list) do variables[v.name] = v end
+      assert.truthy(variables.allowance, "the dashboard has no allowance variable")
+      local exprs = {}
+      local function walk(panels)
+        for _, p in ipairs(panels or {}) do
+          for _, t in ipairs(p.targets or {}) do exprs[#exprs + 1] = { panel = p, title = p.title, expr = t.expr } end
+          walk(p.panels)
+        end
+      end
+      walk(dashboard.panels)
+      assert.is_true(#exprs >= 10)
+      local used, per_panel = {}, {}
+      for _, e in ipairs(exprs) do
+        per_panel[e.panel] = per_panel[e.panel] or 0
+        for name in e.expr:gmatch("genesys_usage_[%w_]+") do
+          assert.truthy(known[name], e.title .. ": " .. name .. " is not a family of usage.prometheus")
+          used[name] = true
+          per_panel[e.panel] = per_panel[e.panel] + 1
+        end
+        -- a query without a family is a constant line (the allowance)
+        assert.truthy(e.expr:find("genesys_usage_", 1, true) or e.expr:match("^vector%(%$[%w_]+%)$"), e.expr)
+        for var in e.expr:gmatch("%$([%w_]+)") do
+          assert.truthy(variables[var] or var:match("^__"), e.title .. ": unknown variable $" .. var)
+        end
+      end
+      for panel, n in pairs(per_panel) do assert.is_true(n > 0, panel.title .. ": no genesys_usage_ family") end
+      assert.truthy(used.genesys_usage_collect_success_timestamp_seconds)
+      assert.truthy(used.genesys_usage_oauth_client_responses)
+
+      -- the queries parse (promtool check rules, variables filled in as Grafana would)
+      local rules = { "groups:", "  - name: dashboard", "    rules:" }
+      for i, e in ipairs(exprs) do
+        local expr = e.expr:gsub("%$__rate_interval", "5m"):gsub("%$__interval", "1m"):gsub("%$__range", "1d")
+          :gsub("%$allowance", "1000000"):gsub("%$period", "month"):gsub("%$top", "10")
+        rules[#rules + 1] = "      - record: dashboard:expr_" .. i
+        rules[#rules + 1] = "        expr: " .. support.yaml_string(expr)
+      end
+      assert(support.which("promtool"), "promtool is missing: `make deps` installs it (Debian package prometheus)")
+      local path = os.tmpname()
+      nginx.write_file(path, table.concat(rules, "\n") .. "\n")
+      local p = io.popen("promtool check rules " .. nginx.sh_quote(path) .. " 2>&1; echo \"rc=$?\"")
+      local out = p:read("*a")
+      p:close()
+      os.remove(path)
+      assert.truthy(out:find("rc=0\n", 1, true), "promtool check rules:\n" .. out)
+      assert.truthy(out:find("SUCCESS: " .. #exprs .. " rules found", 1, true), out)
     end)
   end)
 end)
