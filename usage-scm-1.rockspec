@@ -43,6 +43,7 @@ build = {
     ["usage.models"] = "lua/usage/models.lua",
     ["usage.operations"] = "lua/usage/operations.lua",
     ["usage.pager"] = "lua/usage/pager.lua",
+    ["usage.prometheus"] = "lua/usage/prometheus.lua",
     ["usage.ratelimit"] = "lua/usage/ratelimit.lua",
     ["usage.regions"] = "lua/usage/regions.lua",
     ["usage.report"] = "lua/usage/report.lua",

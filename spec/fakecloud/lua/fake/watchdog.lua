@@ -6,13 +6,15 @@
 --   init_worker_by_lua_block { require("fake.watchdog").start(OWNER_PID [, PREFIX [, NAME]]) }
 --
 -- OWNER_PID: the process to watch (0: no watchdog). PREFIX (default: nginx's -p prefix) is removed as
--- well when it is a launcher's temporary one (.../fakecloud.XXXXXX, .../usage-resty.XXXXXX), never
+-- well when it is a launcher's temporary one (.../fakecloud.XXXXXX, .../usage-resty.XXXXXX,
+-- .../prom-target.XXXXXX of spec/prometheus_scrape_spec.lua), never
 -- anything else. NAME tags the log lines (default "fakecloud"). Worker 0 looks once a second.
 
 local M = {}
 
--- the temporary prefixes of spec/fakecloud/init.lua and spec/resty/launcher.lua (support.nginx.make_prefix)
-local TEMPORARY = { "/fakecloud%.[%w_]+/?$", "/usage%-resty%.[%w_]+/?$" }
+-- the temporary prefixes of spec/fakecloud/init.lua, spec/resty/launcher.lua and
+-- spec/prometheus_scrape_spec.lua (support.nginx.make_prefix)
+local TEMPORARY = { "/fakecloud%.[%w_]+/?$", "/usage%-resty%.[%w_]+/?$", "/prom%-target%.[%w_]+/?$" }
 
 local function stat_of(pid)
   local fh = io.open("/proc/" .. pid .. "/stat", "r")
