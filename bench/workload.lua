@@ -109,7 +109,7 @@ elseif mode == "gather" or mode == "sequence" or mode == "poll" then
     local results = usage.gather(fns)
     for i = 1, n do if not results[i] then failures = failures + 1 end end
   end
-  out { flows = n, seconds = core.now() - t0, failures = failures, requests = c.stats.requests - 2 }
+  out { flows = n, seconds = core.now() - t0, failures = failures, requests = c:stats().requests - 2 }
 else
   io.stderr:write("unknown workload ", tostring(mode), "\n")
   os.exit(2)

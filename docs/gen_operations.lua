@@ -2,9 +2,11 @@
 -- (lua/usage/operations.lua, lua/usage/models.lua), so the reference cannot drift from the code.
 --   lua5.4 docs/gen_operations.lua > docs/operations.md      (spec/docs_spec.lua checks it is current)
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+package.cpath = "build/" .. (jit and "luajit" or "lua5.4") .. "/?.so;" .. package.cpath
 
 local operations = require "usage.operations"
 local models = require "usage.models"
+local flows = require "usage.flows"
 
 local out = {}
 local function w(fmt, ...) out[#out + 1] = select("#", ...) > 0 and string.format(fmt, ...) or fmt end
@@ -39,7 +41,8 @@ w("")
 for _, op in ipairs(operations.list) do
   local args = {}
   for _, p in ipairs(op.params) do args[#args + 1] = p end
-  if op.body then args[#args + 1] = "body" elseif #op.query_names > 0 then args[#args + 1] = "opts" end
+  if op.body then args[#args + 1] = "body" end
+  args[#args + 1] = "[opts]"
   w("## %s", op.name)
   w("")
   w("`client:%s(%s)` (alias `client:%s`): %s.", op.name, table.concat(args, ", "), op.snake_name, op.summary)
@@ -53,10 +56,38 @@ for _, op in ipairs(operations.list) do
     local range = spec.min and string.format(" from %d to %d", spec.min, spec.max) or ""
     w("- `opts.%s`: %s%s, %s", q, spec.type == "digits" and "whole number (string or integer)" or spec.type, range, spec.doc)
   end
+  w("- `opts.headers`: extra request headers (names and values strings; CR, LF and NUL refused; never `Authorization`)")
   w("- Success: [%s](#%s)", op.response, op.response:lower())
   w("- Permissions: any of %s", table.concat(op.permissions, ", "))
   w("")
 end
+
+w("## Flows")
+w("")
+w("Generated from `lua/usage/flows.lua`. A flow submits with its first operation and reads with the second")
+w("until the answer is final (polling), then pages through the rows (pagers). Its arguments are checked")
+w("like those of the operations. `opts` of every flow: `poll` (`{ interval, max_interval, timeout }`),")
+w("`on_progress` (a function of `{ state, polls, pages, rows, elapsed, id, jobs, page_size }`), `headers`.")
+w("")
+w("| flow | submit | read | returns | more options |")
+w("|---|---|---|---|---|")
+for _, flow in ipairs(flows.list) do
+  local a = {}
+  for _, p in ipairs(flow.params) do a[#a + 1] = p end
+  if flow.body then a[#a + 1] = "body" end
+  a[#a + 1] = "[opts]"
+  local more = {}
+  for name in pairs(flow.option_spec) do
+    if name ~= "poll" and name ~= "on_progress" and name ~= "headers" then more[#more + 1] = "`" .. name .. "`" end
+  end
+  table.sort(more)
+  w("| `client:%s(%s)` | [`%s`](#%s) | [`%s`](#%s) | %s | %s |", flow.name, table.concat(a, ", "), flow.submit,
+    flow.submit:lower(), flow.read, flow.read:lower(),
+    flow.pager and ("a pager of `" .. flow.rows .. "` rows" .. (flow.cap and (", at most " .. flow.cap) or "") ..
+      (flow.split and "; intervals over 90 days split into jobs" or "")) or "the final answer",
+    #more > 0 and table.concat(more, ", ") or "")
+end
+w("")
 
 w("## Models")
 w("")

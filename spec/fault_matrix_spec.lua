@@ -5,8 +5,8 @@
 -- never a Lua error of another kind, never a hang (every case is bounded by the client's timeout,
 -- retry and poll options and checked against CASE_LIMIT), never a lost or duplicated row.
 --
--- Placing a fault at a step: each case's client has its flow's two operations (submit, read)
--- wrapped; the wrapper registers the fault just before the call that makes the step's request,
+-- Placing a fault at a step: each case's client has its calls of the flow's two operations (submit,
+-- read) wrapped (client:_call, through which every flow request goes); the wrapper registers the fault just before the call that makes the step's request,
 -- with a `match` on the method and on the path of that very request (the execution/job id is in
 -- it, so cases can run side by side). Steps: login (the token request; the fault is registered
 -- before the case), submit, poll (first result GET, answers Queued/Running: lifecycle polls = 1),
@@ -184,19 +184,18 @@ describe("fault matrix", function()
     return usage.new(o)
   end
 
-  -- Wrap the flow's operations on this client so that on_call(kind, n, id) runs before each call.
+  -- Wrap the calls of the flow's operations on this client so that on_call(kind, n, id) runs before each.
   local function instrument(c, flow, on_call)
     local n = { submit = 0, read = 0 }
-    local function wrap(name, kind)
-      local orig = c[name]
-      c[name] = function(self, ...)
+    local orig = c._call
+    c._call = function(self, op, pargs, ...)
+      local kind = (op.name == flow.submit and "submit") or (op.name == flow.read and "read") or nil
+      if kind then
         n[kind] = n[kind] + 1
-        on_call(kind, n[kind], kind == "read" and select(flow.id_arg, ...) or nil)
-        return orig(self, ...)
+        on_call(kind, n[kind], kind == "read" and pargs[flow.id_arg] or nil)
       end
+      return orig(self, op, pargs, ...)
     end
-    wrap(flow.submit, "submit")
-    wrap(flow.read, "read")
     return n
   end
 
@@ -212,7 +211,7 @@ describe("fault matrix", function()
       assert.equal(ROWS, #rows)
       assert.equal(flow.paged and 4 or 2, n.read, flow.name .. ": read calls of a clean run")
       clean[flow.name] = canon_rows(rows)
-      clean_requests[flow.name] = c.stats.requests
+      clean_requests[flow.name] = c:stats().requests
       c:close()
     end
   end)
@@ -285,11 +284,11 @@ describe("fault matrix", function()
         bad("Lua error: " .. tostring(errs[i]))
       else
         local c = case.client
-        rec.requests = c.stats.requests
+        rec.requests = c:stats().requests
         local relogins = math.max(0, c.auth.logins - 1)
-        rec.retries = c.stats.retries + relogins -- a re-login repeats the request
+        rec.retries = c:stats().retries + relogins -- a re-login repeats the request
         -- requests beyond the clean run that are neither retries nor re-logins: extra polls
-        rec.extra = c.stats.requests - clean_requests[case.flow.name] - c.stats.retries - 2 * relogins
+        rec.extra = c:stats().requests - clean_requests[case.flow.name] - c:stats().retries - 2 * relogins
                     - (case.fault.rate_limit and case.step.name == "submit" and 1 or 0)
         if case.rows then
           rec.outcome = "ok"
@@ -335,7 +334,7 @@ describe("fault matrix", function()
             end
           end
           if hits == 0 then bad("the fault was not applied") end
-        elseif rec.outcome == "ok" and rec.retries == 0 and c.stats.logins < 2 then
+        elseif rec.outcome == "ok" and rec.retries == 0 and c:stats().logins < 2 then
           bad("login fault left no trace")
         end
       end

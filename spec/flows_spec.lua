@@ -4,7 +4,6 @@ local H = require "helper"
 local usage = require "usage"
 local json = require "usage.json"
 local core = require "usage.core"
-local pager_mod = require "usage.pager"
 
 local function keys_of(rows)
   local out = {}
@@ -38,8 +37,10 @@ describe("flows", function()
       assert.equal("Complete", result.queryStatus)
       assert.is_true(#result.results > 0)
       assert.equal(3, #H.requests(fake, "/results$"))
-      assert.same({ "Running", "Running", "Complete" }, { states[1].state, states[2].state, states[3].state })
-      assert.equal(3, states[3].polls)
+      -- first the submission (with the execution id, for a caller that prints it), then each poll
+      assert.same({ "submitted", "Running", "Running", "Complete" },
+                  { states[1].state, states[2].state, states[3].state, states[4].state })
+      assert.equal(3, states[4].polls)
       assert.is_string(states[1].id)
     end)
 
@@ -138,9 +139,10 @@ describe("flows", function()
       assert.equal(n, pager.row_count)
       assert.equal(math.ceil(n / 100), pager.page_count)
       assert.equal("done", pager.state)
-      assert.equal("Queued", states[1])
-      assert.equal("Running", states[2])
-      assert.equal("Succeeded", states[3])
+      assert.equal("submitted", states[1])
+      assert.equal("Queued", states[2])
+      assert.equal("Running", states[3])
+      assert.equal("Succeeded", states[4])
       -- every page read once, with the cursor of the previous nextUri
       local gets = H.requests(fake, "/aggregates/query/jobs/")
       assert.equal(2 + pager.page_count, #gets)
@@ -292,30 +294,185 @@ describe("flows", function()
     end)
   end)
 
-  describe("pager safety", function()
-    it("ends a repeated cursor with cursor_loop instead of looping", function()
-      local calls = 0
-      local pager = pager_mod.new {
-        first = function() return { 1, 2 }, "c1" end,
-        next = function(_, cursor)
-          calls = calls + 1
-          if cursor == "c1" then return { 3 }, "c2" end
-          return { 4 }, "c1" -- back to an old cursor
-        end,
-      }
+  describe("the documented API's edges (#11)", function()
+    local function agg_rows(c, opts)
+      local pager = c:aggregates({ interval = H.DAYS, groupBy = { "OauthClientId", "TemplateUri" } }, opts)
       local rows, err = pager:all()
-      assert.is_nil(rows)
-      assert.equal("cursor_loop", err.code)
-      assert.equal(2, calls)
+      return rows, err, pager
+    end
+
+    local function same_rows(a, b)
+      assert.equal(#a, #b)
+      for i = 1, #a do
+        assert.equal(a[i].date, b[i].date)
+        assert.equal(a[i].templateUri, b[i].templateUri)
+        assert.equal(a[i].requestCount, b[i].requestCount)
+      end
+    end
+
+    it("follows nextUri as given, in every style the fake hands out, to the same rows", function()
+      local c = H.client(fake)
+      local reference = assert(agg_rows(c, { page_size = 100 }))
+      assert.is_true(#reference > 300)
+      for _, style in ipairs { "absolute", "opaque" } do
+        fake:reset()
+        fake:config { next_uri = style }
+        local rows, err, pager = agg_rows(c, { page_size = 100 })
+        assert.is_nil(err, style .. ": " .. tostring(err))
+        same_rows(reference, rows)
+        assert.equal(math.ceil(#rows / 100), pager.page_count)
+        local gets = H.requests(fake, "/aggregates/query/jobs/", "GET")
+        if style == "opaque" then -- no after= at all: the client did not build the URL itself
+          assert.matches("page=", gets[#gets].query)
+          assert.is_nil(gets[#gets].query:find("after=", 1, true))
+        end
+      end
     end)
 
-    it("rejects a nextUri without a cursor", function()
-      local flows = require "usage.flows"
-      assert.equal("abc/=+", flows.cursor_of("/api/v2/usage/aggregates/query/jobs/j?pageSize=5&after=abc%2F%3D+"))
-      local cursor, err = flows.cursor_of("/api/v2/usage/aggregates/query/jobs/j?pageSize=5")
-      assert.is_nil(cursor)
-      assert.equal("bad_response", err.code)
-      assert.is_nil((flows.cursor_of(nil)))
+    it("shrinks the page size when a page is too big, losing and repeating nothing", function()
+      local c = H.client(fake)
+      local reference = assert(agg_rows(c, { page_size = 1000 }))
+      fake:reset()
+      fake:config { max_response_bytes = 40000 }
+      local rows, err, pager = agg_rows(c, { page_size = 1000 })
+      assert.is_nil(err, tostring(err))
+      same_rows(reference, rows)
+      assert.is_true(pager.page_size < 1000)
+      local sizes = {}
+      for _, e in ipairs(H.requests(fake, "/aggregates/query/jobs/", "GET")) do
+        sizes[#sizes + 1] = tonumber(e.query:match("pageSize=(%d+)"))
+      end
+      assert.equal(1000, sizes[1])
+      assert.equal(pager.page_size, sizes[#sizes])
+      -- simple search answers the old generation's code, and shrinks the same way
+      local full = assert(c:search({ interval = H.I }, { page_size = 1000 }):all())
+      local search = c:search({ interval = H.I }, { page_size = 1000 })
+      local got = assert(search:all())
+      assert.equal(#full, #got)
+      assert.is_true(search.page_size < 1000)
+    end)
+
+    it("treats 202 answers, with and without a body, as still running", function()
+      for _, running in ipairs { "body", "empty" } do
+        fake:reset()
+        fake:config { lifecycle = { polls = 3 }, accepted = { submit = true, running = running } }
+        local c = H.client(fake, { retry = false }) -- no retry may hide a 202 taken for an error
+        local rows, err = agg_rows(c)
+        assert.is_nil(err, running .. ": " .. tostring(err))
+        assert.is_true(#rows > 0)
+        local result, qerr = c:query { interval = H.I }
+        assert.is_nil(qerr, tostring(qerr))
+        assert.is_true(#result.results > 0)
+        local statuses = {}
+        for _, e in ipairs(fake:log()) do statuses[e.status] = true end
+        assert.is_true(statuses[202], "the fake answered no 202")
+      end
+    end)
+
+    it("takes an old-generation answer with results and no queryStatus as complete", function()
+      fake:config { omit_query_status = true, lifecycle = { polls = 1 } }
+      local c = H.client(fake)
+      local result, err = c:query { interval = H.I }
+      assert.is_nil(err, tostring(err))
+      assert.is_nil(result.queryStatus)
+      assert.is_true(#result.results > 0)
+    end)
+
+    it("says what is known of a failed old-generation query (no errorBody there)", function()
+      fake:fault { fault = "job_failed" }
+      local c = H.client(fake)
+      local result, err = c:query { interval = H.I }
+      assert.is_nil(result)
+      assert.equal("query_failed", err.code)
+      assert.is_string(err.id)
+      assert.is_string(err.correlation_id)
+      assert.matches("no reason", err.message)
+      assert.matches(err.id, tostring(err), 1, true)
+    end)
+
+    it("takes a sortBy with only an order", function()
+      local c = H.client(fake)
+      local rows, err = c:aggregates({ interval = H.DAYS, groupBy = { "OauthClientId" },
+                                       sortBy = { { order = "Desc" } } }):all()
+      assert.is_nil(err, tostring(err))
+      assert.is_true(#rows > 0)
+    end)
+
+    it("sends per-call custom headers with every request of a flow, never over Authorization", function()
+      local c = H.client(fake)
+      assert(c:aggregates({ interval = H.DAYS }, { headers = { ["X-Trace"] = "t-1" } }):all())
+      local api = H.requests(fake, "^/api/")
+      assert.is_true(#api >= 2)
+      for _, e in ipairs(api) do assert.equal("t-1", e.headers["x-trace"]) end
+      assert(c:postUsageQuery({ interval = H.I }, { headers = { ["X-Trace"] = "t-2" } }))
+      assert(c:getUsageAggregatesQueryJob(H.requests(fake, "/jobs$", "POST")[1].path:match("[^/]+$") or "x",
+                                          { pageSize = 1, headers = { ["X-Other"] = "o" } }) or true)
+      local last = H.requests(fake, "^/api/")
+      assert.equal("o", last[#last].headers["x-other"])
+      assert.has_error(function() c:postUsageQuery({ interval = H.I }, { headers = { Authorization = "Bearer x" } }) end)
+      assert.has_error(function() c:postUsageQuery({ interval = H.I }, { headers = { ["X-A"] = "a\r\nB: c" } }) end)
+      assert.has_error(function() c:query({ interval = H.I }, { headers = { ["bad name"] = "v" } }) end)
+    end)
+  end)
+
+  describe("aggregates past 90 days (#11)", function()
+    it("splits a year into jobs of at most 90 whole days, read in date order, no day twice or missing", function()
+      local iv = require "usage.interval"
+      local days = assert(iv.days(330))
+      local c = H.client(fake)
+      local pager = c:aggregates({ interval = days.jobs, groupBy = { "OauthClientId" } }, { page_size = 1000 })
+      local rows, err = pager:all()
+      assert.is_nil(err, tostring(err))
+      assert.equal(4, #pager.jobs)
+      local posts = H.requests(fake, "/aggregates/query/jobs$", "POST")
+      assert.equal(4, #posts)
+      -- consecutive spans of at most 90 days covering the interval exactly
+      local json = require "usage.json"
+      local expect = iv.parse_date(days.first)
+      for _, p in ipairs(posts) do
+        local first, last = iv.covered(json.decode(p.body).interval, "jobs")
+        assert.equal(expect, first)
+        assert.is_true(last - first + 1 <= 90)
+        expect = last + 1
+      end
+      assert.equal(iv.parse_date(days.last) + 1, expect)
+      -- the rows: in date order, and exactly the fake's data for the interval
+      for i = 2, #rows do assert.is_true(rows[i - 1].date <= rows[i].date) end
+      local want = {}
+      for _, r in ipairs(fake:data(days.first, days.last)) do
+        local k = r.date .. "|" .. r.clientId
+        want[k] = (want[k] or 0) + r.requests
+      end
+      local got = {}
+      for _, r in ipairs(rows) do
+        local k = r.date .. "|" .. r.oauthClient.id
+        assert.is_nil(got[k], "a day twice: " .. k)
+        got[k] = r.requestCount
+      end
+      assert.same(want, got)
+    end)
+
+    it("splits on month boundaries with Month granularity", function()
+      local iv = require "usage.interval"
+      local span = assert(iv.range(iv.date(iv.parse_date(iv.last_month().first) - 200), iv.last_month().last))
+      local c = H.client(fake)
+      local pager = c:aggregates({ interval = span.jobs, granularity = "Month" })
+      assert(pager:all())
+      local json = require "usage.json"
+      for _, p in ipairs(H.requests(fake, "/aggregates/query/jobs$", "POST")) do
+        local first, last = iv.covered(json.decode(p.body).interval, "jobs")
+        assert.equal(iv.date(last + 1):sub(9, 10), "01", "a job ends inside a month")
+        assert.is_true(last - first + 1 <= 90)
+      end
+    end)
+
+    it("refuses a start more than a year ago before anything is sent", function()
+      local c = H.client(fake)
+      local rows, err = c:aggregates({ interval = "2020-01-01/2020-02-01" }):all()
+      assert.is_nil(rows)
+      assert.equal("validation", err.code)
+      assert.matches("one year", err.message)
+      assert.equal(0, #H.requests(fake, "^/api/"))
     end)
   end)
 

@@ -13,10 +13,9 @@ describe("usage-scm-1.rockspec", function()
     for name, spec in pairs(env.build.modules) do
       if type(spec) == "string" then listed[spec] = name end
     end
-    local p = io.popen("ls lua/usage/*.lua")
+    local p = io.popen("find lua/usage -name '*.lua' | sort")
     for path in p:lines() do
-      local module = "usage." .. path:match("lua/usage/(.-)%.lua$")
-      if module == "usage.init" then module = "usage" end
+      local module = ("usage." .. path:match("lua/usage/(.-)%.lua$"):gsub("/", ".")):gsub("%.init$", "")
       assert.equal(module, listed[path], path .. " is not installed by the rockspec")
       listed[path] = nil
     end

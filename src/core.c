@@ -1,15 +1,16 @@
 /* core.c: luaopen_usage_core, the module table of usage.core, libcurl's one-time global init,
- * and the clock. */
+ * and the clocks. */
 #include "codec.h"
 #include "http.h"
 #include "json.h"
 #include "multi.h"
+#include "signals.h"
+#include "url.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <time.h>
 
-#define USAGE_CORE_VERSION "0.1.0"
+#define USAGE_CORE_VERSION "0.2.0"
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_OK;
@@ -37,21 +38,6 @@ static int l_time(lua_State *L)
 	return 1;
 }
 
-static int l_sleep(lua_State *L)
-{
-	double s = luaL_checknumber(L, 1);
-	if (!(s > 0))
-		return 0;
-	if (s > 86400)
-		s = 86400;
-	struct timespec ts;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-	return 0;
-}
-
 static void push_features(lua_State *L)
 {
 	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
@@ -76,7 +62,6 @@ USAGE_EXPORT int luaopen_usage_core(lua_State *L)
 		{"json_decoder", usage_json_decoder},
 		{"now", l_now},
 		{"time", l_time},
-		{"sleep", l_sleep},
 		{NULL, NULL},
 	};
 	pthread_once(&global_once, global_init);
@@ -86,6 +71,8 @@ USAGE_EXPORT int luaopen_usage_core(lua_State *L)
 	usage_multi_register(L);
 	luaL_newlib(L, functions);
 	luaL_setfuncs(L, usage_codec_functions, 0);
+	luaL_setfuncs(L, usage_url_functions, 0);
+	luaL_setfuncs(L, usage_signal_functions, 0);
 	push_features(L);
 	lua_setfield(L, -2, "features");
 	lua_pushliteral(L, USAGE_CORE_VERSION);

@@ -3,6 +3,7 @@
 #include "http.h"
 #include "multi.h"
 #include "parse.h"
+#include "signals.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -60,7 +61,28 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 		s->too_large = 1;
 		return 0;
 	}
-	return buf_append(&s->body, p, n) ? n : 0;
+	if (!buf_append(&s->body, p, n)) {
+		s->no_memory = 1;
+		return 0;
+	}
+	return n;
+}
+
+/* The value of header field `name` ("name:", lower case) in the line p[0..n), trimmed, as an offset and
+ * length into head once the line is appended there; 0 when the line is another field. */
+static int note_field(const char *p, size_t n, const char *name, size_t name_len, size_t head_len, size_t *off,
+                      size_t *len)
+{
+	if (n <= name_len || strncasecmp(p, name, name_len) != 0)
+		return 0;
+	size_t a = name_len, b = n;
+	while (a < b && (p[a] == ' ' || p[a] == '\t'))
+		a++;
+	while (b > a && (p[b - 1] == '\r' || p[b - 1] == '\n' || p[b - 1] == ' ' || p[b - 1] == '\t'))
+		b--;
+	*off = head_len + a;
+	*len = b - a;
+	return 1;
 }
 
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
@@ -71,24 +93,36 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
 		s->head.len = 0;
 		s->corr_len = 0;
+		s->retry_len = 0;
 	}
 	if (s->head.len + n > MAX_HEADER_BYTES) {
-		s->too_large = 1;
+		s->too_large = 2;
 		return 0;
 	}
-	/* note where the correlation id is, so the answer can carry it without a parse in Lua */
-	static const char CORR[] = "inin-correlation-id:";
-	size_t cl = sizeof CORR - 1;
-	if (s->corr_len == 0 && n > cl && strncasecmp(p, CORR, cl) == 0) {
-		size_t a = cl, b = n;
-		while (a < b && (p[a] == ' ' || p[a] == '\t'))
-			a++;
-		while (b > a && (p[b - 1] == '\r' || p[b - 1] == '\n' || p[b - 1] == ' ' || p[b - 1] == '\t'))
-			b--;
-		s->corr_off = s->head.len + a;
-		s->corr_len = b - a;
+	/* note where the correlation id and Retry-After are, so the answer carries them without a parse
+	 * in Lua (a repeated field keeps its first value) */
+	static const char CORR[] = "inin-correlation-id:", RETRY[] = "retry-after:";
+	if (s->corr_len == 0)
+		note_field(p, n, CORR, sizeof CORR - 1, s->head.len, &s->corr_off, &s->corr_len);
+	if (s->retry_len == 0)
+		note_field(p, n, RETRY, sizeof RETRY - 1, s->head.len, &s->retry_off, &s->retry_len);
+	if (!buf_append(&s->head, p, n)) {
+		s->no_memory = 1;
+		return 0;
 	}
-	return buf_append(&s->head, p, n) ? n : 0;
+	return n;
+}
+
+/* With trapped signals (core.trap_signals), a transfer ends as soon as one arrives: libcurl's wait is
+ * interrupted (EINTR), it calls this, and a non-zero answer aborts the transfer. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)ud;
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return usage_signal_pending() != 0;
 }
 
 /* ---------- session lifecycle ---------- */
@@ -178,8 +212,8 @@ static void check_header_text(lua_State *L, const char *what, const char *s, siz
 		luaL_error(L, "%s contains CR, LF or NUL", what);
 }
 
-/* core.session{ user_agent=, proxy=, ca_file=, insecure=false, http2=true, and defaults for every
- * request: max_size=, timeout=, connect_timeout=, raw_headers=false } */
+/* core.session{ user_agent=, proxy=, no_env_proxy=false, ca_file=, insecure=false, http2=true }: what must
+ * not mix between clients (TLS, proxy, CA, user agent). Per-request settings come with each request. */
 int usage_session_new(lua_State *L)
 {
 	lua_settop(L, 1);
@@ -193,10 +227,7 @@ int usage_session_new(lua_State *L)
 	const char *ca_file = opt_string(L, 1, "ca_file");
 	int insecure = opt_bool(L, 1, "insecure", 0);
 	int http2 = opt_bool(L, 1, "http2", 1);
-	double max_size = opt_number(L, 1, "max_size", (double)DEFAULT_MAX_SIZE, 1);
-	double timeout = opt_number(L, 1, "timeout", 0, 0);
-	double connect_timeout = opt_number(L, 1, "connect_timeout", 0, 0);
-	int raw_headers = opt_bool(L, 1, "raw_headers", 0);
+	int no_env_proxy = opt_bool(L, 1, "no_env_proxy", 0);
 	if (ua)
 		check_header_text(L, "user_agent", ua, strlen(ua));
 
@@ -209,10 +240,6 @@ int usage_session_new(lua_State *L)
 	if (!s->easy)
 		return luaL_error(L, "curl_easy_init failed");
 	s->closed = 0;
-	s->default_max_size = (size_t)max_size;
-	s->default_timeout = timeout;
-	s->default_connect_timeout = connect_timeout;
-	s->default_raw_headers = raw_headers;
 
 	CURL *e = s->easy;
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -236,6 +263,8 @@ int usage_session_new(lua_State *L)
 		curl_easy_setopt(e, CURLOPT_USERAGENT, ua);
 	if (proxy)
 		curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+	else if (no_env_proxy) /* "": no proxy at all, not even one from http_proxy/ALL_PROXY */
+		curl_easy_setopt(e, CURLOPT_PROXY, "");
 	if (ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
 	if (insecure) {
@@ -361,10 +390,10 @@ void usage_session_prepare(lua_State *L, usage_session *s, int req)
 			luaL_error(L, "request 'body' must be a string");
 		body = lua_tolstring(L, -1, &body_len);
 	}
-	double timeout = opt_number(L, req, "timeout", s->default_timeout, 0);
-	double connect_timeout = opt_number(L, req, "connect_timeout", s->default_connect_timeout, 0);
-	double max_size = opt_number(L, req, "max_size", (double)s->default_max_size, 1);
-	int raw_headers = opt_bool(L, req, "raw_headers", s->default_raw_headers);
+	double timeout = opt_number(L, req, "timeout", 0, 0);
+	double connect_timeout = opt_number(L, req, "connect_timeout", 0, 0);
+	double max_size = opt_number(L, req, "max_size", (double)DEFAULT_MAX_SIZE, 1);
+	int raw_headers = opt_bool(L, req, "raw_headers", 0);
 
 	struct curl_slist *headers = build_headers(L, req, body != NULL);
 	curl_slist_free_all(s->headers);
@@ -399,12 +428,19 @@ void usage_session_prepare(lua_State *L, usage_session *s, int req)
 		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
 		s->connect_ms = connect_ms;
 	}
+	if (!s->watch_signals && usage_signals_trapped()) {
+		curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+		s->watch_signals = 1;
+	}
 	s->max_size = (size_t)max_size;
 	s->too_large = 0;
+	s->no_memory = 0;
 	s->raw_headers = raw_headers;
 	s->body.len = 0;
 	s->head.len = 0;
 	s->corr_len = 0;
+	s->retry_len = 0;
 	s->errbuf[0] = '\0';
 }
 
@@ -415,6 +451,8 @@ static const char *transport_code(CURLcode rc, int too_large)
 	if (too_large)
 		return "too_large";
 	switch (rc) {
+	case CURLE_ABORTED_BY_CALLBACK:
+		return "interrupted";
 	case CURLE_OPERATION_TIMEDOUT:
 		return "timeout";
 	case CURLE_COULDNT_CONNECT:
@@ -516,13 +554,23 @@ void usage_push_headers(lua_State *L, const char *buf, size_t len)
 int usage_session_push_result(lua_State *L, usage_session *s, CURLcode rc)
 {
 	if (rc != CURLE_OK || s->too_large) {
-		const char *code = transport_code(rc, s->too_large);
+		/* libcurl refuses a header line over its own limit (CURL_MAX_HTTP_HEADER, 100 KB) with
+		 * "out of memory"; our buffers say when memory really ran out */
+		int header_limit = rc == CURLE_OUT_OF_MEMORY && !s->no_memory && !s->too_large;
 		lua_pushnil(L);
-		lua_pushstring(L, code);
-		if (s->too_large)
+		lua_pushstring(L, header_limit ? "too_large" : transport_code(rc, s->too_large));
+		if (s->too_large == 1)
 			lua_pushfstring(L, "response larger than the %d byte limit", (int)(s->max_size > 0x7fffffff ? 0x7fffffff : s->max_size));
+		else if (s->too_large == 2)
+			lua_pushfstring(L, "response headers larger than the %d byte limit", (int)MAX_HEADER_BYTES);
+		else if (header_limit)
+			lua_pushfstring(L, "a response header line is larger than libcurl accepts (%s)",
+			                s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+		else if (rc == CURLE_ABORTED_BY_CALLBACK)
+			lua_pushliteral(L, "interrupted by a signal");
 		else
 			lua_pushstring(L, s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+		lua_pushnil(L);
 		lua_pushnil(L);
 	} else {
 		long status = 0;
@@ -537,14 +585,18 @@ int usage_session_push_result(lua_State *L, usage_session *s, CURLcode rc)
 			lua_pushlstring(L, s->head.data + s->corr_off, s->corr_len);
 		else
 			lua_pushnil(L);
+		if (s->retry_len)
+			lua_pushlstring(L, s->head.data + s->retry_off, s->retry_len);
+		else
+			lua_pushnil(L);
 	}
 	buf_recycle(&s->body);
 	buf_recycle(&s->head);
-	return 4;
+	return 5;
 }
 
 /* session:request{ method=, url=, headers={}, body=, timeout=, connect_timeout=, max_size=, raw_headers= }
- * -> status, headers (a table; the raw header block when raw_headers), body, correlation id
+ * -> status, headers (a table; the raw header block when raw_headers), body, correlation id, retry-after
  *  | nil, code, message */
 static int l_session_request(lua_State *L)
 {

@@ -21,13 +21,13 @@ typedef struct usage_session {
 	usage_buf body;             /* response body */
 	usage_buf head;             /* raw header block of the last response */
 	size_t max_size;            /* cap of this transfer's body */
-	size_t default_max_size;    /* session-level defaults of the request fields of the same names */
-	double default_timeout, default_connect_timeout;
-	int default_raw_headers;
-	int too_large;
+	int too_large;              /* 1: the body, 2: the headers went over their cap */
+	int no_memory;              /* one of our own buffers could not grow */
 	int raw_headers;            /* this transfer's answer gives the header block as one string */
 	int plain_get;              /* the handle is set for a plain GET (as after curl_easy_init) */
+	int watch_signals;          /* the progress callback is on: trapped signals end the transfer */
 	size_t corr_off, corr_len;  /* the ININ-Correlation-Id value inside head (corr_len 0: none) */
+	size_t retry_off, retry_len; /* the Retry-After value inside head (retry_len 0: none) */
 	long timeout_ms, connect_ms; /* the timeouts the handle holds now (0: none, libcurl's default) */
 	int closed;
 	/* multi bookkeeping */
@@ -42,8 +42,8 @@ typedef struct usage_session {
 usage_session *usage_check_session(lua_State *L, int idx);
 /* Set up the next transfer from the request table at `req`; raises on bad arguments. */
 void usage_session_prepare(lua_State *L, usage_session *s, int req);
-/* Push `status, headers, body, correlation id` or `nil, code, message, nil` for a finished transfer;
- * returns 4. */
+/* Push `status, headers, body, correlation id, retry-after` or `nil, code, message, nil, nil` for a
+ * finished transfer; returns 5. */
 int usage_session_push_result(lua_State *L, usage_session *s, CURLcode rc);
 /* Push a table of the header fields in buf (lower-case names, repeated fields joined by ", "). */
 void usage_push_headers(lua_State *L, const char *buf, size_t len);

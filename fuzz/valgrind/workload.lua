@@ -212,7 +212,7 @@ local function phase_client(target)
     }
     for i = 1, 4 do assert(results[i], "gather task " .. i .. ": " .. tostring(errs[i])) end
     fake:clear_faults()
-    client_count = client_count + c.stats.requests
+    client_count = client_count + c:stats().requests
     if round % 2 == 0 then c:close() end -- else dropped with its pool of sessions
     c = nil -- luacheck: ignore
     collectgarbage()

@@ -1,294 +1,462 @@
--- usage.flows: submit-then-poll and cursor paging over the 11 operations.
---   client:query(body, opts)                  postUsageQuery + poll      -> ApiUsageQueryResult
---   client:client_query(clientId, body, opts) postOauthClientUsageQuery + poll
---   client:client_summary(clientId, opts)     getOauthClientUsageSummary + poll
---   client:search(body, opts)                 pager over simple search (cursors.after, 20,000 cap)
---   client:aggregates(body, opts)             pager over an aggregates job (entities, nextUri/after)
+-- usage.flows: the submit-then-poll and paging flows, described by one table (as usage.operations
+-- describes the operations) and run by one engine. usage.client defines a method per flow:
+--   client:query(body, opts)                     postUsageQuery + poll                -> ApiUsageQueryResult
+--   client:client_query(clientId, body, opts)    postOauthClientUsageQuery + poll
+--   client:client_summary(clientId, opts)        getOauthClientUsageSummary + poll
+--   client:search(body, opts)                    pager: simple search, cursors.after, 20,000 rows at most
+--   client:aggregates(body, opts)                pager: aggregates job(s), nextUri followed as given
 --   client:client_aggregates(clientId, body, opts)
--- opts: poll = { interval, max_interval, timeout }, page_size (1..1000, default 1000),
---       on_progress = function(state) with state = { state, polls, pages, rows, elapsed, id }.
+-- opts: poll = { interval, max_interval, timeout }, on_progress = function(state), headers = { extra },
+-- page_size (pagers, 1..1000, default 1000), days (summary), job (job pagers: read this existing job).
+--
+-- What the engine guarantees, whatever the server sends: polls back off (interval doubling to
+-- max_interval, never shorter than a Retry-After) until a final status or poll.timeout; statuses compare
+-- without case and unknown ones mean "still working"; a 202 without a status means "still working"; an
+-- old-generation answer with results and no status is complete; anything of the wrong shape is a
+-- bad_response, never a raise. Pages: nextUri is followed as given when it stays on the API's origin;
+-- a page the service finds too big is fetched again at half the page size (down to 1 row); a run of
+-- MAX_EMPTY_PAGES empty pages that keep handing out new cursors, or a cursor seen before, ends the pager.
+-- Aggregates intervals longer than 90 days become consecutive jobs of at most 90 whole days (cut on week
+-- or month boundaries with that granularity), started together and read in date order.
 
+local core = require "usage.core"
 local errors = require "usage.errors"
 local models = require "usage.models"
+local operations = require "usage.operations"
+local interval = require "usage.interval"
 local validate = require "usage.validate"
 local runtime = require "usage.runtime"
-local client_mod = require "usage.client"
 local pager_mod = require "usage.pager"
+local args = require "usage.args"
+local options = require "usage.options"
 
-local Client = client_mod.Client
-local merge = client_mod.merge
+local M = {}
 
-local SEARCH_CAP = 20000
-local DEFAULT_PAGE_SIZE = 1000
+M.SEARCH_CAP = 20000
+M.DEFAULT_PAGE_SIZE = 1000
+M.MIN_PAGE_SIZE = 1
+M.MAX_EMPTY_PAGES = 10
+M.MAX_JOB_DAYS = 90
 
-local flow_spec = {
-  poll = { type = "table", check = client_mod.table_spec(client_mod.poll_spec) },
-  page_size = { type = "integer", min = 1, max = 1000 },
-  on_progress = { type = "function" },
-  days = { type = { "number", "string" } },
+-- kind: "result" (one answer), "cursor" (pages by cursors.after), "next_uri" (pages by nextUri)
+M.list = {
+  { name = "query", submit = "postUsageQuery", read = "getUsageQueryExecutionIdResults", kind = "result" },
+  { name = "client_query", submit = "postOauthClientUsageQuery", read = "getOauthClientUsageQueryResult",
+    kind = "result" },
+  { name = "client_summary", submit = "getOauthClientUsageSummary", read = "getOauthClientUsageQueryResult",
+    kind = "result", options = { "days" } },
+  { name = "search", submit = "postUsageSimplesearch", read = "getUsageSimplesearchExecutionIdResults",
+    kind = "cursor", rows = "results", cap = M.SEARCH_CAP },
+  { name = "aggregates", submit = "postUsageAggregatesQueryJobs", read = "getUsageAggregatesQueryJob",
+    kind = "next_uri", rows = "entities", split = true },
+  { name = "client_aggregates", submit = "postUsageClientClientIdAggregatesQueryJobs",
+    read = "getUsageClientClientIdAggregatesQueryJob", kind = "next_uri", rows = "entities", split = true },
 }
 
--- the options a flow takes: a subset of flow_spec
-local function spec_of(...)
-  local spec = {}
-  for _, k in ipairs { ... } do spec[k] = flow_spec[k] end
-  return spec
+-- the codes of "this page is too big, ask for a smaller one" (new and old generation)
+local SIZE_ERRORS = { ["max.response.size.reached"] = true, ["response.entity.too.large"] = true }
+
+local option_specs = {
+  poll = { type = "table", check = options.nested(options.poll_spec) },
+  on_progress = { type = "function" },
+  headers = { type = "table" },
+  page_size = { type = "integer", min = 1, max = 1000 },
+  days = { type = { "number", "string" } },
+  job = { type = "string" },
+}
+
+-- derive what the engine needs from the operations and models
+M.by_name = {}
+for _, flow in ipairs(M.list) do
+  flow.submit_op = assert(operations.by_name[flow.submit], flow.submit)
+  flow.read_op = assert(operations.by_name[flow.read], flow.read)
+  flow.params = flow.submit_op.params                     -- e.g. { "clientId" }
+  flow.body = flow.submit_op.body                         -- the request model, or nil
+  flow.generation = flow.read_op.generation               -- "query" (old) or "jobs" (new)
+  flow.id_field = models.models[flow.submit_op.response].by_name.id and "id" or "executionId"
+  flow.pager = flow.kind ~= "result"
+  local names = { "poll", "on_progress", "headers" }
+  if flow.pager then names[#names + 1] = "page_size" end
+  if flow.kind == "next_uri" then names[#names + 1] = "job" end
+  for _, o in ipairs(flow.options or {}) do names[#names + 1] = o end
+  flow.option_spec = {}
+  for _, o in ipairs(names) do flow.option_spec[o] = option_specs[o] end
+  M.by_name[flow.name] = flow
 end
 
-local function check_opts(name, opts, spec)
-  return validate.options("client:" .. name, opts, spec, 3)
+---------------------------------------------------------------------------------------------------
+-- answers
+
+local function server_id(v)
+  return type(v) == "string" and v ~= "" and v ~= "." and v ~= ".." and #v <= args.MAX_ID and not v:find("%c")
 end
 
-local function check_client(self, name)
-  if getmetatable(self) ~= Client then
-    error(string.format("usage: %s: call it as a method, client:%s(...)", name, name), 3)
+-- outcome(flow, data, meta) -> "done" | "failed" | "running", status text | "bad", message
+local function outcome(flow, data, meta)
+  local s = data.queryStatus
+  if s ~= nil and type(s) ~= "string" then
+    return "bad", "queryStatus is a " .. type(s) .. ", not a string"
   end
+  if s then return models.status_outcome(s), s end
+  if meta and meta.status == 202 then return "running", "Running (202)" end -- "not completed yet"
+  if flow.generation == "query" and type(data.results) == "table" then return "done", "Complete" end
+  return "bad", flow.generation == "query" and "the answer has neither queryStatus nor results"
+                                            or "the answer has no queryStatus"
 end
 
-local function check_body(name, body, position)
-  if type(body) ~= "table" then
-    error(string.format("usage: client:%s: argument #%d 'body' must be a table, got %s", name, position, type(body)), 3)
-  end
-end
-
-local function check_id(name, id, position)
-  if type(id) ~= "string" or id == "" then
-    error(string.format("usage: client:%s: argument #%d 'clientId' must be a non-empty string, got %s",
-                        name, position, type(id)), 3)
-  end
-end
-
-local function query_failed(data, meta, id)
+local function query_failed(flow, data, meta, id)
+  local status = data.queryStatus
+  local message = "the usage query " .. (id and (id .. " ") or "") .. "ended " .. tostring(status)
   local eb = type(data.errorBody) == "table" and data.errorBody or nil
-  local status = tostring(data.queryStatus)
-  local message = "the usage query " .. (id and (id .. " ") or "") .. "ended " .. status
-  if eb and type(eb.message) == "string" then message = message .. ": " .. eb.message end
-  return errors.new {
-    code = "query_failed",
-    message = message,
-    query_status = status,
-    body = eb,
-    correlation_id = meta and meta.correlation_id or nil,
-    id = id,
-  }
+  if eb and type(eb.message) == "string" then
+    message = message .. ": " .. eb.message
+  elseif flow.generation == "query" then
+    message = message .. " (the API gives no reason for old-generation queries; quote the correlation id to " ..
+              "Genesys support)"
+  else
+    message = message .. " (the API gave no errorBody)"
+  end
+  return errors.new { code = "query_failed", message = message, query_status = status, body = eb,
+                      correlation_id = meta and meta.correlation_id or nil, status = meta and meta.status, id = id }
 end
 
--- Poll `fetch` until the query it reads is final. Waits interval, doubling to max_interval, never
--- shorter than a Retry-After; after `timeout` seconds ends with poll_timeout.
--- progress(status, polls) is told each answer. immediate: fetch at once (later pages).
-local function poll(client, fetch, popts, progress, id, immediate)
-  local p = merge(client.poll, popts)
-  local rt, why = runtime.current()
-  if not rt then return nil, why end
+-- rows of an answer: an array of objects, or nil, err
+local function rows_of(flow, data)
+  local rows = data[flow.rows]
+  if rows == nil then return {} end
+  if type(rows) ~= "table" or (#rows == 0 and next(rows) ~= nil) then
+    return nil, errors.bad_response(flow.rows .. " is not an array")
+  end
+  for i = 1, #rows do
+    if type(rows[i]) ~= "table" then
+      return nil, errors.bad_response(flow.rows .. "[" .. i .. "] is a " .. type(rows[i]) .. ", not an object")
+    end
+  end
+  return rows
+end
+
+-- the next page's reference in an answer: a cursor (search) or a URL (jobs); nil at the end, or nil, err
+local function next_of(client, flow, data, current_url)
+  if flow.kind == "cursor" then
+    local cursors = data.cursors
+    if cursors == nil then return nil end
+    if type(cursors) ~= "table" then return nil, errors.bad_response("cursors is not an object") end
+    local after = cursors.after
+    if after == nil or after == "" then return nil end
+    if type(after) ~= "string" or after:find("%c") or #after > 4096 then
+      return nil, errors.bad_response("cursors.after is not a usable cursor (" .. type(after) .. ")")
+    end
+    return after
+  end
+  local uri = data.nextUri
+  if uri == nil or uri == "" then return nil end
+  if type(uri) ~= "string" then return nil, errors.bad_response("nextUri is a " .. type(uri) .. ", not a string") end
+  if uri:find("[%c%s]") then return nil, errors.bad_response("nextUri holds control characters or blanks") end
+  local url, why
+  if uri:match("^/[^/]") then
+    url = client.base_url .. uri -- a path relative to the API base
+  else
+    url, why = core.resolve_url(current_url, uri)
+  end
+  local u = url and core.parse_url(url)
+  if not u then return nil, errors.bad_response("nextUri is not a usable URL: " .. tostring(why)) end
+  if u.origin ~= client.origin or u.user or u.password or u.path:sub(1, #client.base_path) ~= client.base_path then
+    return nil, errors.bad_response("nextUri leads away from the API (" .. u.origin .. "): not followed")
+  end
+  return u.url
+end
+
+-- url with its pageSize query parameter set to n
+local function with_page_size(url, n)
+  local s, count = url:gsub("([?&])pageSize=[^&#]*", "%1pageSize=" .. n, 1)
+  if count > 0 then return s end
+  return url .. (url:find("?", 1, true) and "&" or "?") .. "pageSize=" .. n
+end
+
+---------------------------------------------------------------------------------------------------
+-- polling
+
+local function sleep(rt, seconds)
+  if seconds > 0 then return rt.sleep(seconds) end
+  return true
+end
+
+-- poll(client, rt, flow, fetch, popts, on_status, id, immediate) -> data, nil, meta | nil, err, meta
+-- Fetch until the answer is final: first wait popts.interval (unless immediate: later pages), then double
+-- up to max_interval; a Retry-After lengthens a wait; after popts.timeout: poll_timeout.
+local function poll(client, rt, flow, fetch, popts, on_status, id, immediate)
+  local p = options.merge(client.settings.poll, popts)
   local started = rt.now()
   local deadline = started + p.timeout
   local wait = p.interval
   local polls = 0
-  if not immediate then rt.sleep(wait) end
+  if not immediate then
+    local ok, err = sleep(rt, wait)
+    if not ok then return nil, err end
+  end
   while true do
     local data, err, meta = fetch()
     polls = polls + 1
     if not data then return nil, err, meta end
-    local status = data.queryStatus
-    local outcome = models.status_outcome(status)
-    if progress then progress(status, polls, rt.now() - started) end
-    if outcome == "done" then return data, nil, meta end
-    if outcome == "failed" then return nil, query_failed(data, meta, id), meta end
+    local result, status = outcome(flow, data, meta)
+    if result == "bad" then
+      return nil, errors.bad_response(status, { correlation_id = meta and meta.correlation_id, id = id }), meta
+    end
+    if on_status then on_status(status, polls, rt.now() - started) end
+    if result == "done" then return data, nil, meta end
+    if result == "failed" then return nil, query_failed(flow, data, meta, id), meta end
     local now = rt.now()
     if now >= deadline then
       return nil, errors.new {
-        code = "poll_timeout",
-        message = string.format("the usage query %sis still %s after %g s (poll.timeout)",
-                                id and (id .. " ") or "", tostring(status), p.timeout),
-        query_status = status,
-        id = id,
+        code = "poll_timeout", query_status = status, id = id,
+        message = string.format("the usage query %sis still %s after %g s (poll.timeout)", id and (id .. " ") or "",
+                                tostring(status), p.timeout),
       }, meta
     end
     if polls > 1 or not immediate then wait = math.min(wait * 2, p.max_interval) end
-    local after = meta and meta.headers and client_mod.retry_after_of(meta.headers)
-    if after and after > wait then wait = after end
-    rt.sleep(math.min(wait, deadline - now))
-  end
-end
-
--- A pager always counts its polls (and tells on_progress, if any); a one-answer query only calls
--- on_progress.
-local function progress_of(opts, pager_or_state)
-  local s = pager_or_state
-  if s.progress then
-    return function(status, _, elapsed)
-      s.status, s.poll_count, s.elapsed = status, s.poll_count + 1, elapsed
-      s.state = "polling"
-      s:progress()
-    end
-  end
-  local cb = opts.on_progress
-  if not cb then return nil end
-  return function(status, polls, elapsed)
-    cb { state = status, polls = polls, pages = 0, rows = 0, elapsed = elapsed, id = s.id }
+    local after = meta and meta.retry_after
+    local this = (after and after > wait) and after or wait
+    local ok, serr = sleep(rt, math.min(this, deadline - now))
+    if not ok then return nil, serr, meta end
   end
 end
 
 ---------------------------------------------------------------------------------------------------
--- old generation: one answer
+-- calls
 
-local function run_query(self, submit, read, opts)
-  local data, err, meta = submit()
-  if not data then return nil, err, meta end
-  local id = data.executionId
-  if type(id) ~= "string" or id == "" then
-    return nil, errors.new { code = "bad_response", message = "the submit answer has no executionId",
-                             correlation_id = meta and meta.correlation_id }, meta
+-- the path arguments of operation op: flow arguments by name, the id for executionId/jobId
+local function op_args(op, params, id)
+  local out = {}
+  for i, name in ipairs(op.params) do
+    out[i] = params[name] or id
   end
-  local state = { id = id }
-  return poll(self, function() return read(id) end, opts.poll, progress_of(opts, state), id)
+  return out
 end
 
-local query_opts = spec_of("poll", "on_progress")
-
-function Client:query(body, opts)
-  check_client(self, "query")
-  check_body("query", body, 1)
-  opts = check_opts("query", opts, query_opts)
-  return run_query(self,
-    function() return self:postUsageQuery(body) end,
-    function(id) return self:getUsageQueryExecutionIdResults(id) end, opts)
+local function submit(client, flow, params, body, opts)
+  local op = flow.submit_op
+  local query = flow.options and opts.days and { days = opts.days } or nil
+  local data, err, meta = client:_call(op, op_args(op, params), query, body, opts.headers)
+  if not data then return nil, err, meta end
+  local id = data[flow.id_field]
+  if not server_id(id) then
+    return nil, errors.bad_response("the submit answer has no usable " .. flow.id_field,
+                                    { correlation_id = meta and meta.correlation_id }), meta
+  end
+  return data, nil, meta, id
 end
 
-function Client:client_query(client_id, body, opts)
-  check_client(self, "client_query")
-  check_id("client_query", client_id, 1)
-  check_body("client_query", body, 2)
-  opts = check_opts("client_query", opts, query_opts)
-  return run_query(self,
-    function() return self:postOauthClientUsageQuery(client_id, body) end,
-    function(id) return self:getOauthClientUsageQueryResult(id, client_id) end, opts)
+-- read(client, flow, params, id, query, opts, url) -> the read operation once (url: a nextUri to follow)
+local function read(client, flow, params, id, query, opts, url)
+  return client:_call(flow.read_op, op_args(flow.read_op, params, id), query, nil, opts.headers, url)
 end
 
-local summary_opts = spec_of("poll", "on_progress", "days")
+local function size_error(err)
+  return err and err.status == 400 and SIZE_ERRORS[err.code]
+end
 
-function Client:client_summary(client_id, opts)
-  check_client(self, "client_summary")
-  check_id("client_summary", client_id, 1)
-  opts = check_opts("client_summary", opts, summary_opts)
-  return run_query(self,
-    function() return self:getOauthClientUsageSummary(client_id, opts.days and { days = opts.days } or nil) end,
-    function(id) return self:getOauthClientUsageQueryResult(id, client_id) end, opts)
+-- fetch at the pager's page size; a page too big for the service is asked again at half the size
+local function sized(pager, call)
+  while true do
+    local data, err, meta = call(pager.page_size)
+    if data or not size_error(err) or pager.page_size <= M.MIN_PAGE_SIZE then return data, err, meta end
+    pager.page_size = math.max(M.MIN_PAGE_SIZE, math.floor(pager.page_size / 2))
+  end
+end
+
+---------------------------------------------------------------------------------------------------
+-- one answer
+
+local function run_result(client, flow, params, body, opts)
+  local rt, why = runtime.current()
+  if not rt then return nil, why end
+  local _, err, meta, id = submit(client, flow, params, body, opts)
+  if not id then return nil, err, meta end
+  local cb = opts.on_progress
+  if cb then cb { state = "submitted", polls = 0, pages = 0, rows = 0, elapsed = 0, id = id } end
+  local on_status = cb and function(status, polls, elapsed)
+    cb { state = status, polls = polls, pages = 0, rows = 0, elapsed = elapsed, id = id }
+  end
+  return poll(client, rt, flow, function() return read(client, flow, params, id, nil, opts) end,
+              opts.poll, on_status, id)
 end
 
 ---------------------------------------------------------------------------------------------------
 -- pagers
 
-local pager_opts = spec_of("poll", "on_progress", "page_size")
+-- A job (or execution) being read: start() submits (or takes opts.job) and polls to the first page;
+-- page() gives its pages one by one.
+local function new_reader(client, flow, params, body, opts, pager)
+  local r = { seen = {}, empty = 0 }
 
-local function percent_decode(s)
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
-end
+  local function on_status(status)
+    pager.poll_count = pager.poll_count + 1
+    pager:progress(status)
+  end
 
--- the `after` cursor of a nextUri, or nil, err
-local function cursor_of(next_uri)
-  if next_uri == nil or next_uri == "" then return nil end
-  if type(next_uri) ~= "string" then
-    return nil, errors.new { code = "bad_response", message = "nextUri is not a string" }
-  end
-  local after = next_uri:match("[?&]after=([^&#]*)")
-  if not after or after == "" then
-    return nil, errors.new { code = "bad_response", message = "nextUri carries no after= cursor: " .. next_uri:sub(1, 200) }
-  end
-  return percent_decode(after)
-end
-
--- simple search: rows in results, next page by cursors.after, 20,000 rows at most
-function Client:search(body, opts)
-  check_client(self, "search")
-  check_body("search", body, 1)
-  opts = check_opts("search", opts, pager_opts)
-  local page_size = opts.page_size or DEFAULT_PAGE_SIZE
-  local source = { cap = SEARCH_CAP }
-  local function page_of(data)
-    local rows = type(data.results) == "table" and data.results or {}
-    local cursor = type(data.cursors) == "table" and data.cursors.after or nil
-    if cursor == "" then cursor = nil end
-    return rows, cursor
-  end
-  function source.first(pager)
-    local data, err = self:postUsageSimplesearch(body)
-    if not data then return nil, err end
-    if type(data.executionId) ~= "string" or data.executionId == "" then
-      return nil, errors.new { code = "bad_response", message = "the submit answer has no executionId" }
+  local function fetch(query_of)
+    return function(size)
+      if r.url then return read(client, flow, params, r.id, nil, opts, with_page_size(r.url, size)) end
+      return read(client, flow, params, r.id, query_of(size), opts)
     end
-    pager.id = data.executionId
-    pager.state = "polling"
-    local result
-    result, err = poll(self, function()
-      return self:getUsageSimplesearchExecutionIdResults(pager.id, { pageSize = page_size })
-    end, opts.poll, progress_of(opts, pager), pager.id)
-    if not result then return nil, err end
-    return page_of(result)
   end
-  function source.next(pager, cursor)
-    local result, err = poll(self, function()
-      return self:getUsageSimplesearchExecutionIdResults(pager.id, { pageSize = page_size, after = cursor })
-    end, opts.poll, nil, pager.id, true)
-    if not result then return nil, err end
-    return page_of(result)
-  end
-  return pager_mod.new(source, opts)
-end
 
-local function job_pager(self, name, submit, read, opts)
-  local page_size = opts.page_size or DEFAULT_PAGE_SIZE
-  local source = {}
-  local function page_of(data)
-    local rows = type(data.entities) == "table" and data.entities or {}
-    local cursor, err = cursor_of(data.nextUri)
+  function r.start(rt)
+    local id = opts.job
+    if not id then
+      local _, err, meta
+      _, err, meta, id = submit(client, flow, params, body, opts)
+      if not id then return nil, err, meta end
+    end
+    r.id = id
+    r.first_url = client:_url(flow.read_op, op_args(flow.read_op, params, id))
+    pager.jobs[#pager.jobs + 1] = id
+    pager.id = pager.id or id
+    pager.state = "polling"
+    pager:progress("submitted")
+    local call = fetch(function(size) return { pageSize = size } end)
+    local data, err = poll(client, rt, flow, function() return sized(pager, call) end, opts.poll, on_status, id,
+                           opts.job ~= nil)
+    if not data then return nil, err end
+    r.data = data
+    return true
+  end
+
+  -- page(rt) -> rows, more | nil, err
+  function r.page(rt)
+    local data = r.data
+    r.data = nil
+    if not data then
+      local call
+      if flow.kind == "cursor" then
+        local cursor = r.cursor
+        call = fetch(function(size) return { pageSize = size, after = cursor } end)
+      else
+        call = fetch()
+      end
+      local err
+      data, err = poll(client, rt, flow, function() return sized(pager, call) end, opts.poll, nil, r.id, true)
+      if not data then return nil, err end
+    end
+    local rows, err = rows_of(flow, data)
+    if not rows then return nil, err end
+    local nxt
+    nxt, err = next_of(client, flow, data, r.url or r.first_url)
     if err then return nil, err end
-    return rows, cursor
-  end
-  function source.first(pager)
-    local data, err = submit()
-    if not data then return nil, err end
-    if type(data.id) ~= "string" or data.id == "" then
-      return nil, errors.new { code = "bad_response", message = "the submit answer of " .. name .. " has no id" }
+    if nxt == nil then return rows, false end
+    if r.seen[nxt] then
+      return nil, errors.new { code = "cursor_loop",
+        message = "the server returned a cursor it had already returned; stopping instead of looping" }
     end
-    pager.id = data.id
-    pager.state = "polling"
-    local result
-    result, err = poll(self, function() return read(pager.id, { pageSize = page_size }) end,
-                       opts.poll, progress_of(opts, pager), pager.id)
-    if not result then return nil, err end
-    return page_of(result)
+    r.seen[nxt] = true
+    if #rows == 0 then
+      r.empty = r.empty + 1
+      if r.empty >= M.MAX_EMPTY_PAGES then
+        return nil, errors.bad_response(string.format("the server answered %d empty pages in a row, each with a " ..
+                                                      "new cursor; stopping instead of paging forever", r.empty))
+      end
+    else
+      r.empty = 0
+    end
+    if flow.kind == "cursor" then r.cursor = nxt else r.url = nxt end
+    return rows, true
   end
-  function source.next(pager, cursor)
-    local result, err = poll(self, function() return read(pager.id, { pageSize = page_size, after = cursor }) end,
-                             opts.poll, nil, pager.id, true)
-    if not result then return nil, err end
-    return page_of(result)
+
+  return r
+end
+
+-- the bodies of the jobs of an aggregates interval: one, or one per span of at most MAX_JOB_DAYS days
+local function plan(flow, body)
+  if not flow.split or type(body) ~= "table" or type(body.interval) ~= "string" then return { body } end
+  local first, last = interval.covered(body.interval, "jobs")
+  if not first or last - first + 1 <= M.MAX_JOB_DAYS then return { body } end
+  local bodies = {}
+  for i, span in ipairs(interval.split(first, last, M.MAX_JOB_DAYS, body.granularity)) do
+    local b = {}
+    for k, v in pairs(body) do b[k] = v end
+    b.interval = interval.days_of(span.first, span.last).jobs
+    bodies[i] = b
   end
-  return pager_mod.new(source, opts)
+  return bodies
 end
 
-function Client:aggregates(body, opts)
-  check_client(self, "aggregates")
-  check_body("aggregates", body, 1)
-  opts = check_opts("aggregates", opts, pager_opts)
-  return job_pager(self, "aggregates",
-    function() return self:postUsageAggregatesQueryJobs(body) end,
-    function(id, q) return self:getUsageAggregatesQueryJob(id, q) end, opts)
+local function run_pager(client, flow, params, body, opts)
+  local pager = pager_mod.new(nil, { on_progress = opts.on_progress, cap = flow.cap,
+                                     page_size = opts.page_size or M.DEFAULT_PAGE_SIZE })
+  local readers, current, started_at
+
+  pager.produce = function()
+    local rt, why = runtime.current()
+    if not rt then return nil, why end
+    if not readers then
+      started_at = rt.now()
+      if flow.split and body and client.settings.validate and not opts.job then
+        local _, verr = validate.body(flow.body, body, { split = true })
+        if verr then return nil, verr end -- nothing sent
+      end
+      local bodies = opts.job and { body } or plan(flow, body)
+      readers, current = {}, 1
+      for i, b in ipairs(bodies) do readers[i] = new_reader(client, flow, params, b, opts, pager) end
+      if #readers == 1 then
+        local ok, err = readers[1].start(rt)
+        if not ok then return nil, err end
+      else -- the jobs of a split interval run at the same time; their pages are read in date order
+        local fns = {}
+        for i, r in ipairs(readers) do fns[i] = function() return r.start(runtime.current()) end end
+        local results, errs = runtime.gather(fns)
+        for i = 1, #readers do
+          if not results[i] then return nil, errs[i] end
+        end
+      end
+    end
+    local r = readers[current]
+    local rows, more = r.page(rt)
+    pager.elapsed = rt.now() - started_at
+    if not rows then return nil, more end
+    if not more and current < #readers then
+      current = current + 1
+      more = true
+    end
+    return rows, more
+  end
+  return pager
 end
 
-function Client:client_aggregates(client_id, body, opts)
-  check_client(self, "client_aggregates")
-  check_id("client_aggregates", client_id, 1)
-  check_body("client_aggregates", body, 2)
-  opts = check_opts("client_aggregates", opts, pager_opts)
-  return job_pager(self, "client_aggregates",
-    function() return self:postUsageClientClientIdAggregatesQueryJobs(client_id, body) end,
-    function(id, q) return self:getUsageClientClientIdAggregatesQueryJob(client_id, id, q) end, opts)
+---------------------------------------------------------------------------------------------------
+-- the flow methods
+
+-- define(Client): a method per flow, with the same argument checks as the generated operations
+function M.define(Client)
+  for _, flow in ipairs(M.list) do
+    local name = flow.name
+    local nparams = #flow.params
+    Client[name] = function(self, ...)
+      args.self(Client, self, name, 2)
+      local params = {}
+      for i, p in ipairs(flow.params) do
+        params[p] = (select(i, ...))
+        args.id(name, p, params[p], i, 2)
+      end
+      local body, opts
+      if flow.body then
+        body, opts = select(nparams + 1, ...)
+      else
+        opts = (select(nparams + 1, ...))
+      end
+      opts = args.options("client:" .. name, opts, flow.option_spec, 2)
+      if opts.job then args.id(name, "job", opts.job, nparams + 2, 2) end
+      if flow.body and not (opts.job and body == nil) then args.body(name, flow.body, body, nparams + 1, 2) end
+      local checked = {}
+      for k, v in pairs(opts) do checked[k] = v end
+      checked.headers = args.headers(name, opts.headers, 2)
+      if flow.pager then return run_pager(self, flow, params, body, checked) end
+      return run_result(self, flow, params, body, checked)
+    end
+  end
 end
 
-return {
-  poll = poll,
-  cursor_of = cursor_of,
-  SEARCH_CAP = SEARCH_CAP,
-}
+M.poll = poll
+M.next_of = next_of
+M.with_page_size = with_page_size
+
+return M

@@ -1,23 +1,26 @@
 -- usage: a client for the Genesys Cloud Usage API.
 --   local usage = require "usage"
 --   local client = usage.new { client_id = ..., client_secret = ..., region = "eu_west_1" }
---   local result, err = client:query { interval = "2025-01-01/2025-01-31", groupBy = { "OAuthClientId" } }
--- See README.md for the whole API.
+--   local days = usage.interval.days(7)       -- the 7 complete UTC days before today
+--   for row in client:aggregates { interval = days.jobs, groupBy = { "OauthClientId" } }:rows() do ... end
+-- See README.md for the whole API and docs/architecture.md for the modules.
 
+local core = require "usage.core"
 local client = require "usage.client"
-require "usage.flows" -- adds the flows to the client
 local regions = require "usage.regions"
 local operations = require "usage.operations"
+local flows = require "usage.flows"
 local models = require "usage.models"
 local errors = require "usage.errors"
 local json = require "usage.json"
-local scheduler = require "usage.scheduler"
+local runtime = require "usage.runtime"
 local interval = require "usage.interval"
 
 local usage = {
   _VERSION = client.VERSION,
   regions = regions.by_key,
   operations = operations.list,
+  flows = flows.list,
   models = models.models,
   enums = models.enums,
   null = json.null,
@@ -25,12 +28,13 @@ local usage = {
   is_error = errors.is_error,
   array = json.array,
   json = json,          -- encode/decode as the client does (arrays stay arrays, counts integers)
-  interval = interval,  -- interval.last(seconds), interval.parse("START/END"), interval.format(t)
+  interval = interval,  -- whole UTC days: days(n), yesterday(), this_month(), last_month(), month("YYYY-MM"),
+                        -- range(first, last); and parse, format, duration
 }
 
--- gather(fns) -> results, errs: run the functions concurrently (coroutines on one scheduler, or
--- nginx light threads inside OpenResty); results[i], errs[i] are the first two values function i
--- returned, or nil and the error it raised.
+-- gather(fns) -> results, errs: run the functions concurrently (coroutines on one scheduler, or nginx
+-- light threads inside OpenResty); results[i], errs[i] are the first two values function i returned, or
+-- nil and the error it raised.
 function usage.gather(fns)
   if type(fns) ~= "table" then error("usage.gather: expects an array of functions", 2) end
   for i = 1, #fns do
@@ -38,10 +42,21 @@ function usage.gather(fns)
       error(string.format("usage.gather: item %d is a %s, not a function", i, type(fns[i])), 2)
     end
   end
-  if not scheduler.current() and ngx and ngx.get_phase then -- luacheck: ignore (the nginx global)
-    return require("usage.resty").gather(fns)
-  end
-  return scheduler.gather(fns)
+  return runtime.gather(fns)
+end
+
+-- trap_signals([names]): from now on the signals (default INT, TERM, HUP) end every wait and transfer of
+-- this process at once with err.code "interrupted" (err.signal = "INT", ...), instead of the default action.
+-- For programs that want to stop cleanly (the command line does); never inside nginx.
+function usage.trap_signals(names)
+  names = names or { "INT", "TERM", "HUP" }
+  if type(names) ~= "table" then error("usage.trap_signals: expects an array of signal names", 2) end
+  core.trap_signals(names)
+end
+
+-- pending_signal() -> "INT" | "TERM" | ... | nil: the trapped signal received first
+function usage.pending_signal()
+  return (core.pending_signal())
 end
 
 return usage

@@ -105,6 +105,162 @@ function M.last(seconds, now)
   return M.format(now - seconds) .. "/" .. M.format(now)
 end
 
+---------------------------------------------------------------------------------------------------
+-- Whole UTC days. Usage data is daily aggregates in UTC and today is never complete, so the helpers
+-- below build intervals of whole days that end at the latest with yesterday. Each returns a Days table:
+--   first, last   "YYYY-MM-DD", both included;  count   the number of days
+--   jobs          the interval for the new generation (aggregates jobs), whose start and end are both
+--                 inclusive: "FIRSTT00:00:00Z/LASTT23:59:59.999Z"
+--   query         the interval for the old generation (query, client query, simple search), which counts
+--                 the days overlapping [start, end): "FIRSTT00:00:00Z/(LAST+1)T00:00:00Z"
+--   label         the days in words: "30 November 2026", "1-30 November 2026",
+--                 "28 October - 3 November 2026", "28 December 2025 - 3 January 2026"
+-- `now` (Unix seconds) defaults to the clock; errors are nil, message.
+
+local DAY = 86400
+M.DAY = DAY
+
+local MONTHS = { "January", "February", "March", "April", "May", "June", "July", "August", "September",
+                 "October", "November", "December" }
+
+-- day number (days since 1970-01-01) of a Unix time
+local function day_of(t) return floor(t / DAY) end
+M.day_of = day_of
+
+-- "YYYY-MM-DD" -> day number | nil, reason
+function M.parse_date(s)
+  if type(s) ~= "string" or not s:match("^%d%d%d%d%-%d%d%-%d%d$") then return nil, "expected a date YYYY-MM-DD" end
+  local t, why = M.parse_instant(s)
+  if not t then return nil, why end
+  return day_of(t)
+end
+
+function M.date(day) return M.format(day * DAY, true) end
+
+function M.label(first, last)
+  local y1, m1, d1 = civil_from_days(first)
+  local y2, m2, d2 = civil_from_days(last)
+  if first == last then return string.format("%d %s %d", d1, MONTHS[m1], y1) end
+  if y1 == y2 and m1 == m2 then return string.format("%d-%d %s %d", d1, d2, MONTHS[m1], y1) end
+  if y1 == y2 then return string.format("%d %s - %d %s %d", d1, MONTHS[m1], d2, MONTHS[m2], y1) end
+  return string.format("%d %s %d - %d %s %d", d1, MONTHS[m1], y1, d2, MONTHS[m2], y2)
+end
+
+-- the Days of day numbers first..last
+local function days(first, last)
+  return {
+    first = M.date(first), last = M.date(last), count = last - first + 1,
+    first_day = first, last_day = last,
+    jobs = M.date(first) .. "T00:00:00Z/" .. M.date(last) .. "T23:59:59.999Z",
+    query = M.date(first) .. "T00:00:00Z/" .. M.date(last + 1) .. "T00:00:00Z",
+    label = M.label(first, last),
+  }
+end
+
+local function today(now) return day_of(now or os.time()) end
+
+-- range("2026-11-01", "2026-11-30" [, now]) -> Days: both days included; a day from today on is refused
+function M.range(first, last, now)
+  local a, why = M.parse_date(first)
+  if not a then return nil, "bad first day '" .. tostring(first) .. "': " .. why end
+  local b, why2 = M.parse_date(last)
+  if not b then return nil, "bad last day '" .. tostring(last) .. "': " .. why2 end
+  if b < a then return nil, "the last day " .. last .. " is before the first day " .. first end
+  if b >= today(now) then
+    return nil, "the last day " .. last .. " is not over yet (usage is complete up to yesterday, " ..
+                M.date(today(now) - 1) .. ", UTC)"
+  end
+  return days(a, b)
+end
+
+-- days(n [, now]) -> the n complete days before today (ending with yesterday)
+function M.days(n, now)
+  if type(n) ~= "number" or n < 1 or n ~= floor(n) then return nil, "the number of days must be a whole number >= 1" end
+  local t = today(now)
+  return days(t - n, t - 1)
+end
+
+function M.yesterday(now)
+  local t = today(now)
+  return days(t - 1, t - 1)
+end
+
+-- month("2026-11" [, now]) -> the days of that month; the current month up to yesterday
+function M.month(text, now)
+  local y, m = tostring(text):match("^(%d%d%d%d)%-(%d%d)$")
+  y, m = tonumber(y), tonumber(m)
+  if not y or m < 1 or m > 12 then return nil, "expected a month YYYY-MM, got '" .. tostring(text) .. "'" end
+  local first = days_from_civil(y, m, 1)
+  local last = first + month_days(y, m) - 1
+  local t = today(now)
+  if first >= t then return nil, "the month " .. text .. " has no complete day yet" end
+  if last >= t then last = t - 1 end
+  return days(first, last)
+end
+
+-- this_month([now]) -> the complete days of this month (none on its first day: nil, message)
+function M.this_month(now)
+  local y, m = civil_from_days(today(now))
+  return M.month(string.format("%04d-%02d", y, m), now)
+end
+
+function M.last_month(now)
+  local y, m = civil_from_days(today(now))
+  if m == 1 then y, m = y - 1, 12 else m = m - 1 end
+  return M.month(string.format("%04d-%02d", y, m), now)
+end
+
+-- covered(text, generation) -> first, last day numbers that an interval counts: the new generation
+-- ("jobs") counts every day from the start's through the end's, the old one those overlapping [start, end)
+function M.covered(text, generation)
+  local a, b = M.parse(text)
+  if not a then return nil, b end
+  local first, last = day_of(a), day_of(b)
+  if generation ~= "jobs" and b == floor(b / DAY) * DAY then last = last - 1 end
+  if last < first then return nil, "the interval covers no day" end
+  return first, last
+end
+
+-- one_year_before(now) -> Unix time of the same calendar date one year back, 00:00 UTC (29 February -> 28):
+-- the earliest start of an aggregates job
+function M.one_year_before(now)
+  local y, m, d = civil_from_days(today(now))
+  y = y - 1
+  if m == 2 and d == 29 then d = 28 end
+  return days_from_civil(y, m, d) * DAY
+end
+
+-- split(first, last, max_days [, granularity]) -> array of { first, last } day numbers: consecutive spans
+-- of at most max_days covering first..last; with "Week" or "Month" they end on bucket boundaries (weeks
+-- start on Monday, months on the 1st) so that no bucket is cut in two
+function M.split(first, last, max_days, granularity)
+  local out = {}
+  local a = first
+  while a <= last do
+    local b = math.min(last, a + max_days - 1)
+    if b < last and (granularity == "Week" or granularity == "Month") then
+      local c = b
+      while c >= a do
+        local next_day = c + 1
+        local starts
+        if granularity == "Week" then
+          starts = (next_day + 3) % 7 == 0 -- 1970-01-01 was a Thursday: day 4 is a Monday
+        else
+          local _, _, dd = civil_from_days(next_day)
+          starts = dd == 1
+        end
+        if starts then break end
+        c = c - 1
+      end
+      if c >= a then b = c end -- (a bucket never exceeds max_days, so a boundary is always found)
+    end
+    out[#out + 1] = { first = a, last = b }
+    a = b + 1
+  end
+  return out
+end
+
+M.days_of = days
 M.days_from_civil = days_from_civil
 M.civil_from_days = civil_from_days
 

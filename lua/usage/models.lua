@@ -61,8 +61,8 @@ M.models = {
     f("httpMethods", "enum", { array = true, enum = E.search_http_methods }),
     f("templateUris", "string", { array = true }),
   } },
-  UsageSortBy = { fields = {
-    f("fieldName", "string", { required = true }),
+  UsageSortBy = { fields = { -- both optional (the OpenAPI description of UsageQuerySortBy)
+    f("fieldName", "string"),
     f("order", "enum", { enum = E.sort_order }),
   } },
   OrganizationPublicApiUsageQueryRequest = { generation = "jobs", fields = {

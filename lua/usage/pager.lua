@@ -1,30 +1,31 @@
--- usage.pager: streams the rows of a paged result, one page in memory at a time.
+-- usage.pager: streams the rows of a paged result, one page in memory at a time (one per job while the
+-- jobs of a split interval start).
 --   for row in pager:rows() do ... end   -- raises the err table on failure
 --   for page in pager:pages() do ... end -- page = array of rows (empty pages are skipped)
---   local rows, err = pager:all()
--- Fields a caller may read: state ("new", "polling", "paging", "done", "failed"), id (execution or job
--- id once submitted), page_count, row_count, poll_count, truncated (the API's row cap was reached), err.
--- A source gives first(pager) -> rows, cursor | nil, err and next(pager, cursor) -> the same.
-
-local errors = require "usage.errors"
+--   local rows, err = pager:all()        -- never raises for anything a server sent
+-- Fields a caller may read: state ("new", "polling", "paging", "done", "failed"), id (execution or job id
+-- once submitted), jobs (every job id of a split interval), page_count, row_count, poll_count, page_size
+-- (the page size in use: smaller than asked when the service said a page was too big), truncated (the
+-- API's row cap was reached), err.
+-- A pager is made from produce(pager) -> rows, more | nil, err.
 
 local M = {}
 
 local Pager = {}
 Pager.__index = Pager
 
-function M.new(source, opts)
+function M.new(produce, opts)
   return setmetatable({
-    source = source,
+    produce = produce,
     on_progress = opts and opts.on_progress,
     state = "new",
     page_count = 0,
     row_count = 0,
     poll_count = 0,
+    jobs = {},
     truncated = false,
-    cap = source.cap,
-    seen = {},
-    started = false,
+    cap = opts and opts.cap,
+    page_size = opts and opts.page_size,
     done = false,
   }, Pager)
 end
@@ -33,56 +34,40 @@ function Pager:__tostring()
   return string.format("usage.pager (%s, %d pages, %d rows)", self.state, self.page_count, self.row_count)
 end
 
-function Pager:progress()
+-- tell on_progress where the pager is; state: the query status being polled, else the pager's state
+function Pager:progress(status)
   if self.on_progress then
     self.on_progress {
-      state = self.status or self.state,
+      state = status or self.state,
       polls = self.poll_count,
       pages = self.page_count,
       rows = self.row_count,
       elapsed = self.elapsed or 0,
       id = self.id,
+      jobs = self.jobs,
+      page_size = self.page_size,
     }
   end
-end
-
-local function fail(self, err)
-  self.err = err
-  self.state = "failed"
-  self.done = true
-  return nil, err
 end
 
 -- next_page() -> rows | false (no more pages) | nil, err
 function Pager:next_page()
   if self.err then return nil, self.err end
   if self.done then return false end
-  local rows, cursor
-  if not self.started then
-    self.started = true
-    rows, cursor = self.source.first(self)
-  else
-    local c = self.cursor
-    if self.seen[c] then
-      return fail(self, errors.new {
-        code = "cursor_loop",
-        message = "the server returned a cursor it had already returned; stopping instead of looping",
-      })
-    end
-    self.seen[c] = true
-    rows, cursor = self.source.next(self, c)
+  local rows, more = self.produce(self)
+  if not rows then
+    self.err, self.state, self.done = more, "failed", true
+    return nil, more
   end
-  if not rows then return fail(self, cursor) end
   self.state = "paging"
   self.page_count = self.page_count + 1
   if self.cap and self.row_count + #rows >= self.cap then
     for i = #rows, self.cap - self.row_count + 1, -1 do rows[i] = nil end
     self.truncated = true
-    cursor = nil
+    more = false
   end
   self.row_count = self.row_count + #rows
-  self.cursor = cursor
-  if cursor == nil then
+  if not more then
     self.done = true
     self.state = "done"
   end

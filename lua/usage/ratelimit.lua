@@ -27,11 +27,12 @@ function M:reserve(now)
   return slot - now
 end
 
--- acquire(rt): wait (through the runtime: block, yield to gather, or ngx.sleep) for a slot.
+-- acquire(rt) -> true | nil, err: wait (through the runtime: block, yield to gather, or ngx.sleep) for a
+-- slot; err when the wait was interrupted
 function M:acquire(rt)
   local wait = self:reserve(rt.now())
-  if wait > 0 then rt.sleep(wait) end
-  return wait
+  if wait > 0 then return rt.sleep(wait) end
+  return true
 end
 
 return M

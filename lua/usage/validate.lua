@@ -10,6 +10,8 @@ local json = require "usage.json"
 
 local M = {}
 
+local rawlen = rawlen or function(t) return #t end -- LuaJIT: # is raw on plain tables (no __len there)
+
 local MAX_JOB_SPAN = 90 * 86400
 
 local function invalid(field, message, allowed)
@@ -35,13 +37,14 @@ M.canonical = canonical
 
 local check_value
 
-local function check_object(model_name, value, path, generation)
+-- Fields are read as they are (next, rawget): a field that only comes from a metatable's __index is absent.
+local function check_object(model_name, value, path, ctx)
   local model = models.models[model_name]
-  if type(value) ~= "table" or json.is_array(value) or (next(value) ~= nil and #value > 0) then
+  if type(value) ~= "table" or json.is_array(value) or (next(value) ~= nil and rawlen(value) > 0) then
     return invalid(path ~= "" and path or "body", "must be an object (a table with named fields)")
   end
   local out = {}
-  for k, v in pairs(value) do
+  for k, v in next, value do
     local field = model.by_name[k]
     local name = (path ~= "" and path .. "." or "") .. tostring(k)
     if not field then
@@ -49,19 +52,19 @@ local function check_object(model_name, value, path, generation)
       for _, f in ipairs(model.fields) do names[#names + 1] = f.name end
       return invalid(name, "unknown field of " .. model_name, names)
     end
-    local normalized, err = check_value(field, v, name, generation)
+    local normalized, err = check_value(field, v, name, ctx)
     if normalized == nil then return nil, err end
     out[k] = normalized
   end
   for _, field in ipairs(model.fields) do
-    if field.required and value[field.name] == nil then
+    if field.required and rawget(value, field.name) == nil then
       return invalid((path ~= "" and path .. "." or "") .. field.name, "is required")
     end
   end
   return out
 end
 
-local function check_scalar(field, v, name, generation)
+local function check_scalar(field, v, name, ctx)
   local t = field.type
   if t == "enum" then
     local c = canonical(field.enum, v)
@@ -76,44 +79,54 @@ local function check_scalar(field, v, name, generation)
   elseif t == "interval" then
     local start, finish = interval.parse(v)
     if not start then return invalid(name, finish) end
-    if generation == "jobs" then
+    if ctx.generation == "jobs" then
       if finish < start then return invalid(name, "the end is before the start") end
-      if finish - start > MAX_JOB_SPAN then return invalid(name, "spans more than 90 days") end
+      if not ctx.split and finish - start > MAX_JOB_SPAN then
+        return invalid(name, "spans more than 90 days (an aggregates job may span at most 90 days; " ..
+                             "client:aggregates splits longer intervals)")
+      end
+      local earliest = interval.one_year_before(ctx.now)
+      if start < earliest then
+        return invalid(name, "starts before " .. interval.format(earliest, true) .. ": an aggregates job may " ..
+                             "start at most one year ago")
+      end
     elseif finish <= start then
       return invalid(name, "the end must be after the start")
     end
     return v
   elseif t == "object" then
-    return check_object(field.model, v, name, generation)
+    return check_object(field.model, v, name, ctx)
   end
   return v
 end
 
-check_value = function(field, v, name, generation)
+check_value = function(field, v, name, ctx)
   if field.array then
     if type(v) == "string" and field.type ~= "object" then v = { v } end -- a lone value is a one-item array
     if type(v) ~= "table" then return invalid(name, "must be an array") end
-    local n = #v
-    for k in pairs(v) do
+    local n = rawlen(v)
+    for k in next, v do
       if type(k) ~= "number" or k < 1 or k > n or k ~= math.floor(k) then
         return invalid(name, "must be an array (keys 1..n)")
       end
     end
     local out = json.array()
     for i = 1, n do
-      local item, err = check_scalar(field, v[i], name .. "[" .. i .. "]", generation)
+      local item, err = check_scalar(field, rawget(v, i), name .. "[" .. i .. "]", ctx)
       if item == nil then return nil, err end
       out[i] = item
     end
     return out
   end
-  return check_scalar(field, v, name, generation)
+  return check_scalar(field, v, name, ctx)
 end
 
--- body(model_name, value) -> normalized copy | nil, err
-function M.body(model_name, value)
+-- body(model_name, value [, opts]) -> normalized copy | nil, err
+-- opts.split: the caller splits intervals longer than 90 days (aggregates flows); opts.now: the clock
+function M.body(model_name, value, opts)
   local model = models.models[model_name]
-  return check_object(model_name, value, "", model.generation)
+  local ctx = { generation = model.generation, split = opts and opts.split, now = opts and opts.now }
+  return check_object(model_name, value, "", ctx)
 end
 
 -- Mark the arrays of a body that is sent without validation, so empty ones still encode as [].

@@ -12,9 +12,10 @@
 
 local M = {}
 
--- the temporary prefixes of spec/fakecloud/init.lua, spec/resty/launcher.lua and
+-- the temporary prefixes of spec/fakecloud/init.lua, spec/resty/launcher.lua, spec/support/hostile.lua and
 -- spec/prometheus_scrape_spec.lua (support.nginx.make_prefix)
-local TEMPORARY = { "/fakecloud%.[%w_]+/?$", "/usage%-resty%.[%w_]+/?$", "/prom%-target%.[%w_]+/?$" }
+local TEMPORARY = { "/fakecloud%.[%w_]+/?$", "/usage%-resty%.[%w_]+/?$", "/hostile%.[%w_]+/?$",
+                    "/prom%-target%.[%w_]+/?$" }
 
 local function stat_of(pid)
   local fh = io.open("/proc/" .. pid .. "/stat", "r")

@@ -1,0 +1,276 @@
+-- usage.exchange: one logical request and its attempts, for the 11 operations and the login alike.
+--   local ex = exchange.new { transport =, timeouts = { timeout =, connect_timeout =, max_size = },
+--                             retry = policy | false, limiter =, redact =, logger =, stats = }
+--   ex:run(rt, req, op [, auth]) -> data, nil, meta | nil, err, meta
+-- req = { url =, path = (for logs and errors), body = text, headers = { extra headers } }; op = { method,
+-- idempotent, response (model name), login (the token request) }; auth (absent for the login itself) gives
+-- token(rt) -> token | nil, err, invalidate(token), renewable().
+-- What comes back passes through the client's redactor first: data, every field of err, meta's headers
+-- and correlation id, and every log event.
+
+local core = require "usage.core"
+local json = require "usage.json"
+local errors = require "usage.errors"
+local models = require "usage.models"
+
+local M = {}
+
+---------------------------------------------------------------------------------------------------
+-- retry policy, as data: the first rule that matches a failure decides; no rule, no retry.
+--   transport  set of transport codes (a failure before any HTTP status)
+--   status     HTTP status;  code  error code (a 2xx whose body was broken is "bad_json")
+--   idempotent only for requests that may safely be sent twice
+--   login      only for the token request; throttled: its answer says "rate limit"
+--   wait       "backoff" (exponential, jittered), "retry_after" (the answer's Retry-After, else `default`),
+--              or "retry_after_or_backoff"; min: the shortest wait
+-- A Retry-After longer than retry.max_retry_after ends the retries.
+M.RULES = {
+  { transport = { connect = true, dns = true }, wait = "backoff" },  -- nothing reached the server
+  { transport = { timeout = true, connection = true, truncated = true, bad_encoding = true, transport = true },
+    idempotent = true, wait = "backoff" },
+  { code = "bad_json", idempotent = true, wait = "backoff" },
+  { status = 429, wait = "retry_after", default = 3 },                -- 3 s without Retry-After, as the Java/.NET SDKs
+  { status = 503, wait = "retry_after_or_backoff" },
+  { status = 502, idempotent = true, wait = "retry_after_or_backoff" },
+  { status = 504, idempotent = true, wait = "retry_after_or_backoff" },
+  { status = 400, login = true, throttled = true, wait = "retry_after_or_backoff", min = 1 }, -- the token endpoint throttles with 400
+}
+
+local function throttled_login(err)
+  return err.code == "invalid_request" and type(err.message) == "string"
+         and err.message:lower():find("rate limit", 1, true) ~= nil
+end
+
+local function rule_for(op, status, err)
+  for _, r in ipairs(M.RULES) do
+    local hit
+    if r.transport then
+      hit = status == nil and r.transport[err.code]
+    elseif r.code then
+      hit = err.code == r.code
+    else
+      hit = status == r.status
+    end
+    if hit and (not r.idempotent or op.idempotent) and (not r.login or op.login)
+       and (not r.throttled or throttled_login(err)) then
+      return r
+    end
+  end
+  return nil
+end
+
+-- seconds to wait before the next attempt, or nil (no retry)
+local function retry_wait(policy, op, status, err, retries)
+  local rule = rule_for(op, status, err)
+  if not rule then return nil end
+  local backoff = math.min(8, 0.25 * 2 ^ retries)
+  backoff = backoff / 2 + math.random() * backoff / 2
+  local after, wait = err.retry_after, nil
+  if after and after > policy.max_retry_after then return nil end
+  if rule.wait == "backoff" then
+    wait = backoff
+  elseif rule.wait == "retry_after" then
+    wait = after or rule.default
+  else
+    wait = after or backoff
+  end
+  if rule.min and wait < rule.min then wait = rule.min end
+  return wait
+end
+M.retry_wait = retry_wait
+
+---------------------------------------------------------------------------------------------------
+-- answers
+
+local DEFAULT_CODES = {
+  [400] = "bad.request", [401] = "authentication.required", [403] = "not.authorized",
+  [404] = "not.found", [405] = "method.not.allowed", [408] = "client.timeout", [409] = "request.conflict",
+  [413] = "request.entity.too.large", [415] = "unsupported.media.type", [429] = "too.many.requests.retry.after",
+  [500] = "internal.server.error", [502] = "bad.gateway", [503] = "service.unavailable",
+  [504] = "request.timeout",
+}
+
+-- meta.headers and meta.ratelimit are built on first use from the raw header block the transport returns:
+-- most callers never look at them.
+local raw_headers_of = setmetatable({}, { __mode = "k" })
+
+local meta_mt = {
+  __index = function(meta, key)
+    if key == "headers" then
+      local headers = core.parse_headers(raw_headers_of[meta] or "")
+      raw_headers_of[meta] = nil
+      rawset(meta, "headers", headers)
+      return headers
+    elseif key == "ratelimit" then
+      local h = meta.headers
+      local count, allowed, reset = h["inin-ratelimit-count"], h["inin-ratelimit-allowed"], h["inin-ratelimit-reset"]
+      if not (count or allowed or reset) then return nil end
+      local figures = {
+        count = count and core.parse_uint(count) or nil,
+        allowed = allowed and core.parse_uint(allowed) or nil,
+        reset = reset and core.parse_uint(reset) or nil,
+      }
+      rawset(meta, "ratelimit", figures)
+      return figures
+    end
+    return nil
+  end,
+}
+
+local function new_meta(fields, raw)
+  local meta = setmetatable(fields, meta_mt)
+  raw_headers_of[meta] = raw
+  return meta
+end
+
+-- the error of a non-2xx answer (body: the raw text)
+local function http_error(redact, op, status, body, correlation_id, retry_after)
+  local decoded = json.decode(body)
+  local code, message
+  if type(decoded) == "table" and body:find("^%s*{") then
+    decoded = redact:decoded(decoded, body)
+    if op.login then
+      code, message = decoded.error, decoded.error_description or decoded.description or decoded.message
+    else
+      code, message = decoded.code, decoded.message
+    end
+    models.mark_arrays("ErrorBody", decoded, json.array_mt)
+  else
+    decoded = nil
+  end
+  if type(code) ~= "string" then code = DEFAULT_CODES[status] or "http.error" end
+  if type(message) ~= "string" or message == "" then
+    -- redacted before it is cut: no part of a secret survives the cut
+    message = (body ~= "" and not decoded) and redact:text(body):sub(1, 200) or ("HTTP status " .. status)
+  end
+  if not correlation_id and decoded and type(decoded.contextId) == "string" then correlation_id = decoded.contextId end
+  return errors.new {
+    status = status, code = code, message = message, correlation_id = correlation_id, body = decoded,
+    retry_after = retry_after and core.parse_retry_after(retry_after, core.time()) or nil,
+  }
+end
+
+-- the data of a 2xx answer, or nil, err
+local function success(redact, op, status, body)
+  if status == 202 and not body:find("%S") then return {} end -- "still running", without a body
+  if not body:find("^%s*{") then
+    return nil, errors.new { status = status, code = "bad_json", message = "the response is not a JSON object" }
+  end
+  local decoded, why = json.decode(body)
+  if type(decoded) ~= "table" then
+    return nil, errors.new { status = status, code = "bad_json",
+                             message = "the response is not valid JSON: " .. tostring(why or type(decoded)) }
+  end
+  decoded = redact:decoded(decoded, body)
+  return op.response and models.mark_arrays(op.response, decoded, json.array_mt) or decoded
+end
+
+---------------------------------------------------------------------------------------------------
+-- the exchange
+
+local Exchange = {}
+Exchange.__index = Exchange
+
+function M.new(cfg)
+  return setmetatable({
+    transport = cfg.transport, timeouts = cfg.timeouts, retry = cfg.retry, limiter = cfg.limiter,
+    redact = cfg.redact, logger = cfg.logger, stats = cfg.stats,
+  }, Exchange)
+end
+
+function Exchange:log(level, message, fields)
+  local logger = self.logger
+  if not logger then return end
+  local ok = pcall(logger, level, self.redact:text(message), self.redact:value(fields))
+  if not ok then self.logger = nil end -- a broken logger must not break requests
+end
+
+-- the transport's request table of one attempt
+local function transport_request(self, req, op, token)
+  local headers = { accept = "application/json" }
+  for k, v in pairs(req.headers or {}) do headers[k] = v end
+  if token then headers.authorization = "Bearer " .. token end
+  if req.body and not headers["content-type"] then headers["content-type"] = "application/json" end
+  local t = self.timeouts
+  return { method = op.method ~= "GET" and op.method or nil, url = req.url, headers = headers, body = req.body,
+           timeout = t.timeout, connect_timeout = t.connect_timeout, max_size = t.max_size, raw_headers = true }
+end
+
+function Exchange:run(rt, req, op, auth)
+  local redact, stats, policy = self.redact, self.stats, self.retry
+  local method, path = op.method, req.path
+  local started = rt.now()
+  local retries, relogged = 0, false
+  while true do
+    local token
+    if auth then
+      local err
+      token, err = auth:token(rt)
+      if not token then return nil, err end
+      if self.limiter then
+        local ok, lerr = self.limiter:acquire(rt)
+        if not ok then return nil, lerr end
+      end
+    end
+    local t0 = rt.now()
+    local status, raw, body, correlation_id, retry_after = rt.request(self.transport, transport_request(self, req, op, token))
+    local now = rt.now()
+    stats.requests = stats.requests + 1
+    if op.login then stats.logins = stats.logins + 1 end
+
+    local data, err, meta
+    if status == nil then -- transport failure: raw is the code, body the message
+      err = errors.new { code = raw, message = body }
+      meta = { attempts = retries + 1, elapsed = now - started }
+    else
+      if status == 429 then stats.responses_429 = stats.responses_429 + 1 end
+      if redact:holds(raw) then raw = redact:text(raw) end
+      correlation_id = correlation_id and redact:text(correlation_id)
+      meta = new_meta({ status = status, correlation_id = correlation_id, attempts = retries + 1,
+                        elapsed = now - started }, raw)
+      stats.last_meta = meta
+      if status >= 200 and status < 300 then
+        data, err = success(redact, op, status, body)
+        if err then err.correlation_id = correlation_id end
+      else
+        err = http_error(redact, op, status, body, correlation_id, retry_after)
+      end
+    end
+
+    local wait
+    local relogin = status == 401 and auth and not relogged and auth:renewable()
+    if relogin then -- revoked or expired: log in again once, then retry once (whatever the retry settings)
+      wait = 0
+    elseif err and err.code ~= "interrupted" and policy and retries < policy.max_retries then
+      wait = retry_wait(policy, op, status, err, retries)
+      if wait and (now - started) + wait > policy.max_retry_time then wait = nil end
+    end
+
+    if self.logger then
+      self:log(err and (wait and "warn" or "error") or "info", method .. " " .. path, {
+        method = method, path = path, status = status, code = err and err.code or nil,
+        elapsed = now - t0, attempt = retries + 1, correlation_id = meta.correlation_id, retry_in = wait,
+      })
+    end
+
+    if not err then return data, nil, meta end
+    if not wait then
+      err.method, err.path = method, path
+      if retries > 0 then err.attempts = retries + 1 end
+      return nil, redact:value(err), meta
+    end
+    if relogin then
+      relogged = true
+      auth:invalidate(token)
+    else
+      retries = retries + 1
+      stats.retries = stats.retries + 1
+      if wait > 0 then
+        local ok, serr = rt.sleep(wait)
+        if not ok then return nil, serr, meta end
+      end
+    end
+  end
+end
+
+return M

@@ -1,0 +1,197 @@
+/* url.c: core.parse_url and core.resolve_url over libcurl's URL API.
+ *
+ * core.parse_url(url [, any_scheme]) -> { url =, scheme =, host =, port =, path =, query =, fragment =,
+ *   user =, password =, origin = "scheme://host:port", loopback = bool } | nil, message
+ *   url is libcurl's normalized spelling (e.g. http://127.1 -> http://127.0.0.1/); host is what libcurl
+ *   connects to (IPv6 in brackets); port is the explicit or default port. Only http and https are
+ *   accepted unless any_scheme (proxies: socks5h://, ...), and then a URL without a scheme takes http://.
+ * core.resolve_url(base, reference) -> absolute normalized URL | nil, message (RFC 3986 resolution, as
+ *   libcurl does for redirects). */
+#include "url.h"
+
+#include <curl/curl.h>
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *url_error(CURLUcode rc)
+{
+#if LIBCURL_VERSION_NUM >= 0x075000
+	return curl_url_strerror(rc);
+#else
+	(void)rc;
+	return "malformed URL";
+#endif
+}
+
+int usage_is_loopback(const char *host)
+{
+	if (!host || !*host)
+		return 0;
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	struct in_addr a4;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	size_t n = strlen(host);
+	if (n > 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < 64) {
+		char buf[64];
+		memcpy(buf, host + 1, n - 2);
+		buf[n - 2] = '\0';
+		char *zone = strchr(buf, '%'); /* a zone id names an interface, not an address */
+		if (zone)
+			*zone = '\0';
+		struct in6_addr a6;
+		if (inet_pton(AF_INET6, buf, &a6) != 1)
+			return 0;
+		static const unsigned char one[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+		if (memcmp(a6.s6_addr, one, 16) == 0)
+			return 1;
+		/* ::ffff:127.x.y.z, an IPv4-mapped loopback address */
+		static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		return memcmp(a6.s6_addr, mapped, 12) == 0 && a6.s6_addr[12] == 127;
+	}
+	return 0;
+}
+
+/* t[key] = the part, when there is one */
+static void set_part(lua_State *L, CURLU *u, CURLUPart part, const char *key, unsigned flags)
+{
+	char *v = NULL;
+	if (curl_url_get(u, part, &v, flags) == CURLUE_OK && v) {
+		lua_pushstring(L, v);
+		lua_setfield(L, -2, key);
+	}
+	curl_free(v);
+}
+
+static int push_parsed(lua_State *L, CURLU *u)
+{
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	lua_newtable(L);
+	set_part(L, u, CURLUPART_URL, "url", 0);
+	set_part(L, u, CURLUPART_PATH, "path", 0);
+	set_part(L, u, CURLUPART_QUERY, "query", 0);
+	set_part(L, u, CURLUPART_FRAGMENT, "fragment", 0);
+	set_part(L, u, CURLUPART_USER, "user", 0);
+	set_part(L, u, CURLUPART_PASSWORD, "password", 0);
+	curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+	curl_url_get(u, CURLUPART_HOST, &host, 0);
+	curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+	if (scheme) {
+		for (char *c = scheme; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		lua_pushstring(L, scheme);
+		lua_setfield(L, -2, "scheme");
+	}
+	if (host) {
+		lua_pushstring(L, host);
+		lua_setfield(L, -2, "host");
+	}
+	if (port) {
+		lua_pushinteger(L, (lua_Integer)strtol(port, NULL, 10));
+		lua_setfield(L, -2, "port");
+	}
+	lua_pushboolean(L, usage_is_loopback(host));
+	lua_setfield(L, -2, "loopback");
+	if (scheme && host && port) {
+		for (char *c = host; *c; c++) /* host names compare without case */
+			*c = (char)tolower((unsigned char)*c);
+		lua_pushfstring(L, "%s://%s:%s", scheme, host, port);
+		lua_setfield(L, -2, "origin");
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	return 1;
+}
+
+static int fail(lua_State *L, CURLU *u, const char *what, CURLUcode rc)
+{
+	curl_url_cleanup(u);
+	lua_pushnil(L);
+	lua_pushfstring(L, "%s: %s", what, url_error(rc));
+	return 2;
+}
+
+static int scheme_ok(CURLU *u)
+{
+	char *scheme = NULL;
+	int ok = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK && scheme &&
+	         (strcasecmp(scheme, "http") == 0 || strcasecmp(scheme, "https") == 0);
+	curl_free(scheme);
+	return ok;
+}
+
+static int l_parse_url(lua_State *L)
+{
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	int any_scheme = lua_toboolean(L, 2);
+	if (strlen(s) != n) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "the URL contains a NUL byte");
+		return 2;
+	}
+	CURLU *u = curl_url();
+	if (!u)
+		return luaL_error(L, "curl_url: out of memory");
+	unsigned flags = any_scheme ? (CURLU_NON_SUPPORT_SCHEME | CURLU_GUESS_SCHEME) : 0;
+	CURLUcode rc = curl_url_set(u, CURLUPART_URL, s, flags);
+	if (rc != CURLUE_OK)
+		return fail(L, u, "not a valid URL", rc);
+	if (any_scheme && !strstr(s, "://")) /* libcurl's proxies default to http:// */
+		curl_url_set(u, CURLUPART_SCHEME, "http", 0);
+	if (!any_scheme && !scheme_ok(u)) {
+		curl_url_cleanup(u);
+		lua_pushnil(L);
+		lua_pushliteral(L, "only http and https URLs are supported");
+		return 2;
+	}
+	push_parsed(L, u);
+	curl_url_cleanup(u);
+	return 1;
+}
+
+static int l_resolve_url(lua_State *L)
+{
+	const char *base = luaL_checkstring(L, 1);
+	size_t n;
+	const char *ref = luaL_checklstring(L, 2, &n);
+	if (strlen(ref) != n) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "the URL contains a NUL byte");
+		return 2;
+	}
+	CURLU *u = curl_url();
+	if (!u)
+		return luaL_error(L, "curl_url: out of memory");
+	CURLUcode rc = curl_url_set(u, CURLUPART_URL, base, 0);
+	if (rc != CURLUE_OK)
+		return fail(L, u, "bad base URL", rc);
+	rc = curl_url_set(u, CURLUPART_URL, ref, 0); /* relative to the base, as a redirect would be */
+	if (rc != CURLUE_OK)
+		return fail(L, u, "not a valid URL reference", rc);
+	if (!scheme_ok(u)) {
+		curl_url_cleanup(u);
+		lua_pushnil(L);
+		lua_pushliteral(L, "only http and https URLs are supported");
+		return 2;
+	}
+	char *out = NULL;
+	rc = curl_url_get(u, CURLUPART_URL, &out, 0);
+	if (rc != CURLUE_OK)
+		return fail(L, u, "not a valid URL", rc);
+	lua_pushstring(L, out);
+	curl_free(out);
+	curl_url_cleanup(u);
+	return 1;
+}
+
+const luaL_Reg usage_url_functions[] = {
+	{"parse_url", l_parse_url},
+	{"resolve_url", l_resolve_url},
+	{NULL, NULL},
+};
