@@ -35,6 +35,18 @@ local function decode(body)
   return fakecloud.normalize(v)
 end
 
+-- the requests of examples/nginx.conf in the fake's log (its client's user agent says so)
+local function H_requests(fake, pattern, method)
+  local out = {}
+  for _, e in ipairs(fake:log()) do
+    if e.path:find(pattern) and (not method or e.method == method)
+       and (e.headers["user-agent"] or ""):find("^usage_example/") then
+      out[#out + 1] = e
+    end
+  end
+  return out
+end
+
 local function logins(fake)
   local n = 0
   for _, e in ipairs(fake:log()) do
@@ -253,6 +265,20 @@ describe("usage inside nginx", function()
       assert.is_nil(res.err.status)
     end)
 
+    it("two clients of one worker keep their own timeouts (#10.9)", function()
+      -- each of the three calls meets an answer slowed by 1.5 s: the 0.5 s client times out, the 5 s one
+      -- waits it out, whichever went first; before, the first client's timeout held for both
+      fake:fault { fault = "slow", delay = 1.5, count = 3, match = { method = "POST", path = "/usage/query$" } }
+      local res = flow("timeouts")
+      assert.is_true(res.ok, res.err and res.err.text)
+      local short1, long, short2 = res.result[1], res.result[2], res.result[3]
+      assert.is_false(short1.ok)
+      assert.equal("timeout", short1.code)
+      assert.is_true(long.ok, "the 5 s client gave up: " .. tostring(long.code))
+      assert.is_false(short2.ok)
+      assert.equal("timeout", short2.code)
+    end)
+
     it("a thread pool missing from nginx.conf as err.code thread_pool", function()
       local res = flow("op", "&pool=nosuchpool")
       assert.is_false(res.ok)
@@ -393,20 +419,47 @@ describe("usage inside nginx", function()
 
   describe("examples/nginx.conf", function()
     local ex
+    local top_days = 7
+
+    -- a failure names what nginx logged
+    local function check(cond, what)
+      if not cond then error((what or "assertion failed") .. "\nnginx error.log:\n" .. ex:error_log(), 2) end
+      return cond
+    end
+
+    local function status()
+      local code, _, body = ex:get("/usage/status")
+      return code, decode(body)
+    end
+
+    -- wait until the collector has run `n` times in all and is not running (at most `seconds`)
+    local function collections(n, seconds)
+      local deadline, st = core.now() + seconds, nil
+      repeat
+        local _
+        _, st = status()
+        if st.collections >= n and not st.running then return st end
+        core.sleep(0.05)
+      until core.now() > deadline
+      check(false, "the collector ran " .. tostring(st and st.collections) .. " times, not " .. n)
+    end
 
     lazy_setup(function()
       local env = table.concat({
-        "GENESYS_BASE_URL=" .. fake.base_url,
+        "GENESYS_USAGE_BASE_URL=" .. fake.base_url,
         "GENESYSCLOUD_OAUTHCLIENT_ID=demo-client",
         "GENESYSCLOUD_OAUTHCLIENT_SECRET=demo-secret",
-        "USAGE_COLLECT_EVERY=1",
+        "USAGE_COLLECT_EVERY=2",
         "USAGE_POLL_INTERVAL=0.05",
       }, " ")
+      local me = io.popen("id -un"):read("*l")
+      fake:reset()
       ex = launcher.start {
         template = "examples/nginx.conf",
-        nginx_prefix = launcher.repo, -- as the docs run it: nginx -p "$PWD" -c examples/nginx.conf
+        nginx_prefix = launcher.repo, -- as the docs run it: nginx -p "$PWD" -c examples/nginx.conf -g "user ..."
         env = env,
-        ping = "/usage/latest",
+        args = "-g " .. require("support.nginx").sh_quote("user " .. me .. ";"),
+        ping = "/usage/status",
         ping_any = true,
         edit = function(text, f)
           local n
@@ -424,46 +477,102 @@ describe("usage inside nginx", function()
           return text
         end,
       }
+      collections(1, 30)
     end)
 
     lazy_teardown(function()
       if ex then ex:stop() end
     end)
 
-    it("GET /usage/top-clients?days=7 answers the top OAuth clients by requests", function()
-      local status, headers, body = ex:get("/usage/top-clients?days=7", 30)
-      assert.equal(200, status)
+    it("GET /usage/top-clients answers from the collector's figures: the top clients of the last 7 days", function()
+      local code, headers, body = ex:get("/usage/top-clients")
+      check(code == 200, "status " .. tostring(code) .. ": " .. tostring(body))
       assert.truthy(headers["content-type"]:find("application/json", 1, true))
       local r = decode(body)
-      assert.equal(7, r.days)
+      local days = interval.days(top_days)
+      assert.equal(days.first, r.days.first)
+      assert.equal(days.last, r.days.last)
+      assert.equal(days.label, r.days.label)
       assert.equal(10, #r.clients)
       for i = 2, #r.clients do assert.is_true(r.clients[i - 1].requests >= r.clients[i].requests) end
-      -- the same sums from the same interval outside nginx
+      -- the same sums from the same days outside nginx
       local sums, total = {}, 0
-      for row in local_client:aggregates({ interval = r.interval, groupBy = { "OauthClientId", "OauthClientName" },
+      for row in local_client:aggregates({ interval = days.jobs, groupBy = { "OauthClientId", "OauthClientName" },
                                            metrics = { "Requests" } }):rows() do
         sums[row.oauthClient.id] = (sums[row.oauthClient.id] or 0) + row.requestCount
         total = total + row.requestCount
       end
       assert.equal(total, r.total_requests)
       for _, c in ipairs(r.clients) do assert.equal(sums[c.id], c.requests) end
+      -- a request never runs a job: the fake saw exactly the collector's jobs
+      local st = collections(1, 30)
+      local posts = H_requests(fake, "/aggregates/query/jobs$", "POST")
+      local seen = {}
+      for i, e in ipairs(posts) do seen[i] = string.format("%.3f %s %s", e.time, e.status, e.body) end
+      assert.equal(st.collections, #posts, table.concat(seen, "\n"))
     end)
 
-    it("rejects a bad days argument with 400", function()
-      assert.equal(400, (ex:get("/usage/top-clients?days=400")))
+    it("rejects another number of days with 400, saying which it serves", function()
+      local code, _, body = ex:get("/usage/top-clients?days=400")
+      assert.equal(400, code)
+      assert.matches("last 7 complete UTC days", body)
     end)
 
-    it("GET /usage/latest serves what the timer collected", function()
-      local deadline, r = core.now() + 10, nil
+    it("GET /metrics serves the exposition, which promtool accepts", function()
+      local code, headers, body = ex:get("/metrics")
+      check(code == 200, "status " .. tostring(code))
+      assert.matches("text/plain; version=0.0.4", headers["content-type"], 1, true)
+      assert.matches('genesys_usage_oauth_client_requests{client_id="[^"]+",client_name="[^"]*",period="day"} %d+', body)
+      assert.matches('genesys_usage_oauth_client_requests{[^}]*period="month"} %d+', body)
+      assert.matches("genesys_usage_collect_success 1", body, 1, true)
+      local file = os.tmpname()
+      local fh = assert(io.open(file, "wb"))
+      fh:write(body)
+      fh:close()
+      local p = io.popen("promtool check metrics < " .. file .. " 2>&1; echo \"exit=$?\"")
+      local out = p:read("*a")
+      p:close()
+      os.remove(file)
+      assert.matches("exit=0", out, 1, true)
+      assert.is_nil(out:find("problem", 1, true), out)
+    end)
+
+    it("collects in one worker at a time, once per period, across both workers", function()
+      local _, st0 = status()
+      local st = collections(st0.collections + 2, 30)
+      -- each collection is one job (the 30-odd days fit in one): as many jobs as collections, none twice
+      local posts = #H_requests(fake, "/aggregates/query/jobs$", "POST")
+      assert.equal(st.collections, posts)
+      assert.equal(0, st.errors)
+    end)
+
+    it("a failed collection keeps the last good figures and counts an error", function()
+      fake:fault { fault = "status", status = 500, count = -1, match = { method = "POST", path = "/aggregates/query/jobs$" } }
+      local deadline, st = core.now() + 30, nil
       repeat
-        local status, _, body = ex:get("/usage/latest")
-        if status == 200 then r = decode(body) break end
+        local _
+        _, st = status()
+        if st.errors >= 1 then break end
         core.sleep(0.1)
       until core.now() > deadline
-      assert.truthy(r, "the collector stored nothing")
-      assert.equal("ok", r.status)
-      assert.equal(7, r.report.days)
-      assert.is_true(#r.report.clients > 0)
+      fake:clear_faults()
+      check(st.errors >= 1, "no failed collection was counted")
+      assert.is_string(st.last_error)
+      local _, _, body = ex:get("/metrics")
+      assert.matches('genesys_usage_oauth_client_requests{[^}]*period="day"} %d+', body)
+      assert.matches("genesys_usage_collect_errors_total [1-9]", body)
+      local code = ex:get("/usage/top-clients")
+      assert.equal(200, code)
+    end)
+
+    it("a real Prometheus scrapes /metrics and stores genesys_usage_ series per OAuth client", function()
+      local support = require "support.prometheus"
+      support.with({ targets = { "127.0.0.1:" .. ex.port } }, function(prom)
+        local result = prom:wait_for('genesys_usage_oauth_client_requests{period="month"}', 120)
+        assert.is_true(#result > 0)
+        assert.is_string(result[1].metric.client_id)
+        assert.is_true(#result[1].metric.client_id > 0)
+      end)
     end)
 
     it("nginx logged no errors", function()

@@ -38,7 +38,7 @@ local function new_client(args)
     client_secret = SECRETS[id] or "wrong",
     poll = { interval = 0.05, max_interval = 0.2, timeout = tonumber(args.poll_timeout) or 30 },
     retry = (args.retry == "0") and false or { max_retries = 3, max_retry_time = 10 },
-    timeout = 10,
+    timeout = tonumber(args.timeout) or 10,
     thread_pool = args.pool,
   }
   if args.shared == "1" then opts.shared_dict = cfg.shared_dict end
@@ -129,6 +129,20 @@ function flows.many(c, iv)
   end
   if ok < n then return nil, failed[1] end
   return { ok = ok }
+end
+
+-- Two clients in this worker that differ only in their timeouts, one after the other, each against a
+-- slowed answer: each keeps its own timeout (they share the pool VMs' sessions, not their settings).
+function flows.timeouts(_, iv)
+  local short = new_client { retry = "0", timeout = "0.5" }
+  local long = new_client { retry = "0", timeout = "5" }
+  local results = {}
+  for i, c in ipairs { short, long, short } do
+    local t0 = core.now()
+    local data, err = c:postUsageQuery { interval = iv }
+    results[i] = { ok = data ~= nil, code = err and err.code or nil, elapsed = core.now() - t0 }
+  end
+  return results
 end
 
 -- Rows streamed with pager:rows() (raises the err table on failure, caught here).

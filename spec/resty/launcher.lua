@@ -100,6 +100,7 @@ end
   nginx_prefix  the -p directory (default: the temporary prefix); the conf is always written there
   ping       path answering 200 once nginx is up (default "/ping"); ping_any: any HTTP status will do
   env        string of VAR=value assignments put before the nginx command
+  args       more nginx command-line arguments (shell words)
 ]]
 function M.start(opts)
   opts = opts or {}
@@ -108,7 +109,7 @@ function M.start(opts)
   local template = assert(read_file(path), "launcher: no template " .. path)
   local prefix = nginx.make_prefix("usage-resty")
   local port, pid = nginx.start_nginx {
-    prefix = prefix, env = opts.env, nginx_prefix = opts.nginx_prefix,
+    prefix = prefix, env = opts.env, nginx_prefix = opts.nginx_prefix, args = opts.args,
     conf = function(p)
       local fields = {
         PREFIX = prefix, PORT = p, REPO = M.repo, OWNER_PID = nginx.self_pid(),

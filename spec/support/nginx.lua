@@ -183,6 +183,7 @@ end
                   while the bind fails ("in use")
   o.nginx         the command (default "nginx"); o.env: "VAR=value ..." put before it
   o.nginx_prefix  the -p directory (default o.prefix)
+  o.args          more command-line arguments (shell words, e.g. "-g 'user me;'")
 ]]
 function M.start_nginx(o)
   local prefix, last_err = o.prefix, nil
@@ -193,7 +194,8 @@ function M.start_nginx(o)
     os.remove(prefix .. "/logs/error.log")
     local cmd = (o.env and (o.env .. " ") or "") .. (o.nginx or "nginx") ..
       " -p " .. M.sh_quote(o.nginx_prefix or prefix) .. " -c " .. M.sh_quote(prefix .. "/conf/nginx.conf") ..
-      " -e " .. M.sh_quote(prefix .. "/logs/error.log") .. " >>" .. M.sh_quote(prefix .. "/logs/startup.log") .. " 2>&1"
+      " -e " .. M.sh_quote(prefix .. "/logs/error.log") .. (o.args and (" " .. o.args) or "") ..
+      " >>" .. M.sh_quote(prefix .. "/logs/startup.log") .. " 2>&1"
     if M.run(cmd) then
       pid_file = pid_file or (prefix .. "/logs/nginx.pid")
       for _ = 1, 250 do
