@@ -1,7 +1,7 @@
 -- bench/run.lua: the benchmarks (`make bench`). Contenders run against the same loopback fake cloud
 -- in one run, alternated, REPS repetitions each; the report gives medians and ratios, in markdown, on
 -- stdout and in bench/results/latest.md. Not a test: nothing here passes or fails on a figure.
---   lua5.4 bench/run.lua [--reps N] [--gets N] [--only get,pages,gather,poll]
+--   lua5.4 bench/run.lua [--reps N] [--gets N] [--only get,pages,gather,split,poll]
 -- Contenders: this module under Lua 5.4 and under LuaJIT; bench/curl_loop (plain C libcurl, the
 -- physical limit); the official JavaScript SDK (skipped with a message when npm cannot install it).
 
@@ -185,16 +185,20 @@ local ok, err = pcall(function()
     local function day(offset) return os.date("!%Y-%m-%d", os.time() + offset * 86400) end
     local pager = c:aggregates({ interval = day(-39) .. "/" .. day(-10), groupBy = { "OauthClientId" } },
                                { page_size = page_size })
-    local urls = { base .. "/api/v2/usage/aggregates/query/jobs/" .. "%s?pageSize=" .. page_size }
     local first = assert(pager:next_page())
     assert(#first == page_size)
-    urls[1] = string.format(urls[1], pager.id)
-    while pager.cursor do
-      urls[#urls + 1] = base .. "/api/v2/usage/aggregates/query/jobs/" .. pager.id .. "?" ..
-        "after=" .. core.percent_encode(pager.cursor) .. "&pageSize=" .. page_size
-      assert(pager:next_page())
+    -- the pages' URLs: the first, then each nextUri, as the client follows them
+    local urls = { base .. "/api/v2/usage/aggregates/query/jobs/" .. pager.id .. "?pageSize=" .. page_size }
+    local s = core.session()
+    while true do
+      local status, _, body = s:request { url = urls[#urls], headers = { authorization = "Bearer " .. token } }
+      assert(status == 200, "bench: page " .. #urls .. ": " .. tostring(status))
+      local next_uri = cjson.decode(body).nextUri
+      if type(next_uri) ~= "string" then break end
+      urls[#urls + 1] = base .. next_uri
     end
-    assert(pager.row_count == 100000, "expected 100000 rows, got " .. pager.row_count)
+    s:close()
+    assert(#urls == 100000 / page_size, "expected 100 pages, got " .. #urls)
     local list = os.tmpname()
     local dir = os.tmpname()
     os.remove(dir)
@@ -305,6 +309,42 @@ local ok, err = pcall(function()
       say("| %s | %.3f | %.3f | %.3f | %.2fx | %.1fx | %d |", lua == "lua54" and "Lua 5.4" or "LuaJIT",
           one, all, seq, all / one, seq / all, reqs[lua])
     end
+    say("")
+    fake:config { latency = 0, lifecycle = { polls = 0 } }
+  end
+
+  ---------------------------------------------------------------------------------------------
+  if wanted("split") then
+    -- a year of aggregates: the library splits it into jobs of at most 90 days and starts them together
+    fake:config { latency = 0.2, lifecycle = { seconds = 3 } }
+    local runs = { split = {}, sequential = {} }
+    local info
+    local split_reps = math.max(3, math.ceil(opts.reps / 2))
+    for rep = 1, split_reps do
+      for _, mode in ipairs { "split", "sequential" } do
+        local r = measure(string.format("%s bench/workload.lua split %s %s %s %s", LUA_ENV.lua54, q(base), demo.id,
+                                        demo.secret, mode))
+        assert(r.failures == 0, "bench: the split workload failed")
+        table.insert(runs[mode], r.seconds)
+        info = r
+        note("split rep %d %-10s %.3f s (%d jobs, %d rows, %d requests)", rep, mode, r.seconds, r.jobs, r.rows, r.requests)
+      end
+    end
+    local xs = {}
+    for i = 1, split_reps do xs[i] = runs.split[i] / runs.sequential[i] end
+    say("## A year of aggregates: split jobs at once vs one after another")
+    say("")
+    say("client:aggregates over the %d complete days before today (%d jobs of at most 90 days, %d rows by " ..
+        "day and OAuth client, page_size 1000, Lua 5.4), every answer of the server delayed 200 ms and each job " ..
+        "taking 3 s to finish (poll interval 0.25 s doubling to 1 s). Split: the library starts the jobs " ..
+        "together and reads them in date order. Sequential: the same job bodies (usage.flows.plan), one " ..
+        "aggregates call after the other. Medians of %d alternated repetitions; the ratio is the median of the " ..
+        "ratios within each repetition.", info.days, info.jobs, info.rows, split_reps)
+    say("")
+    say("| mode | time s | vs sequential |")
+    say("|---|---:|---:|")
+    say("| split, started together | %.3f | %.2fx |", median(runs.split), median(xs))
+    say("| the same jobs one after another | %.3f | 1.00x |", median(runs.sequential))
     say("")
     fake:config { latency = 0, lifecycle = { polls = 0 } }
   end

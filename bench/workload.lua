@@ -6,6 +6,8 @@
 --   gather   BASE ID SECRET N             N query flows at once under usage.gather
 --   sequence BASE ID SECRET N             the same N flows one after the other
 --   poll     BASE ID SECRET N             N query flows at once with default poll settings
+--   split    BASE ID SECRET MODE          a year of aggregates: MODE "split" (one call, jobs started
+--                                        together) or "sequential" (the same job bodies one after another)
 
 local usage = require "usage"
 local core = require "usage.core"
@@ -110,6 +112,27 @@ elseif mode == "gather" or mode == "sequence" or mode == "poll" then
     for i = 1, n do if not results[i] then failures = failures + 1 end end
   end
   out { flows = n, seconds = core.now() - t0, failures = failures, requests = c:stats().requests - 2 }
+elseif mode == "split" then
+  local flows = require "usage.flows"
+  local c = client(arg[2], arg[3], arg[4], { poll = { interval = 0.25, max_interval = 1, timeout = 600 } })
+  local days = assert(usage.interval.days(365))
+  local body = { interval = days.jobs, granularity = "Day", groupBy = { "OauthClientId" } }
+  local bodies = flows.plan(flows.by_name.aggregates, body)
+  assert(c:postUsageQuery(SMALL)) -- log in outside the timing
+  local before = c:stats().requests
+  local t0 = core.now()
+  local rows, failures = 0, 0
+  if arg[5] == "split" then
+    local all = c:aggregates(body, { page_size = 1000 }):all()
+    if all then rows = #all else failures = 1 end
+  else
+    for _, b in ipairs(bodies) do
+      local all = c:aggregates(b, { page_size = 1000 }):all()
+      if all then rows = rows + #all else failures = failures + 1 end
+    end
+  end
+  out { seconds = core.now() - t0, rows = rows, jobs = #bodies, days = days.count, failures = failures,
+        requests = c:stats().requests - before }
 else
   io.stderr:write("unknown workload ", tostring(mode), "\n")
   os.exit(2)

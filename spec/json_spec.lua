@@ -45,4 +45,69 @@ describe("usage.json", function()
     assert.same(before, { cjson.encode_sparse_array() })
     assert.equal(1000, cjson.decode_max_depth())
   end)
+
+  it("refuses non-finite numbers when decoding (a count cannot be 1e400)", function()
+    local v, err = json.decode('{"requestCount":1e400}')
+    assert.is_nil(v)
+    assert.matches("not finite", err)
+    assert.is_nil((json.decode('[1,[2,{"a":-1e999}]]')))
+    assert.equal(5994582206, json.decode('{"a":5994582206}').a)
+  end)
+
+  -- usage.json loaded with `cjson` standing for a newer build: one that decodes integers natively (Lua 5.3+)
+  -- and marks decoded arrays with cjson.array_mt
+  local function with_newer_cjson(fn)
+    local real = require "cjson"
+    local array_mt = { __name = "cjson.array" }
+    local function mark(v)
+      if type(v) ~= "table" then return v end
+      for k, x in pairs(v) do v[k] = mark(x) end
+      if #v > 0 or next(v) == nil then setmetatable(v, array_mt) end
+      return v
+    end
+    local stub = setmetatable({ array_mt = array_mt }, { __index = real })
+    function stub.new()
+      local inst = real.new()
+      local marking = false
+      local decoded_by = inst.decode
+      local wrapper = setmetatable({}, { __index = inst })
+      function wrapper.decode_array_with_array_mt(on) marking = on end
+      function wrapper.decode(text)
+        local v = decoded_by(text)
+        if math.tointeger then
+          local function ints(x)
+            if type(x) == "table" then for k, y in pairs(x) do x[k] = ints(y) end return x end
+            if type(x) == "number" then return math.tointeger(x) or x end
+            return x
+          end
+          v = ints(v)
+        end
+        return marking and mark(v) or v
+      end
+      return wrapper
+    end
+    local saved_cjson, saved_json = package.loaded.cjson, package.loaded["usage.json"]
+    package.loaded.cjson, package.loaded["usage.json"] = stub, nil
+    local ok, err = pcall(function() fn(require("usage.json"), array_mt) end)
+    package.loaded.cjson, package.loaded["usage.json"] = saved_cjson, saved_json
+    if not ok then error(err, 0) end
+  end
+
+  it("uses what a newer lua-cjson does by itself: native integers and marked arrays", function()
+    with_newer_cjson(function(newer, array_mt)
+      assert.equal(math.type ~= nil, newer.features.integers)
+      assert.is_true(newer.features.array_mt)
+      assert.is_true(newer.marks_arrays)
+      assert.equal(array_mt, newer.array_mt)
+      local v = newer.decode('{"entities":[],"n":5994582206,"x":[1,2]}')
+      assert.equal(array_mt, getmetatable(v.entities))
+      assert.equal('{"entities":[],"n":5994582206,"x":[1,2]}', newer.encode(v))
+      if math.type then assert.equal("integer", math.type(v.n)) end
+      assert.is_nil((newer.decode('{"a":1e400}')))
+    end)
+    -- Debian's lua-cjson 2.1.0 has neither: the bridge converts and the client marks
+    assert.is_false(json.features.array_mt)
+    assert.is_false(json.features.integers)
+    assert.is_false(json.marks_arrays)
+  end)
 end)

@@ -134,7 +134,7 @@ local function http_error(redact, op, status, body, correlation_id, retry_after)
     else
       code, message = decoded.code, decoded.message
     end
-    models.mark_arrays("ErrorBody", decoded, json.array_mt)
+    if not json.marks_arrays then models.mark_arrays("ErrorBody", decoded, json.array_mt) end
   else
     decoded = nil
   end
@@ -162,7 +162,8 @@ local function success(redact, op, status, body)
                              message = "the response is not valid JSON: " .. tostring(why or type(decoded)) }
   end
   decoded = redact:decoded(decoded, body)
-  return op.response and models.mark_arrays(op.response, decoded, json.array_mt) or decoded
+  if op.response and not json.marks_arrays then models.mark_arrays(op.response, decoded, json.array_mt) end
+  return decoded
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -220,7 +221,7 @@ function Exchange:run(rt, req, op, auth)
 
     local data, err, meta
     if status == nil then -- transport failure: raw is the code, body the message
-      err = errors.new { code = raw, message = body }
+      err = raw == "interrupted" and errors.interrupted(core.pending_signal()) or errors.new { code = raw, message = body }
       meta = { attempts = retries + 1, elapsed = now - started }
     else
       if status == 429 then stats.responses_429 = stats.responses_429 + 1 end

@@ -1,7 +1,11 @@
 -- usage.json: JSON through a private lua-cjson instance (the global cjson settings stay untouched).
--- decode: cjson plus the C bridge that turns counts into Lua integers (Lua 5.3+).
+-- decode: cjson plus the C bridge that refuses non-finite numbers and, where the installed cjson does not
+-- already do it, turns counts into Lua integers (Lua 5.3+).
 -- encode: structure written here so that arrays stay arrays even when empty (lua-cjson 2.1.0
 -- writes {} for an empty table); strings go through cjson's escaping, numbers keep integers exact.
+-- Newer lua-cjson builds (OpenResty's fork, current luarocks) decode integers natively and mark decoded
+-- arrays with cjson.array_mt: features() detects both, and then the integer conversion and the marking of
+-- empty arrays after decoding (models.mark_arrays) are skipped.
 
 local cjson = require "cjson"
 local core = require "usage.core"
@@ -14,9 +18,24 @@ local M = {}
 
 M.null = cjson.null
 
--- Tables with this metatable encode as arrays, `[]` when empty.
-local array_mt = { __name = "usage.array" }
+-- What the installed cjson does by itself: integers (decodes 1 as an integer on Lua 5.3+) and
+-- array_mt (can mark decoded arrays, so that empty ones encode back as []).
+local function features(instance, module)
+  local ok, one = pcall(instance.decode, "[1]")
+  return {
+    integers = ok and math.type ~= nil and math.type(one[1]) == "integer",
+    array_mt = type(module.array_mt) == "table" and type(instance.decode_array_with_array_mt) == "function",
+  }
+end
+M.features = features(cj, cjson)
+
+-- Tables with this metatable encode as arrays, `[]` when empty (cjson's own when it has one, so that the
+-- arrays it decodes are arrays here too).
+local array_mt = M.features.array_mt and cjson.array_mt or { __name = "usage.array" }
 M.array_mt = array_mt
+if M.features.array_mt then cj.decode_array_with_array_mt(true) end
+-- true when decoded arrays come marked already (models.mark_arrays has nothing to do)
+M.marks_arrays = M.features.array_mt
 
 function M.array(t)
   return setmetatable(t or {}, array_mt)
@@ -26,7 +45,7 @@ function M.is_array(t)
   return getmetatable(t) == array_mt
 end
 
-M.decode = core.json_decoder(cj.decode)
+M.decode = core.json_decoder(cj.decode, M.features.integers)
 
 local math_type = math.type or function(x)
   return (x == math.floor(x) and x > -2 ^ 63 and x < 2 ^ 63) and "integer" or "float"
