@@ -80,7 +80,7 @@ valgrind: valgrind-workload valgrind-specs
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= percent base64 headers retry_after json
+FUZZ_TARGETS ?= percent base64 headers retry_after json url
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 # the C sources and libraries each target links (recipes expand them with $* = the target name)
@@ -89,7 +89,9 @@ FUZZ_SRC_base64      := src/parse.c
 FUZZ_SRC_headers     := src/parse.c
 FUZZ_SRC_retry_after := src/parse.c
 FUZZ_SRC_json        := src/json.c
+FUZZ_SRC_url         := src/url.c
 FUZZ_LIBS_json        = -I$(LUA54_INC) $(LUA54_LIB) -lm
+FUZZ_LIBS_url         = -I$(LUA54_INC) $(LUA54_LIB) $(CURL_LIBS)
 FUZZ_LIBS_retry_after := -lm
 
 build/fuzz/fuzz_%: fuzz/fuzz_%.c $(HARDEN_SRC) $(HARDEN_HDR)

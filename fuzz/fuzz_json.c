@@ -4,8 +4,9 @@
  * decode_max_depth 200, decode_invalid_numbers off) or cjson's defaults (depth 1000, NaN, Infinity
  * and hex numbers accepted), so the bridge also walks 1000-deep values and non-finite numbers.
  * The rest is decoded twice: by cjson alone (the reference) and through the bridge. Checks:
- *   - the bridge never raises: it returns the value, or nil plus a string when cjson rejects the text,
- *     exactly when cjson alone rejects it;
+ *   - the bridge never raises: it returns the value, or nil plus a string when cjson rejects the text
+ *     or the value holds a number that is not finite (1e400, and NaN/Infinity under cjson's defaults),
+ *     exactly then;
  *   - the two values have the same shape (types, keys, array lengths, strings);
  *   - every number that is integral and in the int64 range became a Lua integer of the same value,
  *     every other number stayed the same float (NaN stays NaN): integers only where integral. */
@@ -57,6 +58,25 @@ static void init(void)
 }
 
 static void same(lua_State *S, int raw, int got, int depth);
+
+/* 1 when the value at idx holds a number that is not finite */
+static int has_nonfinite(lua_State *S, int idx, int depth)
+{
+	if (lua_type(S, idx) == LUA_TNUMBER)
+		return !isfinite(lua_tonumber(S, idx));
+	if (lua_type(S, idx) != LUA_TTABLE || depth > 1200)
+		return 0;
+	luaL_checkstack(S, 4, "fuzz_json walk");
+	int found = 0;
+	lua_pushnil(S);
+	while (!found && lua_next(S, idx)) {
+		found = has_nonfinite(S, lua_gettop(S), depth + 1);
+		lua_pop(S, 1);
+	}
+	if (found)
+		lua_pop(S, 1); /* the key */
+	return found;
+}
 
 static void same_number(lua_State *S, int raw, int got)
 {
@@ -158,7 +178,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (lua_pcall(L, 1, 2, 0) != LUA_OK)
 		die(lua_tostring(L, -1)); /* 2: value, nil | nil, message */
 
-	if (raw_ok) {
+	if (raw_ok && has_nonfinite(L, 1, 0)) {
+		if (!lua_isnil(L, 2) || lua_type(L, 3) != LUA_TSTRING)
+			die("the bridge did not refuse a number that is not finite");
+	} else if (raw_ok) {
 		if (lua_isnil(L, 2) && !lua_isnil(L, 1))
 			die("the bridge failed on text cjson accepts");
 		same(L, 1, 2, 0);

@@ -144,6 +144,26 @@ static int l_parse_url(lua_State *L)
 		return fail(L, u, "not a valid URL", rc);
 	if (any_scheme && !strstr(s, "://")) /* libcurl's proxies default to http:// */
 		curl_url_set(u, CURLUPART_SCHEME, "http", 0);
+	/* libcurl decodes a %-encoded host and normalizes a numeric one in separate passes (http://%33333333/
+	 * -> http://3333333/ -> http://0.50.220.213/): parse the normalized form again until it is stable, so
+	 * the host checked is the address libcurl ends up with */
+	for (int pass = 0;; pass++) {
+		char *now = NULL, *again = NULL;
+		if (curl_url_get(u, CURLUPART_URL, &now, 0) != CURLUE_OK)
+			return fail(L, u, "not a valid URL", CURLUE_MALFORMED_INPUT);
+		rc = curl_url_set(u, CURLUPART_URL, now, flags);
+		if (rc == CURLUE_OK)
+			rc = curl_url_get(u, CURLUPART_URL, &again, 0);
+		int stable = rc == CURLUE_OK && strcmp(now, again) == 0;
+		curl_free(now);
+		curl_free(again);
+		if (rc != CURLUE_OK)
+			return fail(L, u, "not a valid URL", rc);
+		if (stable)
+			break;
+		if (pass == 3)
+			return fail(L, u, "not a valid URL (its spelling does not settle)", CURLUE_MALFORMED_INPUT);
+	}
 	if (!any_scheme && !scheme_ok(u)) {
 		curl_url_cleanup(u);
 		lua_pushnil(L);

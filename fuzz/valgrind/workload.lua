@@ -220,8 +220,22 @@ local function phase_client(target)
   fake:config { result_rows = false }
 end
 
+-- URLs: libcurl's URL API through core.parse_url / core.resolve_url, valid and hostile inputs --------
+local function phase_urls(n)
+  local inputs = { base, "http://127.0.0.1:x@evil.example/", "http://[::ffff:127.0.0.1]:8/p?q#f", "http://%33333333/",
+                   "proxy.example:3128", "socks5h://u:p@127.0.0.1:1080", "ftp://x/", "http://a b/", "\0http://x/" }
+  for i = 1, n do
+    local u = inputs[i % #inputs + 1]
+    local t = core.parse_url(u, i % 2 == 0)
+    if t then assert(type(t.loopback) == "boolean") end
+    core.resolve_url(results_url, i % 3 == 0 and "/api/v2/x?after=1" or "//evil.example/z")
+  end
+  outcomes.urls = n
+end
+
 -- the split of TARGET: about a third each to sessions, multi and the client ----------------------
 local t0 = core.now()
+phase_urls(2000)
 phase_sessions(math.ceil(TARGET * 0.35))
 phase_faults(10)
 phase_multi(math.ceil(TARGET * 0.25))
