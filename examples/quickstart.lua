@@ -15,9 +15,13 @@ local client = usage.new {
   poll = { interval = 0.5 },
 }
 
+-- Usage is counted in whole UTC days and today is never complete: the helpers give the interval of whole
+-- days for each generation (`query` for the old one, [start, end); `jobs` for aggregates jobs, both ends
+-- inclusive) and a label saying which days they are.
+local week = usage.interval.days(7)   -- the 7 complete days before today
+
 -- 1. One call that submits, polls and returns: who called the API last week, per OAuth client.
-local week = usage.interval.last(7 * 86400)
-local result, err = client:query { interval = week, groupBy = { "OAuthClientId" }, metrics = { "Requests", "Status429" } }
+local result, err = client:query { interval = week.query, groupBy = { "OAuthClientId" }, metrics = { "Requests", "Status429" } }
 if not result then
   io.stderr:write("query failed: ", tostring(err), "\n")
   os.exit(1)
@@ -32,26 +36,28 @@ end
 local top = {}
 for _, t in pairs(per_client) do top[#top + 1] = t end
 table.sort(top, function(a, b) return a.requests > b.requests end)
-print("Top OAuth clients over the last 7 days:")
+print("Top OAuth clients, " .. week.label .. " (UTC):")
 for i = 1, math.min(5, #top) do
   print(string.format("  %-36s %15.0f requests %12.0f x 429", top[i].id, top[i].requests, top[i].status429))
 end
 
--- 2. A paged job streamed row by row: one page in memory at a time.
-local pager = client:aggregates({ interval = usage.interval.last(30 * 86400), groupBy = { "TemplateUri", "HttpMethod" } },
+-- 2. A paged job streamed row by row: one page in memory at a time. Past 90 days the library splits the
+-- interval into jobs of at most 90 days, started together and read in date order (pager.jobs).
+local month = usage.interval.last_month()
+local pager = client:aggregates({ interval = month.jobs, groupBy = { "TemplateUri", "HttpMethod" } },
                                 { page_size = 500 })
 local by_endpoint = {}
 for row in pager:rows() do -- raises the error table if the job fails
   local key = row.httpMethod .. " " .. row.templateUri
   by_endpoint[key] = (by_endpoint[key] or 0) + row.requestCount
 end
-print(string.format("%d endpoints in %d rows over %d pages", (function()
+print(string.format("%s: %d endpoints in %d rows over %d pages", month.label, (function()
   local n = 0 for _ in pairs(by_endpoint) do n = n + 1 end return n end)(), pager.row_count, pager.page_count))
 
 -- 3. Several queries at once: they share one login and one libcurl multi handle.
 local results, errs = usage.gather {
-  function() return client:query { interval = week, granularity = "Day" } end,
-  function() return client:search({ interval = week, httpMethods = { "DELETE" } }):all() end,
+  function() return client:query { interval = week.query, granularity = "Day" } end,
+  function() return client:search({ interval = week.query, httpMethods = { "DELETE" } }):all() end,
 }
 print(string.format("gathered: %s daily rows, %s DELETE search rows",
   results[1] and #results[1].results or tostring(errs[1]), results[2] and #results[2] or tostring(errs[2])))

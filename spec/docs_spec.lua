@@ -38,4 +38,20 @@ describe("docs", function()
       assert.is_nil(tostring(err):find("'" .. name .. "' is unknown", 1, true), name)
     end
   end)
+
+  it("examples/quickstart.lua runs against the fake cloud", function()
+    local H = require "helper"
+    local fake = H.start()
+    finally(function() fake:stop() end)
+    local interp = jit and "luajit" or "lua5.4"
+    local p = io.popen("GENESYS_USAGE_BASE_URL=" .. fake.base_url .. " LUA_PATH='lua/?.lua;lua/?/init.lua;;' " ..
+                       "LUA_CPATH='build/" .. interp .. "/?.so;;' " .. interp .. " examples/quickstart.lua 2>&1; echo \"exit=$?\"")
+    local out = p:read("*a")
+    p:close()
+    assert.matches("exit=0", out, 1, true)
+    local days = require("usage").interval.days(7)
+    assert.matches("Top OAuth clients, " .. days.label .. " (UTC):", out, 1, true)
+    assert.matches(require("usage").interval.last_month().label .. ": %d+ endpoints", out)
+    assert.matches("raw call:%s+usage: HTTP 404", out)
+  end)
 end)

@@ -90,20 +90,21 @@ M.valid_utf8 = valid_utf8
 
 local LABEL_ESCAPES = { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }
 
--- a label value as it goes between the double quotes: valid UTF-8, with \ " and newline escaped
-local function escape_label_value(s)
-  s = valid_utf8(s)
-  if find(s, '[\\"\n]') then s = gsub(s, '[\\"\n]', LABEL_ESCAPES) end
-  return s
+-- escaper(chars) -> function(s): s made valid UTF-8, with the characters of the class `chars` escaped
+local function escaper(chars)
+  return function(s)
+    s = valid_utf8(s)
+    if find(s, chars) then s = gsub(s, chars, LABEL_ESCAPES) end
+    return s
+  end
 end
+
+-- a label value as it goes between the double quotes: \ " and newline escaped
+local escape_label_value = escaper('[\\"\n]')
 M.escape_label_value = escape_label_value
 
--- a HELP text: valid UTF-8, with \ and newline escaped
-local function escape_help(s)
-  s = valid_utf8(s)
-  if find(s, "[\\\n]") then s = gsub(s, "[\\\n]", LABEL_ESCAPES) end
-  return s
-end
+-- a HELP text: \ and newline escaped
+local escape_help = escaper("[\\\n]")
 M.escape_help = escape_help
 
 local function is_metric_name(s)
