@@ -337,6 +337,26 @@ describe("against a hostile server", function()
     end)
   end)
 
+  describe("polls", function()
+    it("wait at least the Retry-After of a 200 'still running' answer", function()
+      srv:script(script [[
+        return function(req, state)
+          if req.method == "POST" then return 200, nil, '{"executionId":"e1"}' end
+          state.polls = (state.polls or 0) + 1
+          if state.polls == 1 then return 200, { ["Retry-After"] = "1" }, '{"queryStatus":"Running"}' end
+          return 200, nil, '{"queryStatus":"Complete","results":[]}'
+        end]])
+      local result, err = client():query { interval = H.I }
+      check(result, tostring(err))
+      local gets = {}
+      for _, e in ipairs(srv:log()) do
+        if e.method == "GET" then gets[#gets + 1] = e end
+      end
+      check(#gets == 2, #gets .. " polls")
+      check(gets[2].time - gets[1].time >= 0.9, "the second poll came after " .. (gets[2].time - gets[1].time) .. " s")
+    end)
+  end)
+
   describe("ids and bodies (#10.7, #10.8)", function()
     it("checks ids of the flows like those of the operations: at once, before anything is sent", function()
       srv:script(script [[ return function() return 500, nil, '{}' end ]]) -- (and a fresh request log)

@@ -174,21 +174,24 @@ describe("usage inside nginx", function()
   end)
 
   describe("a worker that never blocks", function()
-    it("answers /ping within 50 ms on the only worker while flows poll slow responses", function()
-      fake:config { latency = 0.25 }
+    it("answers /ping on the only worker while its transfers wait on a slow server", function()
+      -- every answer of the fake takes 0.25 s; a worker blocked on a transfer could answer no /ping while
+      -- that transfer waits, so pings that start and end inside the wait of one of the worker's requests
+      -- (the fake logs when each arrived) show that the worker kept serving
+      local LATENCY = 0.25
+      fake:config { latency = LATENCY }
+      fake:clear_log()
       local ok, err = pcall(function()
         local slow = nx:start_get("/flow/gather?interval=" .. core.percent_encode(iv), 60)
         for _ = 1, 5 do slow:poll(0.01) end -- the request is on its way
-        local lat, during = {}, 0
+        local pings = {}
         local t0 = core.now()
-        while not slow:poll(0) and core.now() - t0 < 30 do
-          local t = core.now()
-          local status, _, body = nx:get("/ping", 5)
-          local d = core.now() - t
+        while not slow:poll(0) and core.now() - t0 < 60 do
+          local start = core.time()
+          local status, _, body = nx:get("/ping", 10)
           assert.equal(200, status)
           assert.truthy(body:find("pong", 1, true))
-          lat[#lat + 1] = d
-          if not slow:poll(0) then during = during + 1 end
+          pings[#pings + 1] = { start = start, finish = core.time() }
           core.sleep(0.02)
         end
         local done = slow:poll(0)
@@ -197,13 +200,20 @@ describe("usage inside nginx", function()
         local res = decode(done.body)
         assert.is_true(res.ok)
         for name, r in pairs(res.result) do assert.is_nil(r.err, name) end
-        table.sort(lat)
-        local max = lat[#lat]
-        print(string.format("\n  /ping while %d slow flows ran %.2f s: %d pings, median %.1f ms, max %.1f ms",
-                            6, done.elapsed, #lat, lat[math.ceil(#lat / 2)] * 1000, max * 1000))
-        assert.is_true(done.elapsed > 1, "the flows were not slow")
-        assert.is_true(during >= 10, "too few pings while the flows ran: " .. during)
-        assert.is_true(max < 0.05, string.format("a /ping took %.1f ms", max * 1000))
+        local inside = 0
+        local waits = {}
+        for _, e in ipairs(fake:log()) do
+          if e.path:find("^/api/") then waits[#waits + 1] = e.time end
+        end
+        for _, p in ipairs(pings) do
+          for _, arrived in ipairs(waits) do
+            if p.start >= arrived and p.finish <= arrived + LATENCY then inside = inside + 1 break end
+          end
+        end
+        print(string.format("\n  /ping while 6 slow flows ran %.2f s: %d pings, %d of them inside a transfer's wait",
+                            done.elapsed, #pings, inside))
+        assert.is_true(#waits > 0, "the fake logged no request of the flows")
+        assert.is_true(inside >= 3, "only " .. inside .. " of " .. #pings .. " pings were answered while a transfer waited")
       end)
       fake:config { latency = 0 }
       if not ok then error(err, 0) end
@@ -311,7 +321,7 @@ describe("usage inside nginx", function()
           assert.equal(phase, p[what].err.phase, what)
         end
         assert.is_true(p.rows_raised) -- pager:rows() raises the err table
-        assert.is_true(p.elapsed < 0.05, "took " .. p.elapsed .. " s")
+        assert.equal(0, p.requests, "requests were sent") -- nothing sent, no login either
       end)
     end
 
@@ -327,12 +337,14 @@ describe("usage inside nginx", function()
       end)
     end
 
-    it("set_by_lua gets the error code at once", function()
-      local t = core.now()
+    it("set_by_lua gets the error code at once, with nothing sent", function()
+      fake:clear_log()
       local status, _, body = nx:get("/phase/set")
       assert.equal(200, status)
       assert.equal("nginx_phase", body:match("^%S+"))
-      assert.is_true(core.now() - t < 0.05)
+      local sent = 0
+      for _, e in ipairs(fake:log()) do if e.path:find("^/api/") or e.path == "/oauth/token" then sent = sent + 1 end end
+      assert.equal(0, sent)
     end)
   end)
 

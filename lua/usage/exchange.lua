@@ -228,7 +228,8 @@ function Exchange:run(rt, req, op, auth)
       if redact:holds(raw) then raw = redact:text(raw) end
       correlation_id = correlation_id and redact:text(correlation_id)
       meta = new_meta({ status = status, correlation_id = correlation_id, attempts = retries + 1,
-                        elapsed = now - started }, raw)
+                        elapsed = now - started,
+                        retry_after = retry_after and core.parse_retry_after(retry_after, core.time()) or nil }, raw)
       stats.last_meta = meta
       if status >= 200 and status < 300 then
         data, err = success(redact, op, status, body)

@@ -201,6 +201,7 @@ function M.probe_phase(name)
     rec.gather = { ok = results[1] ~= nil, err = err_view(errs[1]) }
     local raised = pcall(function() for _ in c:search { interval = iv }:rows() do end end)
     rec.rows_raised = not raised
+    rec.requests = c:stats().requests -- what was sent (nothing, in a phase that cannot yield)
   end)
   if not ok then rec.error = tostring(why) end
   rec.elapsed = core.now() - t0

@@ -82,7 +82,9 @@ function M.handle()
     origin = "http://127.0.0.1:" .. ngx.var.server_port,
   }
   if #log >= LOG_MAX then table.remove(log, 1) end
-  log[#log + 1] = { method = req.method, path = req.path, query = req.query, headers = headers, body = req.body }
+  ngx.update_time()
+  log[#log + 1] = { method = req.method, path = req.path, query = req.query, headers = headers, body = req.body,
+                    time = ngx.now() }
   if not handler then
     return send { status = 500, body = '{"message":"no script"}' }
   end
