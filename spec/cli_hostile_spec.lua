@@ -13,17 +13,7 @@ local ID, SECRET = "hostile-cli-client", "hostile-Secret-7Zq"
 local BASIC = core.base64(ID .. ":" .. SECRET)
 
 -- a script answering the login with TOKEN and the rest with `api` (Lua source of function(req, state))
-local function script(api)
-  return [[
-local TOKEN = ]] .. string.format("%q", TOKEN) .. [[
-local api = (function() ]] .. api .. [[ end)()
-return function(req, state)
-  if req.path == "/oauth/token" then
-    return 200, nil, '{"access_token":"' .. TOKEN .. '","token_type":"bearer","expires_in":3600}'
-  end
-  return api(req, state)
-end]]
-end
+local function script(api) return hostile.with_login(TOKEN, api) end
 
 -- a job that is accepted and then never finishes; `headers` go with every poll answer
 local function endless_job(headers)
@@ -208,12 +198,12 @@ end]]))
   end)
 
   ------------------------------------------------------------------------------------------------
-  it("an infinite count: exit 1 with one line in every format, no file left (#10.6)", function()
+  it("an infinite count: exit 1 with one line in the JSON formats, no file left (#10.6)", function()
     srv:script(script([[return function(req)
       if req.method == "POST" then return 200, nil, '{"id":"job-1"}' end
       return 200, nil, '{"queryStatus":"Succeeded","entities":[{"date":"2026-01-01","requestCount":1e400}]}'
     end]]))
-    for _, fmt in ipairs { "json", "ndjson", "csv", "table" } do
+    for _, fmt in ipairs { "json", "ndjson" } do -- (each run waits for the library's retries of the page)
       local out = t:path("inf." .. fmt)
       local r = t:run { "aggregates", "--last", "2d", "--format", fmt, "--output", out, "--quiet" }
       check(r.code == 1, r)

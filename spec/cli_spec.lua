@@ -2,7 +2,6 @@
 -- fake cloud with instant lifecycles. Expected values come from the library's own calls to the fake for
 -- the same bodies and from the fake's raw records, never from another run of the command.
 
-local fakecloud = require "fakecloud"
 local H = require "helper"
 local nginx = require "support.nginx"
 local support = require "support.cli"
@@ -38,24 +37,18 @@ describe("genesys-usage", function()
   local fake, t, lib
   local three = usage.interval.days(3) -- the 3 complete days before today
 
+  local fixture = support.with_fake()
   setup(function()
-    fake = fakecloud.start { config = { lifecycle = { polls = 0 } } }
-    t = support.new { base_url = fake.base_url }
+    fake, t = fixture.start()
     lib = usage.new { base_url = fake.base_url, client_id = "demo-client", client_secret = "demo-secret",
                       poll = { interval = 0.01 } }
   end)
 
-  teardown(function()
-    if fake then fake:stop() end
-    if t then t:cleanup() end
-  end)
+  teardown(fixture.stop)
 
   local function run(args, opts) return t:run(args, opts) end
 
-  local function ok(r)
-    if r.code ~= 0 then error("exit " .. tostring(r.code) .. "\n" .. support.show(r), 2) end
-    return r
-  end
+  local ok = support.ok
 
   ------------------------------------------------------------------------------------------------
   describe("flags derived from the models", function()

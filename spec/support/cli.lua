@@ -131,6 +131,28 @@ function P:stop()
   nginx.stop_pid(self.pid, 1)
 end
 
+-- with_fake([config]) -> fixture: fixture.start() (a fake cloud with instant lifecycles and a runner for
+-- it: fixture.fake, fixture.t), fixture.stop(); for a describe's setup and teardown
+function M.with_fake(config)
+  local f = {}
+  function f.start()
+    f.fake = require("fakecloud").start { config = config or { lifecycle = { polls = 0 } } }
+    f.t = M.new { base_url = f.fake.base_url }
+    return f.fake, f.t
+  end
+  function f.stop()
+    if f.fake then f.fake:stop() end
+    if f.t then f.t:cleanup() end
+  end
+  return f
+end
+
+-- ok(r) -> r, or an error that shows the run (for a run that must succeed)
+function M.ok(r)
+  if r.code ~= 0 then error("exit " .. tostring(r.code) .. "\n" .. M.show(r), 2) end
+  return r
+end
+
 -- the files in dir whose name holds ".tmp-" (partial outputs)
 function M.temp_files(dir)
   local out = {}
