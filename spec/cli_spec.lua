@@ -286,6 +286,12 @@ describe("genesys-usage", function()
       assert.equal(first.out, again.out)
       assert.equal(0, #H.requests(fake, "/aggregates/query/jobs$", "POST"))
       assert.truthy(#H.requests(fake, "/aggregates/query/jobs/" .. id:gsub("%p", "%%%0"), "GET") > 0)
+      -- the columns of a job read again are those its rows hold: the metrics it asked for, no others
+      local m = ok(run { "aggregates", "--last", "2d", "--group-by", "TemplateUri", "--metric", "Requests,Status429",
+                         "--format", "csv" })
+      local mjob = m.err:match("job ([%w%-]+) started")
+      assert.equal(m.out, ok(run { "aggregates", "--job", mjob, "--format", "csv" }).out)
+      assert.equal("date,templateUri,requests,status429", lines_of(m.out)[1]:gsub("\r$", ""))
       local cid = ok(run { "client-aggregates", HEAVY, "--last", "2d", "--format", "csv" })
       local cjob = cid.err:match("job ([%w%-]+) started")
       local cagain = ok(run { "client-aggregates", HEAVY, "--job", cjob, "--format", "csv" })

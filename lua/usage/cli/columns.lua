@@ -102,16 +102,25 @@ function M.select(row_model, body_model, body)
   return out
 end
 
--- from_rows(row_model, rows) -> the columns that hold something in any of the rows (counts always)
+-- the field of a row a column shows, as it is (nil when absent)
+local function raw(c, row)
+  local v = row[c.path[1]]
+  if c.path[2] then v = type(v) == "table" and v[c.path[2]] or nil end
+  return v
+end
+
+-- from_rows(row_model, rows) -> the columns that hold something in any of the rows (for rows whose query
+-- is unknown: a job read again, the summary)
 function M.from_rows(row_model, rows)
   local out = {}
   for _, c in ipairs(M.of_model(row_model)) do
-    local used = c.count
     for i = 1, #rows do
-      if used then break end
-      used = M.value(c, rows[i]) ~= nil
+      local v = raw(c, rows[i])
+      if v ~= nil and (not c.count or type(v) == "number") and M.value(c, rows[i]) ~= nil then
+        out[#out + 1] = c
+        break
+      end
     end
-    if used then out[#out + 1] = c end
   end
   return out
 end
@@ -119,8 +128,7 @@ end
 -- value(column, row) -> the cell of a row: a string, a number, or nil. Dates are cut to YYYY-MM-DD;
 -- a count the row lacks is 0; a value of the wrong type (a table, a boolean) is nil.
 function M.value(c, row)
-  local v = row[c.path[1]]
-  if c.path[2] then v = type(v) == "table" and v[c.path[2]] or nil end
+  local v = raw(c, row)
   local t = type(v)
   if c.count then
     if v == nil then return 0 end

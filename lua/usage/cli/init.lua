@@ -136,7 +136,7 @@ local function main(argv, state)
   local parser = require("usage.cli.parser").new(require "usage.cli.commands")
   local first = argv[1]
   if first == nil then
-    io.stderr:write(parser:help())
+    state.term:block(parser:help())
     return 2
   end
   if first == "help" then
@@ -164,8 +164,8 @@ end
 function M.main(argv)
   local loaded, why = pcall(require, "usage.core")
   if not loaded then
-    io.stderr:write(PROG, ": cannot load the usage library (its C core usage.core is built by `make build`): ",
-                    (tostring(why):match("^[^\n]*")), "\n")
+    require("usage.cli.term").new({ progress = false }):line(PROG .. ": cannot load the usage library (its C " ..
+      "core usage.core is built by `make build`): " .. tostring(why):match("^[^\n]*"))
     return 1
   end
   math.randomseed(math.floor(require("usage.core").now() * 1000) % 2147483647)
@@ -185,7 +185,7 @@ function M.main(argv)
     return result.status
   end
   term:line(PROG .. ": internal error: " .. result.message)
-  if os.getenv("GENESYS_USAGE_DEBUG") == "1" then io.stderr:write(tostring(result.trace), "\n") end
+  if os.getenv("GENESYS_USAGE_DEBUG") == "1" then term:block(tostring(result.trace) .. "\n") end
   return 1
 end
 

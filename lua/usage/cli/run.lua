@@ -68,6 +68,8 @@ function M.progress(ctx)
     if not kind then return end
     if ctx.opts.job then
       ctx.term:note("reading job " .. id)
+    elseif again and ctx.split then
+      ctx.term:note(string.format("job %s started (one of %d: --job %s reads that job's days only)", id, ctx.split, id))
     elseif again then
       ctx.term:note(string.format("job %s started (read it again with: %s%s --job %s)", id, again,
                                   ctx.params.clientId and (" " .. ctx.params.clientId) or "", id))
@@ -88,6 +90,7 @@ function M.start(ctx, call)
   opts.on_progress = M.progress(ctx)(call.name)
   local bodies = call.body and flows.plan(flow, call.body) or {}
   if #bodies > 1 then
+    ctx.split = #bodies
     ctx.term:note(string.format("%s: %d days are read as %d jobs of at most %d days (the API's limit), run at once",
                                 call.name, ctx.days.count, #bodies, flows.MAX_JOB_DAYS))
   end

@@ -4,7 +4,8 @@
 -- the library's own redaction, and has its control characters (terminal escape sequences a server may
 -- have sent) turned into spaces. The progress line is drawn only on a terminal.
 --   local t = term.new { quiet =, progress = true|false|nil (nil: when stderr is a terminal), now = }
---   t:secret(s)  t:line(text)  t:note(text)  t:draw(text)  t:done()  t:logger()  t:tracker(label)
+--   t:secret(s)  t:line(text)  t:block(text)  t:note(text)  t:draw(text)  t:done()  t:logger()
+--   t:tracker(label)
 
 local redact = require "usage.redact"
 local text = require "usage.cli.text"
@@ -65,6 +66,14 @@ function Term:line(s)
     self.stream:write(self.text)
     self.drawn = true
   end
+  self.stream:flush()
+end
+
+-- block(text): text of the tool's own (help, a traceback with GENESYS_USAGE_DEBUG), lines kept, secrets
+-- still redacted
+function Term:block(s)
+  self:clear()
+  self.stream:write(self.redactor:text(tostring(s)))
   self.stream:flush()
 end
 
