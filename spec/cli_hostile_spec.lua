@@ -157,7 +157,7 @@ end
 return function(req)
   local e = echo(req)
   return 400, { ["ININ-Correlation-Id"] = echo(req, true) },
-    '{"message":"' .. e .. '","code":"bad.request","status":400,"contextId":"' .. e ..
+    '{"message":"' .. e .. '","code":"bad.request\\u001b[2J","status":400,"contextId":"' .. e ..
     '","details":[{"errorCode":"x","fieldName":"' .. e .. '"}],"errors":[{"message":"' .. e .. '"}]}'
 end]]))
       for _, extra in ipairs { {}, { "--verbose" }, { "--format", "json" } } do

@@ -6,7 +6,6 @@
 -- signal into its exit status).
 
 local flows = require "usage.flows"
-local options = require "usage.options"
 local client_mod = require "usage.client"
 local failure = require "usage.cli.failure"
 local formats = require "usage.cli.formats"
@@ -40,16 +39,13 @@ function M.client(ctx)
   if ctx.client then return ctx.client end
   local creds, o = ctx.creds, ctx.options
   if creds.missing then failure.usage(creds.missing, ctx.cmd.name) end
-  local poll
-  if o["poll-interval"] or o["poll-timeout"] then
-    poll = { interval = o["poll-interval"], timeout = o["poll-timeout"] }
-    if poll.interval then poll.max_interval = math.max(options.DEFAULTS.poll.max_interval, poll.interval) end
-  end
+  -- (the library keeps its other poll settings, and raises max_interval to a longer first interval)
+  local poll = (o["poll-interval"] or o["poll-timeout"]) and { interval = o["poll-interval"], timeout = o["poll-timeout"] }
   local ok, c = pcall(client_mod.new, {
     user_agent = failure.PROG .. "/" .. client_mod.VERSION,
     environment = creds.environment, base_url = creds.base_url,
     access_token = creds.access_token, client_id = creds.client_id, client_secret = creds.client_secret,
-    timeout = o.timeout, poll = poll, logger = o.verbose and ctx.term:logger() or nil,
+    timeout = o.timeout, poll = poll or nil, logger = o.verbose and ctx.term:logger() or nil,
   })
   if not ok then
     failure.usage(tostring(c):gsub("^[^\n]-:%d+: ", ""):gsub("^usage%.new: ", ""), ctx.cmd.name)
