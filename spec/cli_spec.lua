@@ -103,6 +103,25 @@ describe("genesys-usage", function()
       assert.truthy(r.err:find("(1.." .. operations.by_name.getUsageAggregatesQueryJob.query.pageSize.max .. ")", 1, true))
     end)
 
+    it("parses hostile argument lists without raising: an answer or one line of error", function()
+      local parser = require("usage.cli.parser")
+      local words = { "aggregates", "report", "summary", "--last", "7d", "--from", "--to", "2026-11-01", "--group-by",
+                      "UserId,,", "--sort-by", ":", "a:b:c", "--metric", "--format", "csv", "-f", "-o", "--output",
+                      "--", "-", "--=", "--last=", "-3", "\n", "\0", "\27[2J", string.rep("x", 3000), "--job", "é",
+                      "--top", "1e309", "nan", "--page-size", "0x10", "--days", "--interval", "/", "--help" }
+      math.randomseed(11)
+      for _ = 1, 400 do
+        local p = parser.new(COMMANDS) -- (a parser holds the values of one parse)
+        local argv = {}
+        for i = 1, math.random(0, 8) do argv[i] = words[math.random(#words)] end
+        local okp, good, result = pcall(p.parse, p, argv)
+        assert.is_true(okp, table.concat(argv, " ") .. ": " .. tostring(good))
+        if not good then
+          assert.is_nil(result:find("[\r\n]"), result)
+        end
+      end
+    end)
+
     it("prints the global help, the version, and exits 2 without a command", function()
       local r = ok(run { "--help" })
       for _, cmd in ipairs(COMMANDS) do assert.truthy(r.out:find(cmd.name, 1, true)) end
