@@ -44,7 +44,7 @@ local function load_profile(name, explicit)
   local path = M.profile_file()
   local fh = path and io.open(path, "rb")
   if not fh then
-    if explicit then return nil, "no profile " .. name .. ": cannot read " .. tostring(path) end
+    if explicit then return nil, "no profile " .. name .. ": cannot read " .. (path or "~/.gc/config.toml (HOME is not set)") end
     return nil
   end
   local text, why = fh:read(toml.MAX_SIZE + 1)

@@ -217,7 +217,10 @@ local function common_flags(cmd, add)
   if fmts then add { name = "bom", kind = "option", group = "output", doc = "start CSV with a UTF-8 byte order mark (Excel)" } end
   add { name = "dry-run", kind = "option", group = "output",
         doc = "print the requests that would be sent (method, path, JSON body) and the days; send nothing" }
-  add { name = "profile", arg = "NAME", kind = "option", group = "connection",
+  add { name = "profile", arg = "NAME", kind = "option", group = "connection", convert = function(v)
+          if v == "" or v:find("%c") then return nil, "--profile: expected the name of a profile" end
+          return v
+        end,
         doc = "profile of the gc CLI's ~/.gc/config.toml (default: default); GENESYSCLOUD_* variables override it" }
   add { name = "region", arg = "REGION", kind = "option", group = "connection",
         doc = "region (eu-west-1, eu_west_1) or environment (mypurecloud.ie); default: GENESYSCLOUD_REGION, " ..
