@@ -18,7 +18,7 @@ SO54    := build/lua5.4/usage/core.so
 SOJIT   := build/luajit/usage/core.so
 
 DEB_PACKAGES := lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev libcurl4-openssl-dev lua-cjson \
-                lua-busted luarocks nginx libnginx-mod-http-lua prometheus
+                lua-busted luarocks nginx libnginx-mod-http-lua prometheus lua-argparse chromium
 
 .PHONY: all deps build test demo fake example bench clean
 

@@ -11,6 +11,18 @@ describe("docs", function()
     assert.equal(generated, read("docs/operations.md"))
   end)
 
+  it("docs/cli.md ends with the help of every command, as docs/gen_cli_help.lua prints it", function()
+    local interp = jit and "luajit" or "lua5.4"
+    local p = io.popen(interp .. " docs/gen_cli_help.lua")
+    local generated = p:read("*a")
+    p:close()
+    local doc = read("docs/cli.md")
+    local marker = "a spec\nchecks that they are current).\n"
+    local at = doc:find(marker, 1, true)
+    assert.truthy(at, "docs/cli.md lacks the reference section")
+    assert.equal(generated, doc:sub(at + #marker), "docs/cli.md: run `lua5.4 docs/gen_cli_help.lua` for its reference")
+  end)
+
   it("the README starts with make demo and make test", function()
     local readme = read("README.md")
     local demo = readme:find("make demo", 1, true)

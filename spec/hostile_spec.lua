@@ -41,17 +41,7 @@ local function leak(...)
 end
 
 -- a script answering the token endpoint with TOKEN, and `api` (Lua source of function(req, state)) for the rest
-local function script(api)
-  return [[
-local TOKEN = ]] .. string.format("%q", TOKEN) .. [[
-local api = (function() ]] .. api .. [[ end)()
-return function(req, state)
-  if req.path == "/oauth/token" then
-    return 200, nil, '{"access_token":"' .. TOKEN .. '","token_type":"bearer","expires_in":3600}'
-  end
-  return api(req, state)
-end]]
-end
+local function script(api) return hostile.with_login(TOKEN, api) end
 
 describe("against a hostile server", function()
   local srv

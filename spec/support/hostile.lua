@@ -95,6 +95,20 @@ function Server:stop()
   return nginx.stop(self, "hostile%.[%w_]+$")
 end
 
+-- with_login(token, api) -> the source of a script that answers the token endpoint with `token` and every
+-- other request with `api` (Lua source of a chunk returning function(req, state)); TOKEN is a global of it
+function M.with_login(token, api)
+  return [[
+local TOKEN = ]] .. string.format("%q", token) .. [[
+local api = (function() ]] .. api .. [[ end)()
+return function(req, state)
+  if req.path == "/oauth/token" then
+    return 200, nil, '{"access_token":"' .. TOKEN .. '","token_type":"bearer","expires_in":3600}'
+  end
+  return api(req, state)
+end]]
+end
+
 function M.start()
   local prefix = nginx.make_prefix("hostile")
   local port, pid = nginx.start_nginx {

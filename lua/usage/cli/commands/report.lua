@@ -1,0 +1,110 @@
+-- genesys-usage report: who spends the API quota, and who causes the 429s. Two aggregates jobs over the
+-- same days run at once (usage.gather), both by day: one grouped by OAuth client, one by endpoint
+-- (templateUri + method). Their rows are folded as they arrive (usage.report.aggregate), ranked by
+-- requests, 429 or 5xx responses, and written as a table, CSV, JSON, NDJSON, an SVG chart or an HTML page.
+local usage = require "usage"
+local interval = require "usage.interval"
+local models = require "usage.models"
+local run = require "usage.cli.run"
+local flags = require "usage.cli.flags"
+local sink = require "usage.cli.sink"
+local failure = require "usage.cli.failure"
+local aggregate = require "usage.report.aggregate"
+local rformats = require "usage.report.formats"
+local chart = require "usage.report.chart"
+local page = require "usage.report.page"
+
+local M = {
+  name = "report",
+  flow = "aggregates",
+  -- the report sets these body fields itself; the others (the filters) stay flags
+  owns = { groupBy = true, granularity = true, metrics = true, sortBy = true },
+  formats = { "table", "csv", "json", "ndjson", "html", "svg" },
+  summary = "Who spends the API quota and who causes the 429s: top OAuth clients and endpoints, a chart.",
+  about = "Who spends the API quota and who causes the 429s: the top OAuth clients and endpoints " ..
+          "(templateUri + method) by requests, 429 or 5xx responses, with counts and ratios, the " ..
+          "status-class shares and the daily series; as a table, CSV, JSON, NDJSON, an SVG chart or an HTML page.",
+  examples = {
+    "--last 30d",
+    "--last 7d --rank-by 429 --top 5 --output who-gets-429.csv",
+    "--last-month --rank-by 5xx --chart 5xx --output report.html",
+    "--last 30d --svg out/usage-report.svg",
+  },
+  extra = {
+    { name = "top", arg = "N", convert = flags.number("top", { min = 1, max = 1000 }, true),
+      doc = "how many clients and endpoints to list (default 10)" },
+    { name = "rank-by", arg = "WHAT", convert = flags.choice("rank-by", aggregate.RANK_NAMES),
+      doc = "order by requests, 429 (rate-limited responses) or 5xx (default requests)" },
+    { name = "chart", arg = "WHAT", convert = flags.choice("chart", aggregate.RANK_NAMES),
+      doc = "what the chart draws per client and day: requests, 429 or 5xx (default: as --rank-by)" },
+    { name = "scale", arg = "SCALE", convert = flags.choice("scale", { "auto", "linear", "log" }),
+      doc = "y axis of the chart; auto picks log when the top clients differ by more than 100x (default auto)" },
+    { name = "svg", arg = "FILE", doc = "also write the chart to FILE (SVG)" },
+    { name = "html", arg = "FILE", doc = "also write the HTML page to FILE" },
+  },
+}
+
+-- the two jobs: the days and filters of the flags, grouped by client or by endpoint, by day
+function M.calls(ctx)
+  local base = run.body(ctx, ctx.flags.flow)
+  local function job(name, group_by)
+    local body = {}
+    for k, v in pairs(base) do body[k] = v end
+    body.granularity, body.metrics, body.groupBy = "Day", models.enums.aggregate_metrics, group_by
+    return { flow = ctx.flags.flow, params = {}, body = body, opts = { page_size = ctx.opts.page_size }, name = name }
+  end
+  return { job("clients", { "OauthClientId", "OauthClientName" }), job("endpoints", { "TemplateUri", "HttpMethod" }) }
+end
+
+local FOLD = { clients = aggregate.add_client_row, endpoints = aggregate.add_endpoint_row }
+
+-- collect(ctx) -> the folded rows of both jobs
+local function collect(ctx)
+  local agg, fns = aggregate.new(), {}
+  for i, call in ipairs(M.calls(ctx)) do
+    local pager, fold = run.start(ctx, call), FOLD[call.name]
+    fns[i] = function()
+      while true do
+        local rows, err = pager:next_page()
+        if rows == nil then return nil, err end
+        if rows == false then return true end
+        for _, row in ipairs(rows) do fold(agg, row) end
+      end
+    end
+  end
+  local results, errs = usage.gather(fns)
+  ctx.term:done()
+  for i = 1, #fns do
+    if not results[i] then failure.from_error(errs[i], M.name) end
+  end
+  failure.check()
+  return agg
+end
+
+function M.run(ctx)
+  local o = ctx.options
+  local dates = {}
+  for day = ctx.days.first_day, ctx.days.last_day do dates[#dates + 1] = interval.date(day) end
+  local r = aggregate.rank(collect(ctx), { top = o.top or 10, rank_by = o["rank-by"], days = dates })
+  local d = aggregate.display(r)
+  local view = { title = "Genesys Cloud API usage, " .. ctx.days.label, days_label = ctx.days.label,
+                 scale = o.scale, chart = o.chart or o["rank-by"] }
+  local out = ctx.out.fh
+  if ctx.format == "table" then out:write(rformats.table(r, d, view.title .. " (UTC)"))
+  elseif ctx.format == "csv" then out:write(rformats.csv(r, o.bom))
+  elseif ctx.format == "json" then out:write(rformats.json(r, ctx.meta))
+  elseif ctx.format == "ndjson" then out:write(rformats.ndjson(r))
+  elseif ctx.format == "html" then out:write(page.html(r, d, view))
+  else out:write(chart.svg(r, view)) end
+  run.days_note(ctx)
+  for _, side in ipairs { { o.svg, function() return chart.svg(r, view) end, "chart" },
+                          { o.html, function() return page.html(r, d, view) end, "page" } } do
+    if side[1] then
+      local ok, err = sink.write_file(side[1], side[2](), failure.runtime)
+      if not ok then failure.runtime(err) end
+      ctx.term:note(side[3] .. " written to " .. side[1])
+    end
+  end
+end
+
+return M

@@ -1,0 +1,129 @@
+-- usage.cli.days: the days a command covers. Usage data are daily totals in UTC and today is never
+-- complete, so every command works on whole UTC days that end at the latest with yesterday:
+--   --last Nd | Nw     the N complete days (N weeks) before today; hours and minutes are refused
+--   --from DAY [--to DAY]  both days included (--to defaults to yesterday)
+--   --yesterday, --this-month (its complete days), --last-month, --month YYYY-MM
+--   --interval START/END   dates: both days included, as --from/--to; instants: the days that
+--                          [START, END) touches (an END at 00:00 leaves its day out), said in a note
+-- Each generation is then sent the interval that means exactly those days (usage.interval: `jobs` for
+-- the new generation, whose end is inclusive; `query` for the old one, whose end is exclusive).
+
+local interval = require "usage.interval"
+
+local M = {}
+
+local DAY = interval.DAY
+
+-- the flags, in the order of --help; `value` = the metavariable of flags that take one
+M.FLAGS = {
+  { name = "last", value = "Nd", doc = "the N complete UTC days before today (7d, 30d; 2w = 14 days)" },
+  { name = "from", value = "DAY", doc = "the first day, YYYY-MM-DD (with --to: both days included)" },
+  { name = "to", value = "DAY", doc = "the last day, YYYY-MM-DD (with --from; default yesterday)" },
+  { name = "yesterday", doc = "yesterday (UTC)" },
+  { name = "this-month", doc = "the complete days of this month (the 1st to yesterday)" },
+  { name = "last-month", doc = "the whole previous month" },
+  { name = "month", value = "YYYY-MM", doc = "a whole month (this month: up to yesterday)" },
+  { name = "interval", value = "START/END",
+    doc = "dates (2026-11-01/2026-11-30, both included) or ISO-8601 instants (rounded to the whole UTC days " ..
+          "that [START, END) touches, said on stderr)" },
+}
+-- the flags that choose the days (one of them at most)
+M.EXCLUSIVE = { "last", "from", "yesterday", "this-month", "last-month", "month", "interval" }
+
+-- "30 November 2026 (UTC, 30 days)"
+function M.describe(days)
+  local text = days.label .. " (UTC, " .. days.count .. (days.count == 1 and " day" or " days")
+  if days.partial then text = text .. "; " .. interval.label(days.last_day, days.last_day) .. " is not over yet" end
+  return text .. ")"
+end
+
+local function last_days(v, now)
+  local n, unit = tostring(v):match("^(%d%d?%d?%d?%d?)([dw])$")
+  if not n then
+    if tostring(v):match("^%d+[smh]$") then
+      return nil, "--last " .. v .. ": usage data are whole UTC days (daily totals, today never complete), so " ..
+                  "--last takes days or weeks: 1d, 7d, 30d, 2w"
+    end
+    return nil, "--last: expected a number of days or weeks such as 7d or 2w, got " .. string.format("%q", v)
+  end
+  n = tonumber(n) * (unit == "w" and 7 or 1)
+  if n < 1 then return nil, "--last: at least one day (1d)" end
+  return interval.days(n, now)
+end
+
+-- --interval START/END -> Days, note | nil, message
+local function interval_days(v, now)
+  local a, b = tostring(v):match("^([^/]+)/([^/]+)$")
+  if not a then
+    return nil, "--interval: expected START/END: two dates such as 2026-11-01/2026-11-30, or two ISO-8601 instants"
+  end
+  local ta, a_time = interval.parse_instant(a)
+  if not ta then return nil, string.format("--interval: the start %q: %s", a, a_time) end
+  local tb, b_time = interval.parse_instant(b)
+  if not tb then return nil, string.format("--interval: the end %q: %s", b, b_time) end
+  local first, last = interval.day_of(ta), interval.day_of(tb)
+  if b_time and tb == last * DAY then last = last - 1 end -- an instant at 00:00 ends the day before
+  if tb < ta or last < first then return nil, "--interval: the end is before the start (it covers no day)" end
+  local days, why = interval.range(interval.date(first), interval.date(last), now)
+  if not days then return nil, "--interval: " .. why end
+  local rounded = (a_time and ta ~= first * DAY) or (b_time and tb ~= (last + 1) * DAY)
+  return days, rounded and ("--interval " .. v .. " counts whole UTC days: " .. M.describe(days)) or nil
+end
+
+local function from_to(from, to, now)
+  local last = to
+  if not last then
+    local y = interval.yesterday(now)
+    last = y.last
+  end
+  local days, why = interval.range(from, last, now)
+  if not days then return nil, "--from/--to: " .. why end
+  return days
+end
+
+-- resolve(flags, now) -> Days, note | nil (no day flag given) | false, message (a usage error).
+-- flags: the values of the flags, keyed by flag name ("this-month" = true, "last" = "7d", ...)
+function M.resolve(flags, now)
+  if flags.to and not flags.from then return false, "--to needs --from" end
+  local given
+  for _, name in ipairs(M.EXCLUSIVE) do
+    if flags[name] then
+      if given then return false, "give only one of --" .. given .. " and --" .. name end
+      given = name
+    end
+  end
+  if not given then return nil end
+  local days, why
+  if given == "last" then days, why = last_days(flags.last, now)
+  elseif given == "from" then days, why = from_to(flags.from, flags.to, now)
+  elseif given == "yesterday" then days = interval.yesterday(now)
+  elseif given == "this-month" then days, why = interval.this_month(now)
+  elseif given == "last-month" then days, why = interval.last_month(now)
+  elseif given == "month" then days, why = interval.month(flags.month, now)
+  else days, why = interval_days(flags.interval, now) end -- (why: the note of a rounded interval)
+  if not days then
+    why = tostring(why)
+    return false, why:find("^%-%-") and why or ("--" .. given .. ": " .. why)
+  end
+  return days, why
+end
+
+-- check_job_start(days, now) -> true | nil, message: an aggregates job starts at most one year ago
+function M.check_job_start(days, now)
+  local earliest = interval.one_year_before(now)
+  if days.first_day * DAY < earliest then
+    return nil, string.format("the days start on %s, but the Usage API's aggregates jobs may start at most one " ..
+                              "year ago (not before %s)", days.first, interval.format(earliest, true))
+  end
+  return true
+end
+
+-- recent(n, now) -> the Days of today and the n-1 days before: what the summary's ?days=n covers
+function M.recent(n, now)
+  local today = interval.day_of(now)
+  local d = interval.days_of(today - n + 1, today)
+  d.partial = true
+  return d
+end
+
+return M

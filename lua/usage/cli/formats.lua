@@ -1,0 +1,157 @@
+-- usage.cli.formats: the row formats of the command line over the unified columns (usage.cli.columns).
+--   table   aligned columns (display width of UTF-8), counts with thousands separators, a totals line,
+--           under a header line that names the days covered
+--   csv     RFC 4180 with a header line; optional UTF-8 byte order mark (Excel)
+--   json    one object: { command, days = { first, last, count, label, complete } | null, rows = [...] }
+--   ndjson  one object a row, nothing else (the days go to stderr: the format has no room for them)
+-- Rows are flat objects whose keys are the column names, in column order; counts are whole numbers.
+-- csv, json and ndjson write each batch as it comes; table collects the rows to align them.
+--   local w = formats.writer(name, fh, { columns =, row_model =, meta = { command, days, header }, bom = })
+--   w:write(rows) ... w:finish()
+-- Without columns, the first batch decides them (a job read with --job, the summary).
+
+local json = require "usage.json"
+local text = require "usage.cli.text"
+local columns_mod = require "usage.cli.columns"
+
+local M = {}
+
+local concat = table.concat
+local value_of, number = columns_mod.value, text.number
+
+M.ROW_FORMATS = { "table", "csv", "json", "ndjson" }
+
+local function json_value(v)
+  if v == nil then return "null" end
+  if type(v) == "number" then return number(v) end
+  return json.encode(v)
+end
+
+-- one row as a JSON object, keys in column order
+local function json_record(cols, row)
+  local parts = {}
+  for i, c in ipairs(cols) do parts[i] = '"' .. c.name .. '":' .. json_value(value_of(c, row)) end
+  return "{" .. concat(parts, ",") .. "}"
+end
+
+-- the days object of the json format
+function M.days_json(days)
+  if not days then return "null" end
+  return concat {
+    '{"first":', json.encode(days.first), ',"last":', json.encode(days.last), ',"count":', number(days.count),
+    ',"label":', json.encode(days.label), ',"complete":', days.partial and "false" or "true", "}",
+  }
+end
+
+local writers = {}
+
+function writers.csv(w)
+  local fh = w.fh
+  function w:begin()
+    local names = {}
+    for i, c in ipairs(self.columns) do names[i] = c.name end
+    fh:write(self.opts.bom and text.BOM or "", text.csv_line(names))
+  end
+  function w:batch(rows)
+    local cols, buf, n = self.columns, {}, 0
+    for r = 1, #rows do
+      local row = rows[r]
+      for i = 1, #cols do
+        local v = value_of(cols[i], row)
+        buf[n + 1] = v == nil and "" or (type(v) == "number" and number(v) or text.csv_field(v))
+        buf[n + 2] = i < #cols and "," or "\r\n"
+        n = n + 2
+      end
+    end
+    if n > 0 then fh:write(concat(buf, "", 1, n)) end
+  end
+end
+
+function writers.ndjson(w)
+  local fh = w.fh
+  function w:batch(rows)
+    local out = {}
+    for r = 1, #rows do out[r] = json_record(self.columns, rows[r]) end
+    if #out > 0 then fh:write(concat(out, "\n"), "\n") end
+  end
+end
+
+function writers.json(w)
+  local fh = w.fh
+  local first = true
+  function w:begin()
+    local meta = self.opts.meta or {}
+    fh:write('{"command":', json.encode(meta.command or ""), ',"days":', M.days_json(meta.days), ',"rows":[')
+  end
+  function w:batch(rows)
+    local out = {}
+    for r = 1, #rows do out[r] = json_record(self.columns, rows[r]) end
+    if #out == 0 then return end
+    fh:write(first and "\n" or ",\n", concat(out, ",\n"))
+    first = false
+  end
+  function w:close()
+    fh:write(first and "]}\n" or "\n]}\n")
+  end
+end
+
+function writers.table(w)
+  local fh = w.fh
+  local lines, sums = {}, {}
+  function w:batch(rows)
+    local cols = self.columns
+    for r = 1, #rows do
+      local cells = {}
+      for i, c in ipairs(cols) do
+        local v = value_of(c, rows[r])
+        if c.count then
+          sums[i] = (sums[i] or 0) + (v or 0)
+          cells[i] = v and text.thousands(v) or ""
+        else
+          cells[i] = v == nil and "" or text.one_line(type(v) == "number" and number(v) or v)
+        end
+      end
+      lines[#lines + 1] = cells
+    end
+  end
+  function w:close()
+    local meta = self.opts.meta or {}
+    if meta.header then fh:write(text.one_line(meta.header), "\n\n") end
+    if #lines == 0 then
+      fh:write("(no rows)\n")
+      return
+    end
+    local headers, right = {}, {}
+    local total = { label = string.format("total (%s row%s)", text.thousands(#lines), #lines == 1 and "" or "s") }
+    for i, c in ipairs(self.columns) do
+      headers[i], right[i] = c.name, c.count
+      if c.count then total[i] = text.thousands(sums[i] or 0) end
+    end
+    fh:write(concat(text.render(headers, lines, right, total), "\n"), "\n")
+  end
+end
+
+-- writer(name, fh, opts) -> w with w:write(rows), w:finish(), w.count (rows written)
+function M.writer(name, fh, opts)
+  local w = { fh = fh, opts = opts or {}, count = 0, columns = opts and opts.columns }
+  writers[name](w)
+  local started = false
+  local function start(rows)
+    if started then return end
+    started = true
+    w.columns = w.columns or columns_mod.from_rows(w.opts.row_model, rows)
+    if w.begin then w:begin() end
+  end
+  function w.write(_, rows)
+    start(rows)
+    w:batch(rows)
+    w.count = w.count + #rows
+  end
+  function w.finish()
+    start({})
+    if w.close then w:close() end
+  end
+  return w
+end
+
+return M

@@ -1,0 +1,150 @@
+-- usage.cli.term: everything the command line writes to stderr goes through here: error lines, notes,
+-- the --verbose log and the progress line. Each line is passed through a redactor that knows the
+-- secrets the command line holds (the client secret, its Basic form, a given access token), on top of
+-- the library's own redaction, and has its control characters (terminal escape sequences a server may
+-- have sent) turned into spaces. The progress line is drawn only on a terminal.
+--   local t = term.new { quiet =, progress = true|false|nil (nil: when stderr is a terminal), now = }
+--   t:secret(s)  t:line(text)  t:block(text)  t:note(text)  t:draw(text)  t:done()  t:logger()
+--   t:tracker(label)
+
+local redact = require "usage.redact"
+local text = require "usage.cli.text"
+
+local M = {}
+
+M.PROG = "genesys-usage"
+
+local format, concat = string.format, table.concat
+
+local Term = {}
+Term.__index = Term
+
+-- Is stderr a terminal? GENESYS_USAGE_PROGRESS=1|0 decides when set; else `test -t 2` (Lua's io cannot
+-- tell a terminal from a pipe).
+local function stderr_is_terminal()
+  local force = os.getenv("GENESYS_USAGE_PROGRESS")
+  if force == "1" or force == "always" then return true end
+  if force == "0" or force == "never" then return false end
+  local r = os.execute("test -t 2")
+  return r == true or r == 0
+end
+
+function M.new(opts)
+  opts = opts or {}
+  local t = setmetatable({ quiet = opts.quiet, stream = opts.stream or io.stderr, now = opts.now or os.time,
+                          redactor = redact.new(), drawn = false, last = -1 }, Term)
+  if opts.progress == nil then
+    t.progress_on = not opts.quiet and stderr_is_terminal()
+  else
+    t.progress_on = opts.progress and not opts.quiet
+  end
+  return t
+end
+
+-- secret(s): never let s reach stderr
+function Term:secret(s)
+  self.redactor:add(s)
+end
+
+function Term:clean(s)
+  return text.one_line(self.redactor:text(tostring(s)))
+end
+
+function Term:clear()
+  if self.drawn then
+    self.stream:write("\r\27[K")
+    self.drawn = false
+  end
+end
+
+-- line(text): one whole line (above the progress line, drawn again below it)
+function Term:line(s)
+  local was = self.drawn
+  self:clear()
+  self.stream:write(self:clean(s), "\n")
+  if was and self.text then
+    self.stream:write(self.text)
+    self.drawn = true
+  end
+  self.stream:flush()
+end
+
+-- block(text): text of the tool's own (help, a traceback with GENESYS_USAGE_DEBUG), lines kept, secrets
+-- still redacted
+function Term:block(s)
+  self:clear()
+  self.stream:write(self.redactor:text(tostring(s)))
+  self.stream:flush()
+end
+
+-- note(text): "genesys-usage: text", unless --quiet
+function Term:note(s)
+  if not self.quiet then self:line(M.PROG .. ": " .. s) end
+end
+
+-- draw(text): the progress line, at most ten times a second
+function Term:draw(s, force)
+  if not self.progress_on then return end
+  local now = self.now()
+  if not force and now - self.last < 0.1 then return end
+  self.last, self.text = now, self:clean(s)
+  self.stream:write("\r\27[K", self.text)
+  self.stream:flush()
+  self.drawn = true
+end
+
+-- done(): the work is over: the progress line goes for good
+function Term:done()
+  self:clear()
+  self.progress_on = false
+end
+
+-- logger(): the library's logger option for --verbose: one line per HTTP request
+function Term:logger()
+  return function(level, message, fields)
+    fields = fields or {}
+    local parts = { M.PROG .. ":", (level == "info" and "" or (level .. " ")) .. tostring(message or "") }
+    if fields.status then parts[#parts + 1] = "-> " .. tostring(fields.status) end
+    if fields.code then parts[#parts + 1] = tostring(fields.code) end
+    if fields.elapsed then parts[#parts + 1] = format("%.0f ms", fields.elapsed * 1000) end
+    if fields.attempt and fields.attempt > 1 then parts[#parts + 1] = "attempt " .. tostring(fields.attempt) end
+    if fields.retry_in then parts[#parts + 1] = format("retry in %.1f s", fields.retry_in) end
+    if fields.correlation_id then parts[#parts + 1] = "correlation id " .. tostring(fields.correlation_id) end
+    self:line(concat(parts, " "))
+  end
+end
+
+-- tracker(label, on_submitted) -> progress(name): an on_progress callback for the flow called `name`;
+-- the progress line sums the flows of one command (the report's two jobs, the jobs of a split
+-- interval). on_submitted(id, name) is called once per job or execution id when it is submitted.
+function Term:tracker(label, on_submitted)
+  local states, names, seen = {}, {}, {}
+  local t0 = self.now()
+  local function draw()
+    local state, polls, pages, rows = {}, 0, 0, 0
+    for _, name in ipairs(names) do
+      local s = states[name]
+      state[#state + 1] = (#names > 1 and (name .. " ") or "") .. tostring(s.state or "?")
+      polls, pages, rows = polls + (s.polls or 0), pages + (s.pages or 0), rows + (s.rows or 0)
+    end
+    self:draw(format("%s: %s  polls %d  pages %d  rows %s  %.1fs", label, concat(state, ", "), polls, pages,
+                     text.thousands(rows), self.now() - t0))
+  end
+  return function(name)
+    names[#names + 1] = name
+    states[name] = {}
+    return function(s)
+      states[name] = s
+      local ids = s.jobs or { s.id }
+      for _, id in ipairs(ids) do
+        if on_submitted and not seen[id] then
+          seen[id] = true
+          on_submitted(id, name)
+        end
+      end
+      draw()
+    end
+  end
+end
+
+return M

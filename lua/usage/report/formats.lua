@@ -1,0 +1,185 @@
+-- usage.report.formats: the report (usage.report.aggregate) as text: table, csv, json and ndjson.
+--   table   a title with the days, the status-class panel, the top clients and endpoints with their
+--           429 and 5xx counts beside the ratios
+--   csv     one line per record: section client | endpoint | day (the organization's daily totals) |
+--           client_day (the daily series of each top client); shares and ratios as fractions
+--   json    { command, days, rankBy, totals, statusClasses, clients (with their daily series),
+--           endpoints, daily }: clients and endpoints in the order of --rank-by
+--   ndjson  the records of csv as JSON objects, one a line
+-- Keys are written in a fixed order, counts as whole numbers.
+
+local json = require "usage.json"
+local text = require "usage.cli.text"
+local formats = require "usage.cli.formats"
+local aggregate = require "usage.report.aggregate"
+
+local M = {}
+
+local format, concat = string.format, table.concat
+
+local BY = { requests = "requests", ["429"] = "429 responses", ["5xx"] = "5xx responses" }
+
+---------------------------------------------------------------------------------------------------
+-- table
+
+function M.table(r, d, title)
+  local out = {}
+  out[#out + 1] = format("%s: %s requests by %s OAuth client%s on %s endpoint%s", title, text.thousands(r.total.requests),
+    text.thousands(r.client_count), r.client_count == 1 and "" or "s", text.thousands(r.endpoint_count),
+    r.endpoint_count == 1 and "" or "s")
+  local classes = {}
+  for i, c in ipairs(d.classes) do classes[i] = format("%s %s (%s)", c.name, c.share, c.count) end
+  out[#out + 1] = "Status classes: " .. concat(classes, "  ") .. "  [429 is part of 4xx]"
+  local function section(kind, rows, headers, count)
+    out[#out + 1] = ""
+    out[#out + 1] = format("Top %d %s by %s", math.min(#rows, count), kind, BY[r.rank_by])
+    if #rows == 0 then
+      out[#out + 1] = "(no usage in these days)"
+      return
+    end
+    for _, l in ipairs(text.render(headers, rows, aggregate.NUMERIC)) do out[#out + 1] = l end
+  end
+  section("OAuth clients", d.clients, aggregate.CLIENT_HEADERS, r.client_count)
+  section("endpoints", d.endpoints, aggregate.ENDPOINT_HEADERS, r.endpoint_count)
+  return concat(out, "\n") .. "\n"
+end
+
+---------------------------------------------------------------------------------------------------
+-- records (csv, ndjson, json)
+
+local function fraction(x) return format("%.6f", x) end
+
+-- an object with its keys in order: obj { "key", value, ... }; a value is a string, a number (written
+-- whole), a fraction ({ f = x }), a list of objects already written ({ list = {...} }), or nil (null)
+local function obj(kv)
+  local parts = {}
+  for i = 1, #kv, 2 do
+    local v = kv[i + 1]
+    local t = type(v)
+    local s
+    if v == nil then s = "null"
+    elseif t == "number" then s = text.number(v)
+    elseif t == "string" then s = json.encode(v)
+    elseif v.f then s = fraction(v.f)
+    elseif v.raw then s = v.raw
+    else s = "[" .. concat(v.list, ",") .. "]" end
+    parts[#parts + 1] = json.encode(kv[i]) .. ":" .. s
+  end
+  return "{" .. concat(parts, ",") .. "}"
+end
+
+M.CSV_COLUMNS = { "section", "rank", "date", "oauthClientId", "oauthClientName", "httpMethod", "templateUri",
+                  "requests", "share", "status429", "ratio429", "status500", "ratio5xx" }
+
+local function day_figures(t)
+  return { requests = t.requests, status429 = t.status429, status500 = t.status500,
+           ratio429 = { f = text.ratio(t.status429, t.requests) }, ratio5xx = { f = text.ratio(t.status500, t.requests) } }
+end
+
+-- records(r) -> array of { section, rank, date, ... } in CSV column order (values as obj takes them)
+local function records(r)
+  local out = {}
+  local function record(section, fields)
+    fields.section = section
+    out[#out + 1] = fields
+  end
+  for _, c in ipairs(r.clients) do
+    record("client", { rank = c.rank, oauthClientId = c.id, oauthClientName = c.name, requests = c.requests,
+                       share = { f = c.share }, status429 = c.status429, ratio429 = { f = c.ratio429 },
+                       status500 = c.status500, ratio5xx = { f = c.ratio5xx } })
+  end
+  for _, e in ipairs(r.endpoints) do
+    record("endpoint", { rank = e.rank, httpMethod = e.method, templateUri = e.templateUri, requests = e.requests,
+                         share = { f = e.share }, status429 = e.status429, ratio429 = { f = e.ratio429 },
+                         status500 = e.status500, ratio5xx = { f = e.ratio5xx } })
+  end
+  for _, day in ipairs(r.days) do
+    local f = day_figures(r.daily[day] or aggregate.totals())
+    f.date = day
+    record("day", f)
+  end
+  for _, c in ipairs(r.clients) do
+    for _, day in ipairs(r.days) do
+      local f = day_figures(c.daily[day] or aggregate.totals())
+      f.rank, f.date, f.oauthClientId, f.oauthClientName = c.rank, day, c.id, c.name
+      record("client_day", f)
+    end
+  end
+  return out
+end
+
+function M.csv(r, bom)
+  local lines = { (bom and text.BOM or "") .. text.csv_line(M.CSV_COLUMNS) }
+  for _, rec in ipairs(records(r)) do
+    local cells = {}
+    for i, col in ipairs(M.CSV_COLUMNS) do
+      local v = rec[col]
+      cells[i] = v == nil and "" or (type(v) == "table" and fraction(v.f) or (type(v) == "number" and text.number(v) or v))
+    end
+    lines[#lines + 1] = text.csv_line(cells)
+  end
+  return concat(lines)
+end
+
+function M.ndjson(r)
+  local lines = {}
+  for _, rec in ipairs(records(r)) do
+    local kv = {}
+    for _, col in ipairs(M.CSV_COLUMNS) do
+      if rec[col] ~= nil then
+        kv[#kv + 1] = col
+        kv[#kv + 1] = rec[col]
+      end
+    end
+    lines[#lines + 1] = obj(kv) .. "\n"
+  end
+  return concat(lines)
+end
+
+local function daily_list(daily, days, full)
+  local list = {}
+  for i, day in ipairs(days) do
+    local t = daily[day] or aggregate.totals()
+    local kv = { "date", day, "requests", t.requests }
+    if full then
+      for _, k in ipairs { "status200", "status300", "status400" } do
+        kv[#kv + 1] = k
+        kv[#kv + 1] = t[k]
+      end
+    end
+    for _, k in ipairs { "status429", "status500" } do
+      kv[#kv + 1] = k
+      kv[#kv + 1] = t[k]
+    end
+    list[i] = obj(kv)
+  end
+  return { list = list }
+end
+
+function M.json(r, meta)
+  local clients, endpoints, classes = {}, {}, {}
+  for i, c in ipairs(r.clients) do
+    clients[i] = obj { "rank", c.rank, "oauthClientId", c.id, "oauthClientName", c.name, "requests", c.requests,
+                       "share", { f = c.share }, "status429", c.status429, "ratio429", { f = c.ratio429 },
+                       "status500", c.status500, "ratio5xx", { f = c.ratio5xx }, "daily", daily_list(c.daily, r.days) }
+  end
+  for i, e in ipairs(r.endpoints) do
+    endpoints[i] = obj { "rank", e.rank, "httpMethod", e.method, "templateUri", e.templateUri, "requests", e.requests,
+                         "share", { f = e.share }, "status429", e.status429, "ratio429", { f = e.ratio429 },
+                         "status500", e.status500, "ratio5xx", { f = e.ratio5xx } }
+  end
+  for i, c in ipairs(r.classes) do
+    classes[i] = obj { "class", c.name, "count", c.count, "share", { f = c.share } }
+  end
+  local t = r.total
+  return obj {
+    "command", "report", "days", { raw = formats.days_json(meta.days) }, "rankBy", r.rank_by,
+    "totals", { raw = obj { "requests", t.requests, "status200", t.status200, "status300", t.status300,
+                            "status400", t.status400, "status429", t.status429, "status500", t.status500,
+                            "oauthClients", r.client_count, "endpoints", r.endpoint_count } },
+    "statusClasses", { list = classes }, "clients", { list = clients }, "endpoints", { list = endpoints },
+    "daily", daily_list(r.daily, r.days, true),
+  } .. "\n"
+end
+
+return M

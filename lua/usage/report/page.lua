@@ -1,0 +1,65 @@
+-- usage.report.page: the report as one self-contained HTML page (no scripts, no external resources):
+-- the title with the days, the totals, the status-class panel (2xx/3xx/4xx/429/5xx shares, as the admin
+-- UI's API Usage view shows them), the chart (usage.report.chart) and the tables of the top clients and
+-- endpoints, with the same cells as the table format (usage.report.aggregate.display).
+
+local text = require "usage.cli.text"
+local aggregate = require "usage.report.aggregate"
+local chart = require "usage.report.chart"
+
+local M = {}
+
+local format, concat = string.format, table.concat
+local esc = chart.xml_escape
+
+local STYLE = "body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#222}" ..
+  "table{border-collapse:collapse;margin:8px 0 24px}th,td{padding:3px 10px;border-bottom:1px solid #ddd;" ..
+  "text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}" ..
+  ".classes{display:flex;gap:12px;margin:12px 0 20px}.class{border:1px solid #ddd;border-radius:4px;padding:8px 14px}" ..
+  ".class b{display:block;font-size:20px}.bar{height:6px;background:#1f77b4;margin-top:6px}"
+
+local function html_table(id, headers, rows)
+  local out = { format('<table id="%s"><thead><tr>', id) }
+  for _, h in ipairs(headers) do out[#out + 1] = "<th>" .. esc(h) .. "</th>" end
+  out[#out + 1] = "</tr></thead><tbody>\n"
+  for _, row in ipairs(rows) do
+    out[#out + 1] = "<tr>"
+    for i, cell in ipairs(row) do
+      out[#out + 1] = (aggregate.NUMERIC[i] and '<td class="n">' or "<td>") .. esc(cell) .. "</td>"
+    end
+    out[#out + 1] = "</tr>\n"
+  end
+  out[#out + 1] = "</tbody></table>\n"
+  return concat(out)
+end
+
+local function panel(r, d)
+  local out = { '<div class="classes" id="status-classes">' }
+  for i, c in ipairs(d.classes) do
+    out[#out + 1] = format('<div class="class" data-class="%s">%s<b>%s</b>%s responses<div class="bar" style="width:%.0fpx">' ..
+                           '</div></div>', esc(c.name), esc(c.name), esc(c.share), esc(c.count),
+                           math.max(1, r.classes[i].share * 120))
+  end
+  out[#out + 1] = "</div>\n<p>429 responses are part of 4xx.</p>\n"
+  return concat(out)
+end
+
+-- html(r, d, opts) -> text. opts: title (with the days), days_label, scale, chart
+function M.html(r, d, opts)
+  local svg = chart.svg(r, { days_label = opts.days_label, scale = opts.scale, chart = opts.chart }):gsub("^<%?xml[^\n]*\n", "")
+  local by = chart.WHAT[r.rank_by]
+  return concat {
+    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>', esc(opts.title), "</title>\n",
+    "<style>", STYLE, "</style></head><body>\n",
+    "<h1>", esc(opts.title), "</h1>\n",
+    '<p id="summary">', esc(format("%s requests by %s OAuth clients on %s endpoints.", text.thousands(r.total.requests),
+      text.thousands(r.client_count), text.thousands(r.endpoint_count))), "</p>\n",
+    "<h2>Status classes</h2>\n", panel(r, d),
+    svg,
+    "<h2>Top OAuth clients by ", esc(by), "</h2>\n", html_table("clients", aggregate.CLIENT_HEADERS, d.clients),
+    "<h2>Top endpoints by ", esc(by), "</h2>\n", html_table("endpoints", aggregate.ENDPOINT_HEADERS, d.endpoints),
+    "</body></html>\n",
+  }
+end
+
+return M
