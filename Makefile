@@ -1,5 +1,5 @@
 # lua-genesys-usage: build, test, demo, bench, hardening.
-# Everything runs from the source tree; `luarocks make` installs the same files.
+# Everything runs from the source tree; `luarocks make` installs the same files (built by rock.mk).
 
 LUA54      ?= lua5.4
 LUAJIT     ?= luajit
@@ -20,7 +20,7 @@ SOJIT   := build/luajit/usage/core.so
 DEB_PACKAGES := lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev libcurl4-openssl-dev lua-cjson \
                 lua-busted luarocks nginx libnginx-mod-http-lua prometheus lua-argparse chromium
 
-.PHONY: all deps build test demo fake example bench clean
+.PHONY: all deps build test demo fake example bench rockspec clean
 
 all: build
 
@@ -64,6 +64,10 @@ example: build
 
 bench: build
 	@$(LUA54) bench/run.lua
+
+# genesys-usage-<usage._VERSION>-1.rockspec from genesys-usage-scm-1.rockspec (spec/packaging_spec checks it)
+rockspec: $(SO54)
+	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/lua5.4/?.so;;" $(LUA54) tools/gen_rockspec.lua
 
 clean:
 	rm -rf build out
