@@ -294,8 +294,11 @@ describe("against a hostile server", function()
       local pager = job('{"queryStatus":"Succeeded","entities":[{"requestCount":1e400}]}')
       local rows, err = pager:all()
       assert.is_nil(rows)
-      check(err and (err.code == "bad_json" or err.code == "bad_response"), tostring(err))
+      check(err and err.code == "bad_response", tostring(err)) -- the server's data: not retried
       assert.matches("number", err.message)
+      local gets = 0
+      for _, e in ipairs(srv:log()) do if e.method == "GET" then gets = gets + 1 end end
+      check(gets == 1, gets .. " reads of the page")
     end)
 
     it("entities that are not an array are a bad_response", function()

@@ -8,6 +8,7 @@
 #include "url.h"
 
 #include <pthread.h>
+#include <unistd.h>
 #include <time.h>
 
 #define USAGE_CORE_VERSION "0.2.0"
@@ -38,6 +39,15 @@ static int l_time(lua_State *L)
 	return 1;
 }
 
+/* core.isatty(fd) -> whether the file descriptor (0, 1, 2) is a terminal */
+static int l_isatty(lua_State *L)
+{
+	lua_Integer fd = luaL_checkinteger(L, 1);
+	luaL_argcheck(L, fd >= 0 && fd <= 1024, 1, "not a file descriptor");
+	lua_pushboolean(L, isatty((int)fd) == 1);
+	return 1;
+}
+
 static void push_features(lua_State *L)
 {
 	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
@@ -62,6 +72,7 @@ USAGE_EXPORT int luaopen_usage_core(lua_State *L)
 		{"json_decoder", usage_json_decoder},
 		{"now", l_now},
 		{"time", l_time},
+		{"isatty", l_isatty},
 		{NULL, NULL},
 	};
 	pthread_once(&global_once, global_init);

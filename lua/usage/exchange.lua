@@ -158,7 +158,9 @@ local function success(redact, op, status, body)
   end
   local decoded, why = json.decode(body)
   if type(decoded) ~= "table" then
-    return nil, errors.new { status = status, code = "bad_json",
+    -- a number no count can be (1e400) is the server's data, not a broken transfer: not retried
+    local code = (why and why:find("not finite", 1, true)) and "bad_response" or "bad_json"
+    return nil, errors.new { status = status, code = code,
                              message = "the response is not valid JSON: " .. tostring(why or type(decoded)) }
   end
   decoded = redact:decoded(decoded, body)

@@ -394,7 +394,7 @@ local function run_pager(client, flow, params, body, opts)
         local _, verr = validate.body(flow.body, body, { split = true })
         if verr then return nil, verr end -- nothing sent
       end
-      local bodies = opts.job and { body } or plan(flow, body)
+      local bodies = opts.job and { body or false } or plan(flow, body) -- (a job read again needs no body)
       readers, current = {}, 1
       for i, b in ipairs(bodies) do readers[i] = new_reader(client, flow, params, b, opts, pager) end
       if #readers == 1 then

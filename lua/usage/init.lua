@@ -54,9 +54,9 @@ function usage.trap_signals(names)
   core.trap_signals(names)
 end
 
--- pending_signal() -> "INT" | "TERM" | ... | nil: the trapped signal received first
+-- pending_signal() -> "INT" | "TERM" | ... , its number (2, 15, ...) | nil: the trapped signal received first
 function usage.pending_signal()
-  return (core.pending_signal())
+  return core.pending_signal()
 end
 
 return usage

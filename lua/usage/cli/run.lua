@@ -94,9 +94,7 @@ function M.start(ctx, call)
   for i, p in ipairs(flow.params) do argv[i] = call.params[p] end
   if flow.body then
     n = n + 1
-    -- (a job read with opts.job needs no body, but usage.flows then starts no reader for a nil one: {}
-    -- stands in, and is never sent)
-    argv[n] = call.body or (opts.job and {}) or nil
+    argv[n] = call.body -- nil for a job read again with opts.job
   end
   argv[n + 1] = opts
   if flow.pager then return client[flow.name](client, unpack(argv, 1, n + 1)) end

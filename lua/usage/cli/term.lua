@@ -19,14 +19,14 @@ local format, concat = string.format, table.concat
 local Term = {}
 Term.__index = Term
 
--- Is stderr a terminal? GENESYS_USAGE_PROGRESS=1|0 decides when set; else `test -t 2` (Lua's io cannot
--- tell a terminal from a pipe).
+-- Is stderr a terminal? GENESYS_USAGE_PROGRESS=1|0 decides when set; else isatty(2) (the C core's: Lua's io
+-- cannot tell a terminal from a pipe).
 local function stderr_is_terminal()
   local force = os.getenv("GENESYS_USAGE_PROGRESS")
   if force == "1" or force == "always" then return true end
   if force == "0" or force == "never" then return false end
-  local r = os.execute("test -t 2")
-  return r == true or r == 0
+  local ok, core = pcall(require, "usage.core")
+  return ok and core.isatty(2) or false
 end
 
 function M.new(opts)

@@ -347,50 +347,85 @@ end
 ---------------------------------------------------------------------------------------------------
 -- collect: the usage figures of the periods, from one aggregates job
 
---[[ collect(client [, opts]) -> periods | nil, err
-  One aggregates job (by day, grouped by OauthClientId and OauthClientName) over the whole UTC days the
-  periods cover, folded into:
-    day    the last complete UTC day (yesterday)
-    month  month to date: the 1st of yesterday's month through yesterday (so on the 1st of a month, the
-           whole previous month)
-    recent the `opts.days` complete days before today, when opts.days is given (e.g. a top-clients view)
-  periods = { day = period, month = period [, recent = period] } (figures.usage of render, plus recent),
-  each period = { first =, last =, label =, clients = {...} }, and periods.job = the job ids.
-  opts: now (Unix seconds, default the clock), days, on_progress, page_size, headers.
-]]
-function M.collect(client, opts)
+-- plan(opts) -> the days of the periods: { day =, month =, recent = (with opts.days), span = } (usage.interval
+-- Days tables; span is what one aggregates job must cover), or nil, err. opts: now, days.
+--   day    the last complete UTC day (yesterday)
+--   month  month to date: the 1st of yesterday's month through yesterday (so on the 1st of a month, the
+--          whole previous month)
+--   recent the `opts.days` complete days before today, when opts.days is given (e.g. a top-clients view)
+function M.plan(opts)
   opts = opts or {}
   if opts.days ~= nil and (type(opts.days) ~= "number" or opts.days < 1 or opts.days ~= floor(opts.days)) then
-    fail("collect: opts.days must be a whole number >= 1", 2)
+    fail("plan: opts.days must be a whole number >= 1", 2)
   end
-  local yesterday = interval.yesterday(opts.now)
-  local month = assert(interval.month(yesterday.first:sub(1, 7), opts.now))
+  local day = interval.yesterday(opts.now)
+  local month = assert(interval.month(day.first:sub(1, 7), opts.now))
   local recent = opts.days and assert(interval.days(opts.days, opts.now)) or nil
   local first = month.first
   if recent and recent.first < first then first = recent.first end
-  local span, why = interval.range(first, yesterday.last, opts.now)
+  local span, why = interval.range(first, day.last, opts.now)
   if not span then return nil, why end
-  local pager = client:aggregates({
-    interval = span.jobs, granularity = "Day", groupBy = { "OauthClientId", "OauthClientName" },
-    metrics = { "Requests", "Status200", "Status300", "Status400", "Status429", "Status500" },
-  }, { on_progress = opts.on_progress, page_size = opts.page_size, headers = opts.headers })
-  local totals = { day = M.client_totals(), month = M.client_totals(), recent = recent and M.client_totals() }
+  return { day = day, month = month, recent = recent, span = span }
+end
+
+-- the body of the aggregates job of a plan: by day and OAuth client, every count
+function M.job_body(p)
+  return { interval = p.span.jobs, granularity = "Day", groupBy = { "OauthClientId", "OauthClientName" },
+           metrics = { "Requests", "Status200", "Status300", "Status400", "Status429", "Status500" } }
+end
+
+local Periods = {}
+Periods.__index = Periods
+
+-- periods(plan) -> an accumulator: acc:add_rows(page) folds the job's rows into each period they fall in;
+-- acc:result() -> { day = period, month = period [, recent = period] }, period = { first, last, label, clients }
+function M.periods(p)
+  local acc = setmetatable({ plan = p, totals = {} }, Periods)
+  for _, name in ipairs { "day", "month", "recent" } do
+    if p[name] then acc.totals[name] = M.client_totals() end
+  end
+  return acc
+end
+
+function Periods:add_rows(rows)
+  local p, t = self.plan, self.totals
+  for i = 1, #rows do
+    local row = rows[i]
+    local date = type(row.date) == "string" and row.date:sub(1, 10) or ""
+    for name, totals in pairs(t) do
+      local days = p[name]
+      if date >= days.first and date <= days.last then totals:add(row) end
+    end
+  end
+  return self
+end
+
+function Periods:result()
+  local out = {}
+  for name, totals in pairs(self.totals) do
+    local days = self.plan[name]
+    out[name] = { first = days.first, last = days.last, label = days.label, clients = totals:clients() }
+  end
+  return out
+end
+
+-- collect(client [, opts]) -> periods | nil, err: the plan's one aggregates job, folded (see plan and
+-- periods); periods.jobs = its job ids. opts: now, days, on_progress, page_size, headers.
+function M.collect(client, opts)
+  opts = opts or {}
+  local p, why = M.plan(opts)
+  if not p then return nil, why end
+  local pager = client:aggregates(M.job_body(p), { on_progress = opts.on_progress, page_size = opts.page_size,
+                                                   headers = opts.headers })
+  local acc = M.periods(p)
   while true do
     local page, err = pager:next_page()
     if page == nil then return nil, err end
     if page == false then break end
-    for i = 1, #page do
-      local row = page[i]
-      local date = type(row.date) == "string" and row.date:sub(1, 10) or ""
-      if date == yesterday.first then totals.day:add(row) end
-      if date >= month.first then totals.month:add(row) end
-      if recent and date >= recent.first then totals.recent:add(row) end
-    end
+    acc:add_rows(page)
   end
-  local periods = { job = pager.jobs }
-  for name, days in pairs { day = yesterday, month = month, recent = recent } do
-    periods[name] = { first = days.first, last = days.last, label = days.label, clients = totals[name]:clients() }
-  end
+  local periods = acc:result()
+  periods.jobs = pager.jobs
   return periods
 end
 

@@ -5,7 +5,6 @@
 -- periods (yesterday is its last day). With --output FILE the file is replaced atomically, as
 -- node_exporter's textfile collector needs; a failed run leaves it as it was.
 local core = require "usage.core"
-local interval = require "usage.interval"
 local flows = require "usage.flows"
 local prometheus = require "usage.prometheus"
 local run = require "usage.cli.run"
@@ -33,35 +32,28 @@ local M = {
 }
 
 function M.prepare(ctx)
-  local yesterday = interval.yesterday(ctx.now)
-  ctx.yesterday = yesterday
-  ctx.days = interval.month(yesterday.first:sub(1, 7), ctx.now)
-  local ok, why = days_mod.check_job_start(ctx.days, ctx.now)
-  if not ok then failure.usage(why, M.name) end
-  ctx.days_text = "last complete day " .. yesterday.label .. "; month to date " .. days_mod.describe(ctx.days)
+  local plan, why = prometheus.plan { now = ctx.now }
+  if not plan then failure.usage(why, M.name) end
+  ctx.plan = plan
+  ctx.days = plan.month
+  local ok, err = days_mod.check_job_start(ctx.days, ctx.now)
+  if not ok then failure.usage(err, M.name) end
+  ctx.days_text = "last complete day " .. plan.day.label .. "; month to date " .. days_mod.describe(ctx.days)
 end
 
 function M.calls(ctx)
   return { { flow = flows.by_name.aggregates, params = {}, name = "metrics", opts = {},
-             body = { interval = ctx.days.jobs, granularity = "Day", groupBy = { "OauthClientId", "OauthClientName" } } } }
+             body = prometheus.job_body(ctx.plan) } }
 end
 
 function M.run(ctx)
   local started = core.now()
-  local day, month = prometheus.client_totals(), prometheus.client_totals()
-  local yesterday = ctx.yesterday.first
-  run.each_page(ctx, run.start(ctx, M.calls(ctx)[1]), function(rows)
-    for _, row in ipairs(rows) do
-      month:add(row)
-      if type(row.date) == "string" and row.date:sub(1, 10) == yesterday then day:add(row) end
-    end
-  end)
+  local acc = prometheus.periods(ctx.plan)
+  run.each_page(ctx, run.start(ctx, M.calls(ctx)[1]), function(rows) acc:add_rows(rows) end)
   ctx.term:done()
+  local periods = acc:result()
   ctx.out.fh:write(prometheus.render {
-    usage = {
-      day = { first = yesterday, last = yesterday, clients = day:clients() },
-      month = { first = ctx.days.first, last = ctx.days.last, clients = month:clients() },
-    },
+    usage = { day = periods.day, month = periods.month },
     collector = { success_timestamp = core.time(), duration = core.now() - started, errors = 0 },
     client = ctx.client:stats(),
     max_clients = ctx.options["max-clients"],
