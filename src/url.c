@@ -125,19 +125,33 @@ static int scheme_ok(CURLU *u)
 	return ok;
 }
 
-static int l_parse_url(lua_State *L)
+/* the string argument at idx, or NULL (with nil, message pushed) when it holds a NUL byte */
+static const char *url_arg(lua_State *L, int idx)
 {
 	size_t n;
-	const char *s = luaL_checklstring(L, 1, &n);
-	int any_scheme = lua_toboolean(L, 2);
-	if (strlen(s) != n) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "the URL contains a NUL byte");
-		return 2;
-	}
+	const char *s = luaL_checklstring(L, idx, &n);
+	if (strlen(s) == n)
+		return s;
+	lua_pushnil(L);
+	lua_pushliteral(L, "the URL contains a NUL byte");
+	return NULL;
+}
+
+static CURLU *new_url(lua_State *L)
+{
 	CURLU *u = curl_url();
 	if (!u)
-		return luaL_error(L, "curl_url: out of memory");
+		luaL_error(L, "curl_url: out of memory");
+	return u;
+}
+
+static int l_parse_url(lua_State *L)
+{
+	const char *s = url_arg(L, 1);
+	if (!s)
+		return 2;
+	int any_scheme = lua_toboolean(L, 2);
+	CURLU *u = new_url(L);
 	unsigned flags = any_scheme ? (CURLU_NON_SUPPORT_SCHEME | CURLU_GUESS_SCHEME) : 0;
 	CURLUcode rc = curl_url_set(u, CURLUPART_URL, s, flags);
 	if (rc != CURLUE_OK)
@@ -178,16 +192,10 @@ static int l_parse_url(lua_State *L)
 static int l_resolve_url(lua_State *L)
 {
 	const char *base = luaL_checkstring(L, 1);
-	size_t n;
-	const char *ref = luaL_checklstring(L, 2, &n);
-	if (strlen(ref) != n) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "the URL contains a NUL byte");
+	const char *ref = url_arg(L, 2);
+	if (!ref)
 		return 2;
-	}
-	CURLU *u = curl_url();
-	if (!u)
-		return luaL_error(L, "curl_url: out of memory");
+	CURLU *u = new_url(L);
 	CURLUcode rc = curl_url_set(u, CURLUPART_URL, base, 0);
 	if (rc != CURLUE_OK)
 		return fail(L, u, "bad base URL", rc);
