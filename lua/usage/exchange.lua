@@ -77,7 +77,6 @@ local function retry_wait(policy, op, status, err, retries)
   if rule.min and wait < rule.min then wait = rule.min end
   return wait
 end
-M.retry_wait = retry_wait
 
 ---------------------------------------------------------------------------------------------------
 -- answers

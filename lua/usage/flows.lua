@@ -455,9 +455,6 @@ function M.define(Client)
   end
 end
 
-M.poll = poll
 M.plan = plan -- plan(flow, body) -> the bodies of its jobs (one, or one per span of at most 90 days)
-M.next_of = next_of
-M.with_page_size = with_page_size
 
 return M

@@ -50,6 +50,7 @@ function M.client(ctx)
   if not ok then
     failure.usage(tostring(c):gsub("^[^\n]-:%d+: ", ""):gsub("^usage%.new: ", ""), ctx.cmd.name)
   end
+  ctx.term:redact_with(c.redact)
   ctx.client = c
   return c
 end

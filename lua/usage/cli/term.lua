@@ -46,6 +46,12 @@ function Term:secret(s)
   self.redactor:add(s)
 end
 
+-- redact_with(redactor): from now on, the client's own redactor (it holds the same secrets, and every
+-- token the client obtains)
+function Term:redact_with(redactor)
+  self.redactor = redactor
+end
+
 function Term:clean(s)
   return text.one_line(self.redactor:text(tostring(s)))
 end

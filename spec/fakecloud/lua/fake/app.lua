@@ -238,26 +238,26 @@ local function make_page_token(job, offset)
   return util.b64url("page " .. job.id:sub(1, 8) .. " " .. offset)
 end
 
+-- the two cursor parameters: decode(text) -> offset, job tag
+local CURSOR_PARAMS = {
+  { name = "after", what = "a cursor this query handed out",
+    decode = function(t) local off, tag = t:match("^o:(%d+):(.+)$") return off, tag end },
+  { name = "page", what = "a page token this job handed out", jobs_only = true,
+    decode = function(t) local tag, off = t:match("^page (%S+) (%d+)$") return off, tag end },
+}
+
 -- the offset of a result GET (0 without a cursor), or nil once a 400 is sent
 local function read_cursor(req, job, page_param)
-  local v = query_arg(req, "after")
-  if v ~= nil then
-    local off, tag = (util.unb64url(v) or ""):match("^o:(%d+):(.+)$")
-    if not off or tag ~= job.id:sub(1, 8) then
-      bad_param(req, "after", v, "it must be a cursor this query handed out")
-      return nil
+  for _, p in ipairs(CURSOR_PARAMS) do
+    local v = (page_param or not p.jobs_only) and query_arg(req, p.name) or nil
+    if v ~= nil then
+      local off, tag = p.decode(util.unb64url(v) or "")
+      if not off or tag ~= job.id:sub(1, 8) then
+        bad_param(req, p.name, v, "it must be " .. p.what)
+        return nil
+      end
+      return tonumber(off)
     end
-    return tonumber(off)
-  end
-  v = nil
-  if page_param then v = query_arg(req, "page") end
-  if v ~= nil then
-    local tag, off = (util.unb64url(v) or ""):match("^page (%S+) (%d+)$")
-    if not off or tag ~= job.id:sub(1, 8) then
-      bad_param(req, "page", v, "it must be a page token this job handed out")
-      return nil
-    end
-    return tonumber(off)
   end
   return 0
 end
