@@ -230,6 +230,26 @@ function M.one_year_before(now)
   return days_from_civil(y, m, d) * DAY
 end
 
+-- one_year_ago(now) -> Unix time of now minus one year, as an instant (the strict reading of "start date
+-- cannot be more than a year ago"); 29 February goes to 1 March, the later of the two possible readings
+function M.one_year_ago(now)
+  now = now or os.time()
+  local day = day_of(now)
+  local y, m, d = civil_from_days(day)
+  y = y - 1
+  if m == 2 and d == 29 then m, d = 3, 1 end
+  return days_from_civil(y, m, d) * DAY + (now - day * DAY)
+end
+
+-- first_allowed_day(now) -> the day number of the first whole UTC day that starts no earlier than
+-- one_year_ago(now): the first day an interval the client builds may begin with
+function M.first_allowed_day(now)
+  local t = M.one_year_ago(now)
+  local day = day_of(t)
+  if day * DAY < t then day = day + 1 end
+  return day
+end
+
 -- split(first, last, max_days [, granularity]) -> array of { first, last } day numbers: consecutive spans
 -- of at most max_days covering first..last; with "Week" or "Month" they end on bucket boundaries (weeks
 -- start on Monday, months on the 1st) so that no bucket is cut in two
