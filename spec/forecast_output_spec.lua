@@ -1,0 +1,339 @@
+-- usage.forecast outputs: JSON (the method, its inputs, every figure with its days; the projection is
+-- recomputed here independently, from the raw rows and from the JSON's own inputs), the table for people,
+-- and the Prometheus gauges (promtool check metrics).
+local forecast = require "usage.forecast"
+local interval = require "usage.interval"
+local json = require "usage.json"
+local nginx = require "support.nginx"
+local support = require "support.prometheus"
+
+local floor = math.floor
+
+---------------------------------------------------------------------------------------------------
+-- an independent implementation of the documented method (docs/forecast.md), sharing no code with the
+-- module: Julian day numbers, plain tables keyed by date strings
+
+local function jdn(s)
+  local y, m, d = s:match("^(%d+)-(%d+)-(%d+)$")
+  y, m, d = tonumber(y), tonumber(m), tonumber(d)
+  local a = floor((14 - m) / 12)
+  local y2, m2 = y + 4800 - a, m + 12 * a - 3
+  return d + floor((153 * m2 + 2) / 5) + 365 * y2 + floor(y2 / 4) - floor(y2 / 100) + floor(y2 / 400) - 32045
+end
+
+local function from_jdn(j)
+  local a = j + 32044
+  local b = floor((4 * a + 3) / 146097)
+  local c = a - floor(146097 * b / 4)
+  local d = floor((4 * c + 3) / 1461)
+  local e = c - floor(1461 * d / 4)
+  local m = floor((5 * e + 2) / 153)
+  local day = e - floor((153 * m + 2) / 5) + 1
+  local month = m + 3 - 12 * floor(m / 10)
+  local year = 100 * b + d - 4800 + floor(m / 10)
+  return string.format("%04d-%02d-%02d", year, month, day)
+end
+
+-- data: { [client] = { [date] = requests } }; known: { [date] = true }; today: "YYYY-MM-DD"; A: allowance
+-- -> { projection =, clients = { [client] = projection }, low =, high =, mtd = }
+local function recompute(data, known, today, A)
+  local T = jdn(today)
+  local y, m = today:match("^(%d+)-(%d+)")
+  local first = jdn(string.format("%s-%s-01", y, m))
+  local ny, nm = tonumber(y), tonumber(m) + 1
+  if nm == 13 then ny, nm = ny + 1, 1 end
+  local last = jdn(string.format("%04d-%02d-01", ny, nm)) - 1
+  local lm_first = jdn(from_jdn(first - 1):sub(1, 8) .. "01")
+  local span_first = math.min(lm_first, T - 28)
+  local org = {}
+  for _, days in pairs(data) do
+    for date, v in pairs(days) do org[date] = (org[date] or 0) + v end
+  end
+  -- history: held days from the first with any request
+  local h0
+  for j = span_first, T - 1 do
+    local s = from_jdn(j)
+    if known[s] and (org[s] or 0) > 0 then h0 = j break end
+  end
+  local function hist(j) return known[from_jdn(j)] and (not h0 or j >= h0) end
+  local base, recent = {}, {}
+  for j = T - 28, T - 8 do if hist(j) then base[#base + 1] = j end end
+  for j = T - 7, T - 1 do if hist(j) then recent[#recent + 1] = j end end
+  local function val(c, j) return data[c][from_jdn(j)] or 0 end
+  local est_days = {}
+  for j = first, T - 1 do if not known[from_jdn(j)] then est_days[#est_days + 1] = j end end
+  for j = T, last do est_days[#est_days + 1] = j end
+  local mtd = 0
+  for j = first, T - 1 do if known[from_jdn(j)] then mtd = mtd + (org[from_jdn(j)] or 0) end end
+  local out = { clients = {}, mtd = mtd }
+  local est_total = 0
+  local steady = {}
+  for c in pairs(data) do
+    local b, r = 0, 0
+    for _, j in ipairs(base) do b = b + val(c, j) end
+    for _, j in ipairs(recent) do r = r + val(c, j) end
+    local flagged = false
+    local seen_first
+    for j = span_first, T - 1 do if val(c, j) > 0 and known[from_jdn(j)] then seen_first = j break end end
+    if #base >= 7 and #recent >= 3 then
+      b, r = b / #base, r / #recent
+      if math.abs(r - b) * (last - first + 1) >= 0.01 * A and ((b == 0 and r > 0) or r >= 2 * b or r <= b / 2) then
+        flagged = true
+      end
+    end
+    steady[c] = not flagged
+    local rate = {}
+    for w = 0, 6 do
+      if flagged then
+        local d
+        for _, j in ipairs(recent) do if j % 7 == w then d = j end end
+        if d and not (seen_first and h0 and seen_first > h0 and d < seen_first) then
+          rate[w] = val(c, d)
+        else
+          local s, n = 0, 0
+          for _, j in ipairs(recent) do
+            if not (seen_first and h0 and seen_first > h0 and j < seen_first) then s, n = s + val(c, j), n + 1 end
+          end
+          rate[w] = n > 0 and s / n or 0
+        end
+      else
+        local s, n, all, alln = 0, 0, 0, 0
+        for j = T - 28, T - 1 do
+          if hist(j) then
+            all, alln = all + val(c, j), alln + 1
+            if j % 7 == w then s, n = s + val(c, j), n + 1 end
+          end
+        end
+        rate[w] = n > 0 and s / n or (alln > 0 and all / alln or 0)
+      end
+    end
+    local c_mtd, c_est = 0, 0
+    for j = first, T - 1 do if known[from_jdn(j)] then c_mtd = c_mtd + val(c, j) end end
+    for _, j in ipairs(est_days) do c_est = c_est + rate[j % 7] end
+    out.clients[c] = floor(c_mtd + c_est + 0.5)
+    est_total = est_total + c_est
+  end
+  out.projection = floor(mtd + est_total + 0.5)
+  -- the band: steady clients' totals of the complete weeks
+  local weeks = {}
+  for i = 0, 3 do
+    local a, ok, s = T - 28 + 7 * i, true, 0
+    for j = a, a + 6 do
+      if not hist(j) then ok = false end
+      for c in pairs(data) do if steady[c] then s = s + val(c, j) end end
+    end
+    if ok then weeks[#weeks + 1] = s end
+  end
+  if #weeks >= 2 then
+    local d2 = { [2] = 1.128, [3] = 1.693, [4] = 2.059 }
+    local sum, lo, hi = 0, math.huge, 0
+    for _, s in ipairs(weeks) do sum, lo, hi = sum + s, math.min(lo, s), math.max(hi, s) end
+    local mean, f = sum / #weeks, d2[4] / d2[#weeks]
+    out.low = floor(mtd + est_total * math.max(0, 1 - f * (1 - lo / mean)) + 0.5)
+    out.high = floor(mtd + est_total * (1 + f * (hi / mean - 1)) + 0.5)
+  end
+  return out
+end
+
+---------------------------------------------------------------------------------------------------
+-- a noisy org: a deterministic generator, weekday pattern, a runaway, a gap
+
+local function lcg(seed)
+  local s = seed
+  return function()
+    s = (s * 1103515245 + 12345) % 2147483648
+    return s / 2147483648
+  end
+end
+
+local CLIENTS = {
+  { "c1", "Salesforce Bridge", 1400000 }, { "c2", "WFM Sync", 900000 }, { "c3", "Reporting", 450000 },
+  { "c4", "Chat Bot", 300000 }, { "c5", "QA Harness (staging)", 12000 }, { "c6", "Équipe Reporting", 80000 },
+}
+
+local function noisy(now, opts)
+  opts = opts or {}
+  local rnd = lcg(opts.seed or 7)
+  local span = forecast.span(now)
+  local rows = {}
+  for d = span.first_day, span.last_day do
+    local date = interval.date(d)
+    local weekend = (d + 3) % 7 >= 5
+    for _, c in ipairs(CLIENTS) do
+      local v = floor(c[3] * (weekend and 0.35 or 1) * (0.85 + 0.3 * rnd()))
+      if not (opts.gap and date == opts.gap) then
+        rows[#rows + 1] = { date = date, client_id = c[1], client_name = c[2], requests = v }
+      end
+    end
+    if opts.runaway and date >= opts.runaway then
+      rows[#rows + 1] = { date = date, client_id = "rx", client_name = "Runaway Sync", requests = floor(4500000 * (0.9 + 0.2 * rnd())) }
+    end
+  end
+  return rows
+end
+
+local function as_data(rows)
+  local data = {}
+  for _, r in ipairs(rows) do
+    data[r.client_id] = data[r.client_id] or {}
+    data[r.client_id][r.date] = (data[r.client_id][r.date] or 0) + r.requests
+  end
+  return data
+end
+
+describe("usage.forecast outputs", function()
+  local A = 140000000
+  local cases = {
+    { "noisy, steady", "2026-03-20T07:30:00Z", {} },
+    { "noisy, a runaway from the 10th", "2026-03-20T07:30:00Z", { runaway = "2026-03-10" } },
+    { "noisy, runaway, a day missing", "2026-03-17T07:30:00Z", { runaway = "2026-03-10", missing = "2026-03-04" } },
+    { "the 1st of a month", "2026-04-01T00:30:00Z", { runaway = "2026-03-25" } },
+    { "the last day of a month", "2026-01-31T23:59:59Z", { seed = 99 } },
+  }
+  for _, case in ipairs(cases) do
+    it("JSON: the projection recomputed independently from the raw rows and from the JSON's inputs: " .. case[1], function()
+      local now = assert(interval.parse_instant(case[2]))
+      local rows = noisy(now, case[3])
+      local known
+      if case[3].missing then known = function(date) return date ~= case[3].missing end end
+      local r = assert(forecast.compute { now = now, org = "acme", allowance = A, rows = rows, known = known })
+      local doc = json.decode(forecast.json(r))
+      assert.equal("genesys-usage forecast", doc.kind)
+      assert.equal(1, doc.version)
+      assert.equal("weekday run rate", doc.method.name)
+
+      -- from the raw rows
+      local known_set = {}
+      local span = forecast.span(now)
+      for d = span.first_day, span.last_day do
+        local s = interval.date(d)
+        if not known or known(s) then known_set[s] = true end
+      end
+      local data = as_data(rows)
+      for _, day in pairs(data) do
+        for date in pairs(day) do if not known_set[date] then day[date] = nil end end
+      end
+      local today = case[2]:sub(1, 10)
+      local want = recompute(data, known_set, today, A)
+      assert.equal(want.projection, doc.projection.requests)
+      assert.equal(want.mtd, doc.month_to_date.requests)
+      assert.equal(want.low, doc.projection.band and doc.projection.band.low or nil)
+      assert.equal(want.high, doc.projection.band and doc.projection.band.high or nil)
+      for _, c in ipairs(doc.clients) do
+        assert.equal(want.clients[c.id], c.projection.requests, c.name)
+      end
+
+      -- from the JSON's inputs alone
+      local data2, known2 = {}, {}
+      for _, d in ipairs(doc.inputs.days) do if d.known then known2[d.date] = true end end
+      for _, c in ipairs(doc.inputs.clients) do
+        data2[c.id] = {}
+        for i, v in ipairs(c.requests) do
+          if v ~= json.null then data2[c.id][doc.inputs.days[i].date] = v end
+        end
+      end
+      local again = recompute(data2, known2, doc.today.date, doc.allowance.requests)
+      assert.equal(doc.projection.requests, again.projection)
+      -- the org's daily figures in the inputs add up to the clients'
+      for i, d in ipairs(doc.inputs.days) do
+        if d.known then
+          local s = 0
+          for _, c in ipairs(doc.inputs.clients) do s = s + c.requests[i] end
+          assert.equal(d.requests, s, d.date)
+        else
+          assert.is_nil(d.requests)
+        end
+      end
+      if case[3].runaway and case[1] ~= "the 1st of a month" then
+        assert.equal("Runaway Sync", doc.called_out[1].name)
+      end
+    end)
+  end
+
+  it("JSON: arrays stay arrays, names from a server become valid UTF-8", function()
+    local now = assert(interval.parse_instant("2026-03-15T08:00:00Z"))
+    local r = assert(forecast.compute { now = now, allowance = A, rows = {
+      { date = "2026-03-10", client_id = "x", client_name = "bad \255 byte", requests = 5 } } })
+    local text = forecast.json(r)
+    assert.truthy(text:find('"called_out":[]', 1, true))
+    assert.truthy(text:find("bad \239\191\189 byte", 1, true))
+    assert.is_nil(text:find("\255", 1, true))
+    local doc = json.decode(text)
+    assert.equal(5, doc.month_to_date.requests)
+  end)
+
+  it("text: the table an admin reads, every figure with its days", function()
+    local now = assert(interval.parse_instant("2026-03-20T07:30:00Z"))
+    local r = assert(forecast.compute { now = now, org = "acme", rows = noisy(now, { runaway = "2026-03-10" }),
+                                        allowance = assert(forecast.allowance { licenses = "cx3=1000" }) })
+    local t = forecast.text(r)
+    local T = require("usage.cli.text").thousands
+    assert.truthy(t:find("API usage forecast for acme, March 2026 (today, 20 March 2026, is not over: not counted)", 1, true))
+    assert.truthy(t:find("allowance +140,000,000 +1,000 CX 3 / CX 3 Digital named x 140,000"), t)
+    assert.truthy(t:find("month to date +" .. T(r.month_to_date.requests) .. " +[%d.]+%% +1%-19 March 2026 %(19 days%)"), t)
+    assert.truthy(t:find("projection +" .. T(r.projection.requests) .. " +[%d.]+%% +1%-31 March 2026 %(31 days%): 19 counted %+ 12 estimated"), t)
+    assert.truthy(t:find("runs out", 1, true))
+    assert.truthy(t:find("Runaway Sync (first request 10 March 2026): grown", 1, true), t)
+    assert.truthy(t:find("Salesforce Bridge", 1, true))
+    assert.truthy(t:find("Équipe Reporting", 1, true))
+    -- the top of the table lists the called-out client first: it drives the month
+    assert.truthy(t:find("Runaway Sync +[%d,]+ +[%d,]+ +[%d.]+%% +new +grown"), t)
+    -- fewer rows: the rest summed
+    local t2 = forecast.text(r, { clients = 2 })
+    assert.truthy(t2:find("(5 more)", 1, true), t2)
+  end)
+
+  it("Prometheus: the gauges with their org label pass promtool check metrics", function()
+    local now = assert(interval.parse_instant("2026-03-20T07:30:00Z"))
+    local a = assert(forecast.compute { now = now, org = "acme", rows = noisy(now, { runaway = "2026-03-10" }), allowance = A })
+    local rows = noisy(now, { seed = 3 })
+    rows[#rows + 1] = { date = "2026-03-11", client_id = "h", client_name = 'say "hi"\\\n\255', requests = 7 }
+    local b = assert(forecast.compute { now = now, org = "globex \"EU\"", rows = rows, allowance = 50000000 })
+    local text = forecast.prometheus({ a, b })
+    local function sample(name, labels)
+      local line = text:match("\n" .. name:gsub("_", "%%_") .. "{" .. labels:gsub("[%p]", "%%%0") .. "} ([^\n]+)")
+      return line and tonumber(line)
+    end
+    assert.equal(a.month_to_date.requests, sample("genesys_usage_month_to_date_requests", 'org="acme"'))
+    assert.equal(a.projection.requests, sample("genesys_usage_projected_requests", 'org="acme"'))
+    assert.equal(a.projection.band.low, sample("genesys_usage_projected_low_requests", 'org="acme"'))
+    assert.equal(a.projection.band.high, sample("genesys_usage_projected_high_requests", 'org="acme"'))
+    assert.equal(A, sample("genesys_usage_allowance_requests", 'org="acme"'))
+    assert.equal(50000000, sample("genesys_usage_allowance_requests", 'org="globex \\"EU\\""'))
+    assert.equal(interval.parse_instant("2026-03-01"), sample("genesys_usage_month_to_date_start_timestamp_seconds", 'org="acme"'))
+    assert.equal(interval.parse_instant("2026-03-20"), sample("genesys_usage_month_to_date_end_timestamp_seconds", 'org="acme"'))
+    assert.equal(now, sample("genesys_usage_forecast_timestamp_seconds", 'org="acme"'))
+    assert.truthy(text:find('client_name="say \\"hi\\"\\\\\\n\239\191\189"', 1, true), text)
+    for _, f in ipairs(forecast.FAMILIES) do
+      assert.truthy(text:find("# TYPE " .. f.name .. " gauge\n", 1, true), f.name)
+    end
+
+    assert(support.which("promtool"), "promtool is missing: `make deps` installs it (Debian package prometheus)")
+    local path = os.tmpname()
+    nginx.write_file(path, text)
+    local p = io.popen("promtool check metrics < " .. nginx.sh_quote(path) .. " 2>&1; echo \"rc=$?\"")
+    local out = p:read("*a")
+    p:close()
+    os.remove(path)
+    assert.truthy(out:find("rc=0\n", 1, true), "promtool check metrics:\n" .. out)
+
+    -- the per-client series are capped: the rest summed into "other"
+    local capped = forecast.prometheus(a, { max_clients = 3 })
+    local n = 0
+    for _ in capped:gmatch("\ngenesys_usage_oauth_client_projected_requests{") do n = n + 1 end
+    assert.equal(3, n)
+    local other = 0
+    for i = 3, #a.clients do other = other + a.clients[i].projection.requests end
+    assert.truthy(capped:find('client_id="other",client_name="other",org="acme"} ' .. other .. "\n", 1, true), capped)
+  end)
+
+  it("Prometheus: no projection, no projection gauges; the same org twice is refused", function()
+    local now = assert(interval.parse_instant("2026-03-20T07:30:00Z"))
+    local r = assert(forecast.compute { now = now, org = "acme", rows = {}, known = {}, allowance = A })
+    local text = forecast.prometheus(r)
+    assert.is_nil(text:find("genesys_usage_projected", 1, true))
+    assert.truthy(text:find('genesys_usage_month_to_date_requests{org="acme"} 0', 1, true))
+    assert.has_error(function() forecast.prometheus({ r, r }) end)
+    assert.has_error(function() forecast.prometheus("x") end)
+  end)
+end)
