@@ -16,7 +16,10 @@ function M.plural_days(n) return n .. (n == 1 and " day" or " days") end
 function M.pct(x)
   if x == nil then return "-" end
   if x > 0 and x < 0.0005 then return "<0.1%" end
-  return format("%.1f%%", x * 100)
+  local s = format("%.1f", x * 100)
+  local int, frac = s:match("^(%d+)(%.%d)$")
+  if int and #int > 3 then s = M.thousands(tonumber(int)) .. frac end
+  return s .. "%"
 end
 
 -- a change as a signed percentage: "+35.2%", "-12.0%"
