@@ -148,11 +148,11 @@ describe("usage.forecast outputs", function()
     assert.truthy(t:find("month to date +" .. T(r.month_to_date.requests) .. " +[%d.]+%% +1%-19 March 2026 %(19 days%)"), t)
     assert.truthy(t:find("projection +" .. T(r.projection.requests) .. " +[%d.]+%% +1%-31 March 2026 %(31 days%): 19 counted %+ 12 estimated"), t)
     assert.truthy(t:find("runs out", 1, true))
-    assert.truthy(t:find("Runaway Sync (first request 10 March 2026): grown", 1, true), t)
+    assert.truthy(t:find("Runaway Sync (first request 10 March 2026): new: ", 1, true), t)
     assert.truthy(t:find("Salesforce Bridge", 1, true))
     assert.truthy(t:find("Équipe Reporting", 1, true))
     -- the top of the table lists the called-out client first: it drives the month
-    assert.truthy(t:find("Runaway Sync +[%d,]+ +[%d,]+ +[%d.]+%% +new +grown"), t)
+    assert.truthy(t:find("Runaway Sync +[%d,]+ +[%d,]+ +[%d.]+%% +new +new"), t)
     -- fewer rows: the rest summed
     local t2 = forecast.text(r, { clients = 2 })
     assert.truthy(t2:find("(5 more)", 1, true), t2)

@@ -229,7 +229,7 @@ describe("usage.forecast.plugin", function()
     assert.equal(132000000, found.value)
     local details = table.concat(p.details, "\n")
     assert.truthy(details:find("Month to date: 136,000,000 requests, 1-19 March 2026 (19 days)", 1, true))
-    assert.truthy(details:find("Called out: Runaway / 'Sync' = x  (first request 10 March 2026): grown x7.0", 1, true), details)
+    assert.truthy(details:find("Called out: Runaway / 'Sync' = x  (first request 10 March 2026): new: 6,000,000 requests a day", 1, true), details)
     assert.truthy(details:find("Runs out: 20 March 2026 at the current rate", 1, true))
   end)
 

@@ -97,9 +97,9 @@ describe("usage.forecast.compute", function()
   it("a runaway client from the 10th is called out and projected at its new pace", function()
     -- CRM Sync 3 M and WFM Export 1 M every day; Runaway Sync 6 M a day from 10 March. now 20 March (Friday).
     -- Month to date 1-19 March: 19 x 4 M + 10 x 6 M (10-19) = 136 M (97.1% of 140 M).
-    -- Runaway Sync: W1-W3 (20 Feb - 12 Mar, 21 days) hold 3 days of 6 M: 18/21 = 0.857 M a day; the last
-    -- 7 days (13-19 March) 6 M a day: x7 >= 2, and (6 - 0.857) x 31 days >= 1% of 140 M: called out
-    -- "grown" (it had requests before the last 7 days), first request 10 March.
+    -- Runaway Sync: first request 10 March, within the last 28 days (20 Feb - 19 Mar), and its last 7 days
+    -- (13-19 March) 6 M a day, x 31 days >= 1% of 140 M: called out "new". (W1-W3, 20 Feb - 12 Mar, hold
+    -- 3 of its days: 18/21 = 0.857 M a day.)
     -- Projection: 20-31 March (12 days) x (3 + 1 + 6) M = 120 M; 136 + 120 = 256 M; overage 116 M.
     -- Runs out: 136 M after the 19th, + 10 M on the 20th = 146 M > 140 M: 20 March (today, estimated).
     -- Same days of last month: 1-19 Feb = 76 M; 136/76 - 1 = +78.9%.
@@ -119,7 +119,7 @@ describe("usage.forecast.compute", function()
     assert.equal(1, #r.called_out)
     local run_c = r.called_out[1]
     assert.equal("Runaway Sync", run_c.name)
-    assert.equal("grown", run_c.status)
+    assert.equal("new", run_c.status)
     assert.equal("2026-03-10", run_c.first_seen)
     near(18 * M / 21, run_c.base_daily, 1e-6)
     assert.equal(6 * M, run_c.recent_daily)
@@ -133,6 +133,38 @@ describe("usage.forecast.compute", function()
     assert.equal(256 * M, r.projection.band.high)
     -- the same with the plain 28-day mean for everyone would have been 136 + 12 x (4 + 10 x 6 / 28) = 209.7 M
     assert.is_true(r.projection.requests > 209.8 * M)
+  end)
+
+  it("the worked example of docs/forecast.md", function()
+    -- CRM Sync: 4 M a weekday, 1.5 M a weekend day, but 3.6 M a weekday over 20-26 February; Recording Export
+    -- 5 M a day from 10 March. Today 20 March (a Friday).
+    -- 1-19 March: 14 weekdays, 5 weekend days (1, 7, 8, 14, 15): 14 x 4 + 5 x 1.5 = 63.5 M; Recording Export
+    -- 10-19 March: 10 x 5 = 50 M. Month to date 113.5 M.
+    -- CRM Sync's weekday means over 20 Feb - 19 Mar: Monday-Friday (3.6 + 4 + 4 + 4)/4 = 3.9 M, Saturday and
+    -- Sunday 1.5 M. Recording Export, new (first request 10 March), at its last 7 days: 5 M a day.
+    -- 20-31 March: 8 weekdays (20, 23-27, 30, 31) and 4 weekend days (21, 22, 28, 29):
+    -- CRM Sync 8 x 3.9 + 4 x 1.5 = 37.2 M, Recording Export 12 x 5 = 60 M: 97.2 M; projection 210.7 M.
+    -- Band: CRM Sync's weeks 20-26 Feb 5 x 3.6 + 2 x 1.5 = 21 M, the three others 23 M; mean 22.5 M;
+    -- low 113.5 + 97.2 x 21/22.5 = 204.22 M, high 113.5 + 97.2 x 23/22.5 = 212.86 M.
+    -- Runs out: 113.5, then 20th +8.9 = 122.4, 21st +6.5 = 128.9, 22nd +6.5 = 135.4, 23rd +8.9 = 144.3 > 140.
+    -- 1-19 February: 14 weekdays, 5 weekend days: 63.5 M; 113.5 / 63.5 - 1 = +78.7%.
+    local now = at("2026-03-20T07:30:00Z")
+    local r = run(now, gen(now, function(date, wd)
+      local v = wd >= 6 and 1.5 * M or 4 * M
+      if wd < 6 and date >= "2026-02-20" and date <= "2026-02-26" then v = 3.6 * M end
+      local out = { { "crm", "CRM Sync", v } }
+      if date >= "2026-03-10" then out[2] = { "rec", "Recording Export", 5 * M } end
+      return out
+    end))
+    assert.equal(113500000, r.month_to_date.requests)
+    assert.equal(210700000, r.projection.requests)
+    assert.equal(204220000, r.projection.band.low)
+    assert.equal(212860000, r.projection.band.high)
+    assert.equal(70700000, r.overage.requests)
+    assert.equal("2026-03-23", r.runs_out.date)
+    near(113.5 / 63.5 - 1, r.vs_last_month.change, 1e-12)
+    assert.equal("new", r.called_out[1].status)
+    assert.equal(3.9 * M, client(r, "crm").rates[1])
   end)
 
   it("the band comes from the quietest and the busiest of the last four weeks", function()

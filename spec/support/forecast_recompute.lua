@@ -75,7 +75,12 @@ function M.recompute(data, known, today, A)
     for j = span_first, T - 1 do if val(c, j) > 0 and known[M.from_jdn(j)] then seen_first = j break end end
     if #base >= 7 and #recent >= 3 then
       b, r = b / #base, r / #recent
-      if math.abs(r - b) * (last - first + 1) >= 0.01 * A and ((b == 0 and r > 0) or r >= 2 * b or r <= b / 2) then
+      local len = last - first + 1
+      local h_first
+      for j = span_first, T - 1 do if hist(j) then h_first = j break end end
+      if seen_first and h_first and seen_first > h_first and seen_first >= T - 28 and r * len >= 0.01 * A then
+        flagged = true
+      elseif math.abs(r - b) * len >= 0.01 * A and (r >= 2 * b or r <= b / 2) then
         flagged = true
       end
     end

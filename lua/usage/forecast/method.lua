@@ -32,8 +32,11 @@ M.WINDOW_DAYS = 28
 
 -- the thresholds of the method (opts of compute override them); docs/forecast.md states them
 M.DEFAULTS = {
-  growth = 2,             -- called out: the last 7 days' daily mean >= 2x (or <= 1/2x) that of W1..W3
-  min_share = 0.01,       -- ... and the change, over a whole month, is >= 1% of the allowance
+  growth = 2,             -- called out as grown (dropped): the last 7 days' daily mean >= 2x (<= 1/2x) that
+                          -- of W1..W3 and the change, over a whole month, >= min_share of the allowance;
+                          -- as new: the first request within the last 28 days (after the history's first
+                          -- day) and the last 7 days' daily mean, over a whole month, >= min_share
+  min_share = 0.01,
   min_base_days = 7,      -- ... judged only with >= 7 history days in W1..W3
   min_recent_days = 3,    -- ... and >= 3 in W4
   leading_zero_days = "history",
@@ -222,7 +225,6 @@ function M.compute(opts)
 
   -- per client: totals, classification, rates
   local classify = #base_days >= o.min_base_days and #recent_days >= o.min_recent_days
-  local before_recent = filter(days.range(span_first, T - 8), history)
   local by_weekday = {}
   for w = 1, 7 do by_weekday[w] = {} end
   for _, d in ipairs(window_history) do
@@ -241,11 +243,15 @@ function M.compute(opts)
   end
   clients = kept
 
+  local history_first
+  for d = span_first, span_last do
+    if history[d] then history_first = d break end
+  end
   for _, c in ipairs(clients) do
     -- the first day with a request, when it is after the history's first day (so not just where the data begins)
     for d = span_first, span_last do
       if (c.day[d] or 0) > 0 then
-        if first_request and d > first_request then c.first_seen = d end
+        if history_first and d > history_first then c.first_seen = d end
         break
       end
     end
@@ -254,12 +260,11 @@ function M.compute(opts)
       local base_mean = sum_over(c.day, base_days) / #base_days
       local recent_mean = sum_over(c.day, recent_days) / #recent_days
       c.base_mean, c.recent_mean = base_mean, recent_mean
-      local material = math.abs(recent_mean - base_mean) * month_len >= o.min_share * A
-      if material then
-        if base_mean == 0 and recent_mean > 0 then
-          c.status = sum_over(c.day, before_recent) > 0 and "grown" or "new"
-        elseif recent_mean >= o.growth * base_mean then
-          c.status = "grown"
+      if c.first_seen and c.first_seen >= T - M.WINDOW_DAYS and recent_mean * month_len >= o.min_share * A then
+        c.status = "new"        -- its first request within the last 28 days, and big enough to matter
+      elseif math.abs(recent_mean - base_mean) * month_len >= o.min_share * A then
+        if recent_mean >= o.growth * base_mean then
+          c.status = "grown"    -- (also a client back after a pause: nothing in W1-W3)
         elseif recent_mean <= base_mean / o.growth then
           c.status = "dropped"
         end

@@ -60,7 +60,7 @@ function M.called_out(c)
   local before = M.thousands(math.floor((c.base_daily or 0) + 0.5))
   local what
   if c.status == "new" then
-    what = format("new: %s requests a day over %s, none before", per_day, recent)
+    what = format("new: %s requests a day over %s", per_day, recent)
   elseif c.status == "grown" then
     if (c.base_daily or 0) > 0 then
       what = format("grown x%.1f: %s requests a day over %s against %s over %s", c.recent_daily / c.base_daily,
