@@ -54,8 +54,8 @@ function cases.org()
   }
   local seed = 20260320
   local function rnd()
-    seed = (seed * 1103515245 + 12345) % 2147483648
-    return seed / 2147483648
+    seed = (seed * 16807) % 2147483647 -- exact in doubles too (LuaJIT)
+    return seed / 2147483647
   end
   return now, rows(now, function(date, wd)
     local out = {}

@@ -16,8 +16,8 @@ local floor = math.floor
 local function lcg(seed)
   local s = seed
   return function()
-    s = (s * 1103515245 + 12345) % 2147483648
-    return s / 2147483648
+    s = (s * 16807) % 2147483647 -- exact in doubles too (LuaJIT)
+    return s / 2147483647
   end
 end
 
