@@ -212,3 +212,60 @@ describe("usage.forecast outputs", function()
     assert.has_error(function() forecast.prometheus("x") end)
   end)
 end)
+
+describe("usage.forecast outputs on every edge case", function()
+  local A = 140000000
+  local function day_rows(now, from, fn)
+    local span = forecast.span(now)
+    local rows = {}
+    for d = span.first_day, span.last_day do
+      local date = interval.date(d)
+      if date >= from then
+        for _, c in ipairs(fn(date)) do rows[#rows + 1] = { date = date, client_id = c[1], client_name = c[2], requests = c[3] } end
+      end
+    end
+    return rows
+  end
+  local now = assert(interval.parse_instant("2026-03-15T08:00:00Z"))
+  local first = assert(interval.parse_instant("2026-04-01T00:00:00Z"))
+  local hostile = "\27[31mred\27[0m | 'q' = \"d\"\n\255"
+  local many = {}
+  for i = 1, 40 do many[i] = { "n" .. i, "New " .. i, i >= 30 and 3000000 or 1000 } end
+  local cases = {
+    { "no history", now, {}, { known = {} } },
+    { "idle org", now, {}, {} },
+    { "the 1st", first, day_rows(first, "2026-02-01", function() return { { "a", "A", 4000000 } } end), {} },
+    { "a new org", now, day_rows(now, "2026-03-08", function() return { { "a", "A", 4000000 } } end), {} },
+    { "gaps", now, day_rows(now, "2026-02-01", function() return { { "a", "A", 4000000 } } end),
+      { known = function(d) return d ~= "2026-03-05" end } },
+    { "hostile names", now, day_rows(now, "2026-02-01", function(d)
+        return { { "h", hostile, 4000000 }, { "", hostile, d >= "2026-03-09" and 9000000 or 0 } } end), {} },
+    { "many new clients", now, day_rows(now, "2026-02-01", function(d)
+        local out = { { "base", "Base", 4000000 } }
+        if d >= "2026-03-10" then for _, c in ipairs(many) do out[#out + 1] = c end end
+        return out
+      end), {} },
+  }
+  for _, c in ipairs(cases) do
+    it("renders " .. c[1], function()
+      local opts = { now = c[2], org = "acme", allowance = A, rows = c[3], source = { kind = "test", outside = 2 } }
+      for k, v in pairs(c[4]) do opts[k] = v end
+      local r = assert(forecast.compute(opts))
+      local t = forecast.text(r)
+      assert.is_nil(t:find("[%z\1-\9\11-\31\127]"), "a control character in the table")
+      assert.is_nil(t:find("\255", 1, true))
+      local out, status = forecast.plugin(r)
+      assert.is_true(status >= 0 and status <= 3)
+      local first_line = out:match("^[^\n]*")
+      local _, bars = first_line:gsub("|", "")
+      assert.is_true(bars <= 1, first_line)
+      assert.is_nil(out:match("^[^\n]*\n(.*)$"):find("|", 1, true))
+      assert.is_true(#out < 4096, "the plugin output must fit NRPE's 4 KB: " .. #out)
+      local doc = json.decode(forecast.json(r))
+      assert.equal(r.month_to_date.requests, doc.month_to_date.requests)
+      local prom = forecast.prometheus(r)
+      assert.truthy(prom:find("genesys_usage_allowance_requests", 1, true))
+      assert.truthy(table.concat(r.notes, "\n"):find("2 rows the source sent for days it was not asked for", 1, true))
+    end)
+  end
+end)

@@ -316,6 +316,8 @@ describe("usage.forecast.compute", function()
     end))
     assert.equal("new", r.called_out[1].status)
     assert.equal("Bot", r.called_out[1].name)
+    assert.equal(2 * M, r.called_out[1].recent_daily)               -- its days since it started
+    assert.equal("9-14 March 2026 (6 days)", r.called_out[1].recent_days.label)
     assert.equal(46 * M, client(r, "bot").projection.requests)
     assert.equal(170 * M, r.projection.requests)
   end)

@@ -182,6 +182,10 @@ function M.compute(opts)
   if ignored.today > 0 then
     notes[#notes + 1] = days.plural(ignored.today, "row") .. " for today or later: left out (today is not over)"
   end
+  if type(opts.source) == "table" and type(opts.source.outside) == "number" and opts.source.outside > 0 then
+    notes[#notes + 1] = days.plural(opts.source.outside, "row") .. " the source sent for days it was not asked " ..
+                        "for: left out"
+  end
   if ignored.unknown > 0 then
     notes[#notes + 1] = days.plural(ignored.unknown, "row") .. " for days the source did not list as held: left out"
   end
@@ -280,6 +284,7 @@ function M.compute(opts)
       if c.status ~= "steady" and c.first_seen and c.first_seen >= T - 7 then
         local since = filter(days.range(c.first_seen, T - 1), history)
         since_mean = #since > 0 and sum_over(c.day, since) / #since or c.recent_mean
+        if #since > 0 then c.since_days, c.since_mean = since, since_mean end
       end
       for w = 1, 7 do
         if c.status ~= "steady" then
@@ -432,9 +437,11 @@ function M.compute(opts)
   local called_out = array()
   for _, c in ipairs(out_clients) do
     if c.status ~= "steady" then
+      local src = by_key[c.id ~= "" and ("id:" .. c.id) or ("name:" .. c.name)]
       called_out[#called_out + 1] = { id = c.id, name = c.name, status = c.status, first_seen = c.first_seen,
         first_seen_label = c.first_seen_label, base_daily = c.base_daily,
-        recent_daily = c.recent_daily, base_days = set(base_days), recent_days = set(recent_days),
+        recent_daily = src.since_mean or c.recent_daily, base_days = set(base_days),
+        recent_days = set(src.since_days or recent_days),
         projection = c.projection and c.projection.requests or nil,
         share = c.projection and c.projection.share or nil }
     end

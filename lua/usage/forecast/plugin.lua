@@ -95,7 +95,8 @@ end
 --[[ render(result [, opts]) -> text, status
   opts.warning, opts.critical  percentages of the allowance (default 80, 100; numbers or text, as thresholds())
   opts.perf_clients            also give the projection of the N clients with the most (default 0)
-  opts.clients                 how many clients the detail lines name (default 5)
+  opts.clients                 how many clients the detail lines name (default 5; as many called-out ones;
+                               the status line names at most 3)
 ]]
 function M.render(r, opts)
   opts = opts or {}
@@ -120,7 +121,10 @@ function M.render(r, opts)
   else head = head .. "; fits the month" end
   if #r.called_out > 0 then
     local names = {}
-    for _, c in ipairs(r.called_out) do names[#names + 1] = words.client(c) .. " " .. c.status end
+    for i, c in ipairs(r.called_out) do
+      if i <= 3 then names[#names + 1] = words.client(c) .. " " .. c.status end
+    end
+    if #r.called_out > 3 then names[#names + 1] = (#r.called_out - 3) .. " more called out" end
     head = head .. "; " .. concat(names, ", ")
   end
 
@@ -162,7 +166,11 @@ function M.render(r, opts)
   line("Runs out: " .. words.runs_out(r))
   line(format("Thresholds: WARNING above %s%%, CRITICAL above %s%% of the allowance at the month's end",
     perf_number(t.warning), perf_number(t.critical)))
-  for _, c in ipairs(r.called_out) do line("Called out: " .. words.called_out(c)) end
+  local shown = opts.clients or 5
+  for i, c in ipairs(r.called_out) do
+    if i <= shown then line("Called out: " .. words.called_out(c)) end
+  end
+  if #r.called_out > shown then line(format("Called out: %d more (see the forecast's table)", #r.called_out - shown)) end
   local top = {}
   for i = 1, math.min(opts.clients or 5, #r.clients) do
     local c = r.clients[i]
