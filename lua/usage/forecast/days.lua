@@ -61,16 +61,38 @@ function M.set(list)
   for i, d in ipairs(sorted) do dates[i] = interval.date(d) end
   if n == 0 then return { count = 0, dates = dates, label = "no day" } end
   local rs = runs(sorted)
-  local parts = {}
-  if #rs <= 4 then
-    for i, r in ipairs(rs) do parts[i] = interval.label(r[1], r[2]) end
+  local label
+  if #rs <= 8 then
+    -- runs within one month share its name: "1-9, 11-14 March 2026"; groups of months apart by "; "
+    local groups, last_month = {}, nil
+    for _, r in ipairs(rs) do
+      local y1, m1, d1 = interval.civil_from_days(r[1])
+      local y2, m2, d2 = interval.civil_from_days(r[2])
+      if y1 == y2 and m1 == m2 then
+        local part = d1 == d2 and tostring(d1) or (d1 .. "-" .. d2)
+        local month = MONTHS[m1] .. " " .. y1
+        if last_month == month then
+          local g = groups[#groups]
+          g[#g + 1] = part
+        else
+          groups[#groups + 1] = { part, month = month }
+        end
+        last_month = month
+      else
+        groups[#groups + 1] = { interval.label(r[1], r[2]) }
+        last_month = nil
+      end
+    end
+    local parts = {}
+    for i, g in ipairs(groups) do parts[i] = table.concat(g, ", ") .. (g.month and " " .. g.month or "") end
+    label = table.concat(parts, "; ")
   else
-    parts[1] = interval.label(sorted[1], sorted[n]) .. ", " .. (sorted[n] - sorted[1] + 1 - n) .. " days left out"
+    label = interval.label(sorted[1], sorted[n]) .. " without " .. plural(sorted[n] - sorted[1] + 1 - n, "day")
   end
   return {
     count = n, first = interval.date(sorted[1]), last = interval.date(sorted[n]),
     dates = (#rs > 1) and dates or nil,
-    label = table.concat(parts, ", ") .. " (" .. plural(n, "day") .. ")",
+    label = label .. " (" .. plural(n, "day") .. ")",
   }
 end
 

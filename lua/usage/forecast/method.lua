@@ -343,7 +343,7 @@ function M.compute(opts)
   if not can_project then
     band_note = "no projection, so no band"
   elseif #complete < 2 then
-    band_note = "fewer than two complete weeks in the last 28 days (" .. #complete .. "): no band"
+    band_note = "fewer than two complete weeks of history in the last 28 days (" .. #complete .. " of 4): no band"
   else
     local k = #complete
     local total, lo, hi = 0, math.huge, -math.huge
@@ -452,8 +452,8 @@ function M.compute(opts)
     notes[#notes + 1] = "today is the 1st: no whole day of " .. m_name .. " yet, the whole month is estimated"
   end
   if #missing > 0 then
-    notes[#notes + 1] = days.plural(#missing, "day") .. " of this month not in the source (" .. set(missing).label ..
-                        "): estimated like the remaining days, not counted as zero"
+    notes[#notes + 1] = "not in the source, estimated like the remaining days (not counted as zero): " ..
+                        set(missing).label
   end
   if not can_project then
     notes[#notes + 1] = "no day of history in the last 28 days (" .. interval.label(T - 28, T - 1) ..

@@ -122,10 +122,10 @@ function M.render(r, opts)
   if #r.called_out > 0 then
     local names = {}
     for i, c in ipairs(r.called_out) do
-      if i <= 3 then names[#names + 1] = words.client(c) .. " " .. c.status end
+      if i <= 3 then names[#names + 1] = words.client(c) .. " (" .. c.status .. ")" end
     end
-    if #r.called_out > 3 then names[#names + 1] = (#r.called_out - 3) .. " more called out" end
-    head = head .. "; " .. concat(names, ", ")
+    if #r.called_out > 3 then names[#names + 1] = (#r.called_out - 3) .. " more" end
+    head = head .. "; called out: " .. concat(names, ", ")
   end
 
   local data = {
@@ -150,7 +150,7 @@ function M.render(r, opts)
   local function line(s) lines[#lines + 1] = words.clean(s) end
   line(format("Month to date: %s requests, %s, %s of the allowance (today, %s, not counted)", thousands(mtd.requests),
     mtd.days.count > 0 and mtd.days.label or "no whole day yet", pct(mtd.share), r.today.label))
-  if mtd.missing.count > 0 then line("Missing from the source: " .. mtd.missing.label .. " (estimated)") end
+  if mtd.missing.count > 0 then line("Missing from the source (estimated): " .. mtd.missing.label) end
   line(format("Projection: %s = %s counted + %s estimated for %s, by the %s of %s (%s of history)",
     thousands(p.requests), thousands(mtd.requests), thousands(p.requests - mtd.requests), p.estimated.days.label,
     r.method.name, r.method.window.label, words.plural_days(p.history_days)))
