@@ -131,7 +131,7 @@ function Term:logger()
 end
 
 -- tracker(label, on_submitted) -> progress(name): an on_progress callback for the flow called `name`;
--- the progress line sums the flows of one command (the report's two jobs, the jobs of a split
+-- the progress line sums the flows of one command (the jobs of a split
 -- interval). on_submitted(id, name) is called once per job or execution id when it is submitted.
 function Term:tracker(label, on_submitted)
   local states, names, seen = {}, {}, {}
