@@ -220,6 +220,14 @@ describe("right under every reading", function()
       assert.equal("2025-12-02", first)
       assert.matches("first whole day it can use is 2025%-12%-02", why)
       assert.is_true(iv.check_start(iv.parse_instant("2025-12-02"), NOW))
+      -- the longest span the client can build: from that day through yesterday
+      local year = iv.one_year(NOW)
+      assert.equal("2025-12-02", year.first)
+      assert.equal("2026-11-30", year.last)
+      assert.equal(364, year.count)
+      assert.is_true(iv.check_start(iv.one_year(iv.parse_instant("2026-12-01T00:00:00Z")).first_day * DAY,
+                                    iv.parse_instant("2026-12-01T00:00:00Z"))) -- at midnight: 365 days
+      assert.equal(365, iv.one_year(iv.parse_instant("2026-12-01T00:00:00Z")).count)
     end)
 
     it("validation refuses a job starting a year ago to the day (before now minus a year), naming the day", function()

@@ -258,7 +258,8 @@ function M.covered(text, generation)
 end
 
 -- one_year_before(now) -> Unix time of the same calendar date one year back, 00:00 UTC (29 February -> 28):
--- the earliest start of an aggregates job
+-- the lenient reading of the one-year limit (a date), kept for callers; the library itself takes the strict
+-- one (one_year_ago, first_allowed_day, check_start)
 function M.one_year_before(now)
   local y, m, d = civil_from_days(today(now))
   y = y - 1
@@ -284,6 +285,12 @@ function M.first_allowed_day(now)
   local day = day_of(t)
   if day * DAY < t then day = day + 1 end
   return day
+end
+
+-- one_year(now) -> the Days an aggregates job may cover now, read strictly: first_allowed_day(now) through
+-- yesterday (364 or 365 days; the longest backfill a client can build)
+function M.one_year(now)
+  return days(M.first_allowed_day(now), today(now) - 1)
 end
 
 -- check_start(start [, now]) -> true | nil, message, first_day: the strict reading of "the start cannot be
