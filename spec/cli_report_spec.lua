@@ -130,7 +130,7 @@ describe("genesys-usage report", function()
       local s = ls[i]:match("^([%w_]+),")
       sections[s] = (sections[s] or 0) + 1
     end
-    assert.same({ client = 3, endpoint = 3, day = 7, client_day = 21 }, sections)
+    assert.same({ client = 3, endpoint = 3, pair = 3, day = 7, client_day = 21 }, sections)
     assert.equal("", r.out)
   end)
 
@@ -142,7 +142,7 @@ describe("genesys-usage report", function()
     assert.truthy(s:find("5xx responses per day", 1, true))
     assert.truthy(s:find(days.label, 1, true))
     local html, side = t:path("p.html"), t:path("side.svg")
-    local r = ok(t:run { "report", "--last", "7d", "--rank-by", "429", "--output", html, "--svg", side })
+    local r = ok(t:run { "report", "--last", "7d", "--rank-by", "429", "--output", html, "--svg", side, "--verbose" })
     assert.truthy(read_file(html):find("^<!DOCTYPE html>"))
     assert.truthy(read_file(side):find("429 responses per day", 1, true)) -- the chart follows --rank-by
     assert.truthy(r.err:find("chart written to " .. side, 1, true), r.err)
@@ -155,7 +155,7 @@ describe("genesys-usage report", function()
     fake:config { result_rows = false }
     assert.is_true(okr, tostring(r))
     ok(r)
-    assert.equal(2, count(r.out, "%(no usage in these days%)"))
+    assert.equal(3, count(r.out, "%(no usage in these days%)")) -- clients, endpoints, pairs
   end)
 
   it("makes an HTML page that headless Chromium reads as intended", function()

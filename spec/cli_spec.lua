@@ -154,7 +154,7 @@ describe("genesys-usage", function()
     end
 
     it("writes CSV with the columns the query fills, in one naming for both generations", function()
-      local r = ok(run(with { "--format", "csv" }))
+      local r = ok(run(with { "--format", "csv", "--verbose" })) -- (notes: on a terminal or with --verbose)
       local expect = { "date,oauthClientId,oauthClientName,requests,status200,status300,status400,status429,status500\r\n" }
       for _, row in ipairs(rows) do
         expect[#expect + 1] = table.concat({ row.date, row.oauthClient.id, csv(row.oauthClient.name), int(row.requestCount),
@@ -210,7 +210,7 @@ describe("genesys-usage", function()
         assert.equal(row.date, v.rows[i].date)
       end
       assert.truthy(r.out:find('^{"command":"aggregates","days":{"first":"'))
-      local nd = ok(run(with { "--format", "ndjson" }))
+      local nd = ok(run(with { "--format", "ndjson", "--verbose" }))
       local got = lines_of(nd.out)
       assert.equal(#rows, #got)
       for i, line in ipairs(got) do assert.same(v.rows[i], json.decode(line)) end
@@ -262,7 +262,7 @@ describe("genesys-usage", function()
       local bad = t:path("never.csv")
       local f = run({ "aggregates", "--last", "3d", "--output", bad },
                     { env = { GENESYSCLOUD_OAUTHCLIENT_ID = "no-perms", GENESYSCLOUD_OAUTHCLIENT_SECRET = "no-perms-secret" } })
-      assert.equal(1, f.code)
+      assert.equal(77, f.code) -- EX_NOPERM
       assert.is_nil(read_file(bad))
       local full = run(with { "--format", "csv", "--output", "/dev/full", "--quiet" })
       assert.equal(1, full.code)
@@ -296,7 +296,7 @@ describe("genesys-usage", function()
     end)
 
     it("prints a job's id when it starts and reads it again with --job, without submitting", function()
-      local first = ok(run(with { "--format", "csv" }))
+      local first = ok(run(with { "--format", "csv", "--verbose" }))
       local id = first.err:match("job ([%w%-]+) started")
       assert.truthy(id, first.err)
       assert.truthy(first.err:find("--job " .. id, 1, true))
@@ -307,11 +307,11 @@ describe("genesys-usage", function()
       assert.truthy(#H.requests(fake, "/aggregates/query/jobs/" .. id:gsub("%p", "%%%0"), "GET") > 0)
       -- the columns of a job read again are those its rows hold: the metrics it asked for, no others
       local m = ok(run { "aggregates", "--last", "2d", "--group-by", "TemplateUri", "--metric", "Requests,Status429",
-                         "--format", "csv" })
+                         "--format", "csv", "--verbose" })
       local mjob = m.err:match("job ([%w%-]+) started")
       assert.equal(m.out, ok(run { "aggregates", "--job", mjob, "--format", "csv" }).out)
       assert.equal("date,templateUri,requests,status429", lines_of(m.out)[1]:gsub("\r$", ""))
-      local cid = ok(run { "client-aggregates", HEAVY, "--last", "2d", "--format", "csv" })
+      local cid = ok(run { "client-aggregates", HEAVY, "--last", "2d", "--format", "csv", "--verbose" })
       local cjob = cid.err:match("job ([%w%-]+) started")
       local cagain = ok(run { "client-aggregates", HEAVY, "--job", cjob, "--format", "csv" })
       assert.equal(cid.out, cagain.out)
@@ -392,10 +392,10 @@ describe("genesys-usage", function()
 
   ------------------------------------------------------------------------------------------------
   describe("errors", function()
-    it("prints an API error on one line with status, code and correlation id, and exits 1", function()
+    it("prints an API error on one line with status, code and correlation id, and exits 77 or 1", function()
       local r = run({ "aggregates", "--last", "7d", "--format", "csv" },
                     { env = { GENESYSCLOUD_OAUTHCLIENT_ID = "no-perms", GENESYSCLOUD_OAUTHCLIENT_SECRET = "no-perms-secret" } })
-      assert.equal(1, r.code)
+      assert.equal(77, r.code) -- a permission refused: EX_NOPERM
       assert.equal("", r.out)
       assert.truthy(support.one_line(r.err), r.err)
       assert.truthy(r.err:find("HTTP 403", 1, true))
@@ -419,14 +419,17 @@ describe("genesys-usage", function()
       assert.equal(1, f.code)
       assert.truthy(support.one_line(f.err), f.err)
       assert.truthy(f.err:find("query_failed", 1, true))
+      -- with the job's id, to read it again
+      assert.truthy(f.err:find(" %(job [%w%-]+: read it again with: genesys%-usage aggregates %-%-job [%w%-]+%)\n$"),
+                    f.err)
     end)
 
-    it("fails on bad credentials and on a server that does not answer with exit 1", function()
+    it("fails on bad credentials (77) and on a server that does not answer (75)", function()
       local r = run({ "query", "--last", "1d" }, { env = { GENESYSCLOUD_OAUTHCLIENT_SECRET = "wrong" } })
-      assert.equal(1, r.code)
+      assert.equal(77, r.code)
       assert.truthy(support.one_line(r.err), r.err)
       local c = run { "query", "--last", "1d", "--base-url", "http://127.0.0.1:1", "--timeout", "2" }
-      assert.equal(1, c.code)
+      assert.equal(75, c.code)
       assert.truthy(support.one_line(c.err), c.err)
     end)
 
