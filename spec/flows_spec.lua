@@ -356,6 +356,57 @@ describe("flows", function()
       assert.is_true(search.page_size < 1000)
     end)
 
+    it("neither retries nor shrinks a simple search over the service's 5 MB (500): says what to do instead", function()
+      fake:config { search_max_bytes = 2000, lifecycle = { polls = 1 } } -- a week of rows is far more
+      local c = H.client(fake) -- retries on
+      local search = c:search({ interval = H.I }, { page_size = 1000 })
+      local rows, err = search:all()
+      assert.is_nil(rows)
+      assert.equal(500, err.status)
+      assert.equal("max.response.size.reached", err.code)
+      assert.matches("smaller interval or add filters", err.advice, 1, true)
+      assert.matches("whatever the page size", tostring(err), 1, true)
+      assert.matches("smaller date interval", err.message, 1, true) -- the service's own words stay
+      assert.equal(1000, search.page_size)
+      local gets = H.requests(fake, "/simplesearch/[^/]+/results$", "GET")
+      assert.equal(2, #gets) -- Running, then the 500: no retry, no smaller page
+      assert.equal(500, gets[2].status)
+      for _, e in ipairs(gets) do assert.equal("pageSize=1000", e.query) end
+    end)
+
+    it("reports query.error (500) on simple search results once, with a clear error", function()
+      fake:config { lifecycle = { polls = 0 } }
+      fake:fault { fault = "query_error", count = 3 }
+      local c = H.client(fake)
+      local rows, err = c:search({ interval = H.I }):all()
+      assert.is_nil(rows)
+      assert.equal(500, err.status)
+      assert.equal("query.error", err.code)
+      assert.matches("could not run the query", err.advice, 1, true)
+      assert.matches("There was a problem running the query", tostring(err), 1, true)
+      assert.equal(1, #H.requests(fake, "/simplesearch/[^/]+/results$", "GET"))
+    end)
+
+    it("reports query.too.long (400) on both aggregates submits, sent once, with a clear error", function()
+      local templates = {}
+      for i = 1, 101 do templates[i] = "api/v2/routing/queues/" .. i end
+      local c = H.client(fake)
+      for _, run in ipairs {
+        function() return c:aggregates({ interval = H.DAYS, templateUris = templates }):all() end,
+        function() return c:client_aggregates(H.ACME, { interval = H.DAYS, templateUris = templates }):all() end,
+      } do
+        fake:clear_log()
+        local rows, err = run()
+        assert.is_nil(rows)
+        assert.equal(400, err.status)
+        assert.equal("query.too.long", err.code)
+        assert.matches("use fewer filters", err.advice, 1, true)
+        assert.matches("less filters", err.message, 1, true)
+        assert.equal(1, #H.requests(fake, "/aggregates/query/jobs$", "POST"))
+        assert.equal(0, #H.requests(fake, "/aggregates/query/jobs/", "GET"))
+      end
+    end)
+
     it("treats 202 answers, with and without a body, as still running", function()
       for _, running in ipairs { "body", "empty" } do
         fake:reset()
