@@ -97,6 +97,7 @@ describe("genesys-usage report", function()
         assert.equal(c[rank[2] == "requests" and "requests" or rank[2]], sum)
         if i > 1 then assert.is_true(v.clients[i - 1][rank[2]] >= c[rank[2]]) end
       end
+      assert.is_true(#v.endpoints > 0)
       for i, e in ipairs(v.endpoints) do
         assert.equal(endpoints[e.httpMethod .. " " .. e.templateUri].requests, e.requests)
         if i > 1 then assert.is_true(v.endpoints[i - 1][rank[2]] >= e[rank[2]]) end

@@ -167,15 +167,23 @@ describe("the client", function()
 
     it("maps every injected error status to its code", function()
       local c = H.client(fake, { retry = false })
-      for status, code in pairs { [415] = "unsupported.media.type", [500] = "internal.server.error",
-                                  [502] = nil, [503] = "service.unavailable", [504] = nil, [429] = "too.many.requests.retry.after" } do
+      -- (an array: a nil code in a table constructor would drop its status from the loop)
+      local cases = { { 415, "unsupported.media.type" }, { 429, "too.many.requests.retry.after" },
+                      { 500, "internal.server.error" }, { 502, "bad.gateway" }, { 503, "service.unavailable" },
+                      { 504, "request.timeout" } }
+      local tested = 0
+      for _, case in ipairs(cases) do
+        local status, code = case[1], case[2]
         fake:fault { fault = "status", status = status, match = { path = "/usage/query$" } }
         local data, err = c:postUsageQuery { interval = H.I }
         assert.is_nil(data)
         assert.equal(status, err.status)
-        if code then assert.equal(code, err.code) else assert.is_string(err.code) end
+        assert.equal(code, err.code)
         assert.is_string(err.message)
+        tested = tested + 1
       end
+      assert.equal(6, tested)
+      assert.equal(6, #H.requests(fake, "/usage/query$", "POST"))
     end)
 
     it("returns nil, err for a failed login with no secret anywhere", function()
