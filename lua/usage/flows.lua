@@ -53,8 +53,27 @@ M.list = {
     read = "getUsageClientClientIdAggregatesQueryJob", kind = "next_uri", rows = "entities", split = true },
 }
 
--- the codes of "this page is too big, ask for a smaller one" (new and old generation)
+-- the codes of "this page is too big, ask for a smaller one" (new and old generation): 400 only
 local SIZE_ERRORS = { ["max.response.size.reached"] = true, ["response.entity.too.large"] = true }
+
+-- documented errors that neither a retry nor a smaller page fixes, and what the caller can do instead
+-- ("status code" -> advice, put in front of the service's message and in err.advice)
+local ADVICE = {
+  ["500 max.response.size.reached"] = "the search results are over the service's 5 MB limit, whatever the " ..
+    "page size: ask for a smaller interval or add filters",
+  ["500 query.error"] = "the service could not run the query (query.error): try again later or narrow the query",
+  ["400 query.too.long"] = "the query has too many filter values for the service (query.too.long): use fewer " ..
+    "filters, or split it into several queries",
+}
+
+local function advised(err)
+  local advice = type(err) == "table" and err.status and ADVICE[err.status .. " " .. tostring(err.code)]
+  if advice and not err.advice then
+    err.advice = advice
+    err.message = advice .. " (the service said: " .. tostring(err.message) .. ")"
+  end
+  return err
+end
 
 local option_specs = {
   poll = { type = "table", check = options.nested(options.poll_spec) },
@@ -252,7 +271,7 @@ local function submit(client, flow, params, body, opts)
   local data, err, meta = client:_call(op, op_args(op, params), query, body, opts.headers)
   if not data then
     year_refusal(flow, body, err)
-    return nil, err, meta
+    return nil, advised(err), meta
   end
   local id = data[flow.id_field]
   if not server_id(id) then
@@ -271,11 +290,12 @@ local function size_error(err)
   return err and err.status == 400 and SIZE_ERRORS[err.code]
 end
 
--- fetch at the pager's page size; a page too big for the service is asked again at half the size
+-- fetch at the pager's page size; a page too big for the service (400) is asked again at half the size, not
+-- results too big whatever the page (500)
 local function sized(pager, call)
   while true do
     local data, err, meta = call(pager.page_size)
-    if data or not size_error(err) or pager.page_size <= M.MIN_PAGE_SIZE then return data, err, meta end
+    if data or not size_error(err) or pager.page_size <= M.MIN_PAGE_SIZE then return data, advised(err), meta end
     pager.page_size = math.max(M.MIN_PAGE_SIZE, math.floor(pager.page_size / 2))
   end
 end
