@@ -46,7 +46,7 @@ describe("docs", function()
     local readme = read("README.md")
     local usage = require "usage"
     for name in readme:match("### Creating a client(.-)\n### "):gmatch("\n| `([%w_]+)`") do
-      local ok, err = pcall(usage.new, { access_token = "t", [name] = {} })
+      local ok, err = pcall(usage.new, { access_token = "t0k3n-0k", [name] = {} })
       assert.is_nil(tostring(err):find("'" .. name .. "' is unknown", 1, true), name)
     end
   end)
