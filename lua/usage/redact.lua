@@ -27,7 +27,7 @@ local Redactor = {}
 Redactor.__index = Redactor
 
 function M.new()
-  return setmetatable({ fixed = {}, tokens = {}, list = {}, exact = {}, short = false,
+  return setmetatable({ fixed = {}, tokens = {}, list = {}, probes = {}, exact = {}, short = false,
                         marked = setmetatable({}, { __mode = "k" }) }, Redactor)
 end
 
@@ -70,26 +70,62 @@ function M.userinfo_forms(user, password)
   return out
 end
 
+-- the longest common prefix of the strings of a list
+local function common_prefix(forms)
+  local p = forms[1]
+  for i = 2, #forms do
+    local f, n = forms[i], 0
+    while n < #p and n < #f and p:byte(n + 1) == f:byte(n + 1) do n = n + 1 end
+    p = sub(p, 1, n)
+  end
+  return p
+end
+
+-- list: every form of every secret, the longest first (for replacing: no secret half-hidden by another);
+-- probes: the fewest plain searches that find any of them (holds(), run over whole response bodies): the
+-- forms of one secret share a prefix (they differ from the first escaped character on), and a probe that
+-- contains another one is not needed. A probe may match where no secret is: then text() finds nothing.
 local function rebuild(self)
-  local list, exact, seen = {}, {}, {}
-  local function put(s)
-    if seen[s] then return end
-    seen[s] = true
-    if #s >= M.MIN_SECRET then list[#list + 1] = s else exact[s] = true end
+  local list, exact, seen, probes = {}, {}, {}, {}
+  local function group(forms)
+    local long = {}
+    for _, s in ipairs(forms) do
+      if #s < M.MIN_SECRET then
+        exact[s] = true
+      elseif not seen[s] then
+        seen[s] = true
+        list[#list + 1] = s
+        long[#long + 1] = s
+      end
+    end
+    if #long == 0 then return end
+    local prefix = common_prefix(long)
+    if #prefix >= M.MIN_SECRET then
+      probes[#probes + 1] = prefix
+    else
+      for _, s in ipairs(long) do probes[#probes + 1] = s end
+    end
   end
-  for _, s in ipairs(self.fixed) do put(s) end
-  for _, t in ipairs(self.tokens) do
-    for _, s in ipairs(M.forms(t)) do put(s) end
+  for _, forms in ipairs(self.fixed) do group(forms) end
+  for _, t in ipairs(self.tokens) do group(M.forms(t)) end
+  table.sort(list, function(a, b) return #a > #b end)
+  table.sort(probes, function(a, b) return #a < #b end)
+  local needed = {}
+  for _, p in ipairs(probes) do
+    local covered = false
+    for _, q in ipairs(needed) do
+      if find(p, q, 1, true) then covered = true break end
+    end
+    if not covered then needed[#needed + 1] = p end
   end
-  table.sort(list, function(a, b) return #a > #b end) -- the longest first: no secret half-hidden by another
-  self.list, self.exact, self.short = list, exact, next(exact) ~= nil
+  self.list, self.probes, self.exact, self.short = list, needed, exact, next(exact) ~= nil
 end
 
 -- add(secret): a secret for as long as the client lives, in each of its forms (M.forms); an empty or
 -- missing one is ignored
 function Redactor:add(secret)
   if type(secret) == "string" and secret ~= "" then
-    for _, s in ipairs(M.forms(secret)) do self.fixed[#self.fixed + 1] = s end
+    self.fixed[#self.fixed + 1] = M.forms(secret)
     rebuild(self)
   end
 end
@@ -107,9 +143,9 @@ end
 
 -- Does s hold a secret? (a plain search per secret: cheap on whole response bodies)
 function Redactor:holds(s)
-  local list = self.list
-  for i = 1, #list do
-    if find(s, list[i], 1, true) then return true end
+  local probes = self.probes
+  for i = 1, #probes do
+    if find(s, probes[i], 1, true) then return true end
   end
   return false
 end
