@@ -119,14 +119,24 @@ static int above(const char *d, size_t nd, const char *lim)
 	return nd > nl || (nd == nl && memcmp(d, lim, nd) > 0);
 }
 
-/* A number with a fraction or an exponent, from j (its '.', 'e' or 'E'): its end. Such a number is the
- * decoder's to read (as a double); only integer literals are taken from the text. */
-static size_t float_literal(const char *s, size_t n, size_t j)
+/* The token of a number at s[i] ('-' or a digit) ends at the first byte that cannot belong to one in any
+ * reading of the decoder (hex "0x1F", "1e5", "-Infinity" included): returns that end, and whether the
+ * token is an integer literal by JSON's grammar, -?[1-9][0-9]* or 0 (*d0, *nd: its digits). */
+static inline size_t number_token(const char *s, size_t n, size_t i, int *integer, size_t *d0, size_t *nd)
 {
-	while (j < n && ((s[j] >= '0' && s[j] <= '9') || s[j] == '.' || s[j] == 'e' || s[j] == 'E' || s[j] == '+' ||
-	                 s[j] == '-'))
+	size_t j = i;
+	if (s[j] == '-')
 		j++;
-	return j;
+	*d0 = j;
+	while (j < n && s[j] >= '0' && s[j] <= '9')
+		j++;
+	*nd = j - *d0;
+	size_t end = j;
+	while (end < n && ((s[end] >= '0' && s[end] <= '9') || (s[end] >= 'a' && s[end] <= 'z') ||
+	                   (s[end] >= 'A' && s[end] <= 'Z') || s[end] == '.' || s[end] == '+' || s[end] == '-'))
+		end++;
+	*integer = end == j && *nd > 0 && (*nd == 1 || s[*d0] != '0');
+	return end > i ? end : i + 1;
 }
 
 /* Where a number may stand as a value: at the start, after '[' or ':', after ',' in an array. Nesting
@@ -181,19 +191,11 @@ static int walk(const char *s, size_t n, size_t max_values, usage_jscan *r, int 
 		} else if (c == '\0') {
 			break; /* lua-cjson reads a text up to its first NUL outside strings, as the end */
 		} else if (c == '-' || (c >= '0' && c <= '9')) {
-			int value = value_here;
+			int value = value_here, integer, negative = s[i] == '-';
 			value_here = 0;
-			size_t start = i, j = i;
-			int negative = s[j] == '-';
-			if (negative)
-				j++;
-			size_t d0 = j;
-			while (j < n && s[j] >= '0' && s[j] <= '9')
-				j++;
-			size_t nd = j - d0;
-			if (j < n && (s[j] == '.' || s[j] == 'e' || s[j] == 'E')) {
-				j = float_literal(s, n, j);
-			} else if (nd >= USAGE_JSCAN_LONG_DIGITS && s[d0] != '0') {
+			size_t start = i, d0, nd;
+			size_t j = number_token(s, n, i, &integer, &d0, &nd);
+			if (integer && nd >= USAGE_JSCAN_LONG_DIGITS) {
 				int over64 = above(s + d0, nd, negative ? "9223372036854775808" : "9223372036854775807");
 				r->longs++;
 				if (above(s + d0, nd, "9007199254740992"))
@@ -213,7 +215,7 @@ static int walk(const char *s, size_t n, size_t max_values, usage_jscan *r, int 
 					copied = j;
 				}
 			}
-			i = j > i ? j : i + 1;
+			i = j;
 		} else {
 			value_here = 0;
 			i++;
@@ -227,27 +229,20 @@ static int walk(const char *s, size_t n, size_t max_values, usage_jscan *r, int 
 	return 1;
 }
 
-/* a number at s[i] ('-' or a digit): its end; notes long integer literals and big floats in r */
+/* a number at s[i] ('-' or a digit): its end; notes long integer literals in r */
 static inline size_t number(const char *s, size_t n, size_t i, usage_jscan *r)
 {
-	size_t j = i;
-	int negative = s[j] == '-';
-	if (negative)
-		j++;
-	size_t d0 = j;
-	while (j < n && s[j] >= '0' && s[j] <= '9')
-		j++;
-	size_t nd = j - d0;
-	if (j < n && (s[j] == '.' || s[j] == 'e' || s[j] == 'E'))
-		return float_literal(s, n, j);
-	if (nd >= USAGE_JSCAN_LONG_DIGITS && s[d0] != '0') {
+	int integer, negative = s[i] == '-';
+	size_t d0, nd;
+	size_t j = number_token(s, n, i, &integer, &d0, &nd);
+	if (integer && nd >= USAGE_JSCAN_LONG_DIGITS) {
 		r->longs++;
 		if (above(s + d0, nd, "9007199254740992"))
 			r->over53++;
 		if (above(s + d0, nd, negative ? "9223372036854775808" : "9223372036854775807"))
 			r->over64++;
 	}
-	return j > i ? j : i + 1;
+	return j;
 }
 
 enum { K_OTHER, K_QUOTE, K_COUNT, K_NUMBER, K_END };
