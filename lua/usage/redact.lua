@@ -38,9 +38,10 @@ local function percent_decode(s)
 end
 M.percent_decode = percent_decode
 
--- forms(secret) -> the spellings a secret travels or is echoed in: as given, percent-decoded (how
--- libcurl sends the userinfo of a URL), and percent-encoded with upper- and lower-case hex
-function M.forms(secret)
+-- forms(secret [, in_url]) -> the spellings a secret travels or is echoed in: as given, and percent-encoded
+-- with upper- and lower-case hex; in_url: the secret is written as in a URL's userinfo, which libcurl
+-- sends percent-decoded, so the decoded form (and its encodings) too
+function M.forms(secret, in_url)
   local out, seen = {}, {}
   local function put(s)
     if s ~= "" and not seen[s] then
@@ -49,9 +50,12 @@ function M.forms(secret)
     end
   end
   put(secret)
-  local decoded = percent_decode(secret)
-  put(decoded)
-  local upper = core.percent_encode(decoded)
+  local plain = secret
+  if in_url then
+    plain = percent_decode(secret)
+    put(plain)
+  end
+  local upper = core.percent_encode(plain)
   put(upper)
   put((gsub(upper, "%%(%x%x)", function(h) return "%" .. h:lower() end)))
   return out
@@ -60,7 +64,7 @@ end
 -- userinfo_forms(user, password) -> every form of a URL's credentials (user and password as written in
 -- the URL): the password's forms, "user:password" raw and decoded, and base64 of both (a Basic header)
 function M.userinfo_forms(user, password)
-  local out = M.forms(password)
+  local out = M.forms(password, true)
   user = user or ""
   local pairs_ = { user .. ":" .. password, percent_decode(user) .. ":" .. percent_decode(password) }
   for _, p in ipairs(pairs_) do
