@@ -88,6 +88,10 @@ for _, flow in ipairs(flows.list) do
     #more > 0 and table.concat(more, ", ") or "")
 end
 w("")
+w("Pagers: `page_size` (1..1000, default %d) is the most rows a page may hold (a page with more is a", flows.DEFAULT_PAGE_SIZE)
+w("`bad_response`); `max_pages` (default %d) the most pages of one job (more: a `bad_response`, see", flows.MAX_PAGES)
+w("[hardening.md](hardening.md)); `job` reads an existing job again.")
+w("")
 
 w("## Models")
 w("")

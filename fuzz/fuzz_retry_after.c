@@ -3,10 +3,13 @@
  * exactly its size. Checks, for any input:
  *   - usage_parse_uint accepts exactly: optional blanks, 1..18 ASCII digits, optional blanks, and
  *     then gives the value an independent parser computes;
- *   - usage_parse_retry_after gives, for delta-seconds, that same value; for an IMF-fixdate
+ *   - usage_parse_retry_after gives, for delta-seconds, that same value, and for longer runs of digits
+ *     (past int64: "much later") a value of at least 10^18 and within 1% of the digits' value (capped at
+ *     DBL_MAX), never "absent"; for an IMF-fixdate
  *     ("Sun, 06 Nov 1994 08:49:37 GMT"), max(0, date - now) with the date computed by timegm(3);
  *     rejects everything else; and the result is always finite and >= 0. */
 #define _DEFAULT_SOURCE /* timegm */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -119,8 +122,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t tn = size;
 	trim(&t, &tn);
 	double epoch;
+	size_t digits = 0;
+	while (digits < tn && t[digits] >= '0' && t[digits] <= '9')
+		digits++;
 	if (ref) {
 		if (!ra || secs != (double)want)
+			abort();
+	} else if (tn > 18 && digits == tn) { /* a long delta-seconds */
+		char *copy = malloc(tn + 1); /* the reference: strtod of the digits, capped at DBL_MAX */
+		if (!copy)
+			abort();
+		memcpy(copy, t, tn);
+		copy[tn] = '\0';
+		double approx = strtod(copy, NULL);
+		free(copy);
+		if (approx > DBL_MAX)
+			approx = DBL_MAX;
+		int leading_zeros_only = approx < 1e18;
+		if (!ra)
+			abort();
+		if (!leading_zeros_only && (secs < 1e18 || fabs(secs - approx) > approx * 0.01))
+			abort();
+		if (leading_zeros_only && secs != approx)
 			abort();
 	} else if (ref_date(t, tn, &epoch)) {
 		double expect = epoch > now ? epoch - now : 0.0;

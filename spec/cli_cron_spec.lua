@@ -130,7 +130,7 @@ describe("genesys-usage in cron", function()
     end)
 
     it("77 for credentials and permissions: 401, 403, a refused login", function()
-      local bad = t:run({ "aggregates", "--last", "2d" }, { env = { GENESYSCLOUD_OAUTHCLIENT_SECRET = "wrong" } })
+      local bad = t:run({ "aggregates", "--last", "2d" }, { env = { GENESYSCLOUD_OAUTHCLIENT_SECRET = "wrong-secret" } })
       check(bad.code == 77, bad, "a refused login")
       local perm = t:run({ "aggregates", "--last", "2d" },
                          { env = { GENESYSCLOUD_OAUTHCLIENT_ID = "no-perms", GENESYSCLOUD_OAUTHCLIENT_SECRET = "no-perms-secret" } })

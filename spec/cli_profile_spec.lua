@@ -148,7 +148,7 @@ describe("genesys-usage --profile", function()
 
   it("lets the GENESYSCLOUD_* variables override the file, one by one", function()
     profile_file(GOOD)
-    local r = run({ "aggregates", "--last", "2d", "--quiet" }, { GENESYSCLOUD_OAUTHCLIENT_SECRET = "wrong" })
+    local r = run({ "aggregates", "--last", "2d", "--quiet" }, { GENESYSCLOUD_OAUTHCLIENT_SECRET = "wrong-secret" })
     assert.equal(77, r.code, support.show(r)) -- the variable's secret was used
     local id = run({ "aggregates", "--last", "2d", "--dry-run" }, { GENESYSCLOUD_OAUTHCLIENT_ID = "someone-else" })
     assert.truthy(id.out:find("OAuth client someone-else (GENESYSCLOUD_OAUTHCLIENT_ID", 1, true), id.out)

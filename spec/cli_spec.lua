@@ -447,7 +447,7 @@ describe("genesys-usage", function()
     end)
 
     it("fails on bad credentials (77) and on a server that does not answer (75)", function()
-      local r = run({ "query", "--last", "1d" }, { env = { GENESYSCLOUD_OAUTHCLIENT_SECRET = "wrong" } })
+      local r = run({ "query", "--last", "1d" }, { env = { GENESYSCLOUD_OAUTHCLIENT_SECRET = "wrong-secret" } })
       assert.equal(77, r.code)
       assert.truthy(support.one_line(r.err), r.err)
       local c = run { "query", "--last", "1d", "--base-url", "http://127.0.0.1:1", "--timeout", "2" }

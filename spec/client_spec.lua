@@ -213,6 +213,12 @@ describe("the client", function()
     end)
 
     it("logs in again shortly before the token expires", function()
+      -- (a token is used for at least auth.MIN_LIFETIME whatever expires_in says, so that one that "expires"
+      -- at once makes no login per request; lowered here to see the refresh in a second)
+      local auth = require "usage.auth"
+      local floor = auth.MIN_LIFETIME
+      finally(function() auth.MIN_LIFETIME = floor end)
+      auth.MIN_LIFETIME = 1
       fake:config { token_expires_in = 1 }
       local c = H.client(fake)
       assert(c:postUsageQuery { interval = H.I })
@@ -499,24 +505,24 @@ describe("the client", function()
 
     it("refuses bad options at construction", function()
       assert.has_error(function() usage.new { base_url = fake.base_url } end) -- no credentials
-      assert.has_error(function() usage.new { access_token = "t", region = "mars_1" } end)
-      assert.has_error(function() usage.new { access_token = "t", timeout = -1 } end)
-      assert.has_error(function() usage.new { access_token = "t", retry = { max_retries = "5" } } end)
-      assert.has_error(function() usage.new { access_token = "t", poll = { every = 1 } } end)
-      assert.has_error(function() usage.new { access_token = "t", base_url = "ftp://127.0.0.1" } end)
-      assert.has_error(function() usage.new { access_token = "t", base_url = "http://api.example.com" } end)
-      assert.truthy(usage.new { access_token = "t", base_url = "http://api.example.com", insecure = true })
-      assert.truthy(usage.new { access_token = "t", base_url = "http://[::1]:8080" })
-      local ok, msg = pcall(usage.new, { access_token = "t", timout = 3 })
+      assert.has_error(function() usage.new { access_token = "t0k3n-0k", region = "mars_1" } end)
+      assert.has_error(function() usage.new { access_token = "t0k3n-0k", timeout = -1 } end)
+      assert.has_error(function() usage.new { access_token = "t0k3n-0k", retry = { max_retries = "5" } } end)
+      assert.has_error(function() usage.new { access_token = "t0k3n-0k", poll = { every = 1 } } end)
+      assert.has_error(function() usage.new { access_token = "t0k3n-0k", base_url = "ftp://127.0.0.1" } end)
+      assert.has_error(function() usage.new { access_token = "t0k3n-0k", base_url = "http://api.example.com" } end)
+      assert.truthy(usage.new { access_token = "t0k3n-0k", base_url = "http://api.example.com", insecure = true })
+      assert.truthy(usage.new { access_token = "t0k3n-0k", base_url = "http://[::1]:8080" })
+      local ok, msg = pcall(usage.new, { access_token = "t0k3n-0k", timout = 3 })
       assert.is_false(ok)
       assert.matches("timout", msg)
     end)
 
     it("builds URLs from region and environment", function()
-      assert.equal("https://api.mypurecloud.ie", usage.new { access_token = "t", region = "eu_west_1" }.base_url)
-      assert.equal("https://login.mypurecloud.ie", usage.new { access_token = "t", region = "eu_west_1" }.login_url)
-      assert.equal("https://api.mypurecloud.com", usage.new { access_token = "t" }.base_url)
-      assert.equal("https://api.usw2.pure.cloud", usage.new { access_token = "t", environment = "usw2.pure.cloud" }.base_url)
+      assert.equal("https://api.mypurecloud.ie", usage.new { access_token = "t0k3n-0k", region = "eu_west_1" }.base_url)
+      assert.equal("https://login.mypurecloud.ie", usage.new { access_token = "t0k3n-0k", region = "eu_west_1" }.login_url)
+      assert.equal("https://api.mypurecloud.com", usage.new { access_token = "t0k3n-0k" }.base_url)
+      assert.equal("https://api.usw2.pure.cloud", usage.new { access_token = "t0k3n-0k", environment = "usw2.pure.cloud" }.base_url)
     end)
   end)
 

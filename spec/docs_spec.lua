@@ -59,12 +59,12 @@ describe("docs", function()
     for name in pairs(accepted) do assert.truthy(documented[name], name .. " is missing from the README's table") end
     for name in pairs(documented) do
       assert.truthy(accepted[name], name .. " is in the README's table but not an option")
-      local _, err = pcall(usage.new, { access_token = "t", [name] = {} })
+      local _, err = pcall(usage.new, { access_token = "t0k3n-0k", [name] = {} })
       assert.is_nil(tostring(err):find("'" .. name .. "' is unknown", 1, true), name)
     end
     assert.equal(m, n)
     -- the check itself can fail: an unknown option is refused as such
-    local _, err = pcall(usage.new, { access_token = "t", no_such_option = {} })
+    local _, err = pcall(usage.new, { access_token = "t0k3n-0k", no_such_option = {} })
     assert.truthy(tostring(err):find("'no_such_option' is unknown", 1, true), tostring(err))
   end)
 

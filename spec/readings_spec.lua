@@ -80,7 +80,7 @@ describe("right under every reading", function()
   describe("a flow and its operation accept exactly the same arguments", function()
     -- a client whose requests can never reach a server: an accepted call fails at run time (nil, err),
     -- a refused argument raises at once
-    local c = usage.new { base_url = "http://127.0.0.1:1", access_token = "t", retry = false, timeout = 2 }
+    local c = usage.new { base_url = "http://127.0.0.1:1", access_token = "t0k3n-0k", retry = false, timeout = 2 }
 
     local function raises(fn, ...)
       local ok, result = pcall(fn, ...)

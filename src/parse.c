@@ -1,6 +1,7 @@
 /* parse.c: percent-encoding, base64, integer, Retry-After and header-block parsing. */
 #include "parse.h"
 
+#include <float.h>
 #include <string.h>
 #include <time.h>
 
@@ -122,15 +123,37 @@ static int parse_http_date(const char *s, size_t n, double *epoch)
 	return 1;
 }
 
-int usage_parse_retry_after(const char *s, size_t n, double now, double *seconds)
+/* Delta-seconds of any length: exact up to 18 digits, beyond that the nearest double (a value past int64
+ * is "much later", never "absent"), at most DBL_MAX. */
+static int parse_delta(const char *s, size_t n, double *seconds)
 {
 	long long v;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	while (n > 1 && s[0] == '0') { /* leading zeros change nothing */
+		s++;
+		n--;
+	}
+	if (n <= 18)
+		return usage_parse_uint(s, n, &v) ? (*seconds = (double)v, 1) : 0;
+	double d = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (d < DBL_MAX / 10)
+			d = d * 10 + (s[i] - '0');
+		else
+			d = DBL_MAX;
+	}
+	*seconds = d;
+	return 1;
+}
+
+int usage_parse_retry_after(const char *s, size_t n, double now, double *seconds)
+{
 	double when;
 	trim(&s, &n);
-	if (usage_parse_uint(s, n, &v)) {
-		*seconds = (double)v;
+	if (n > 0 && parse_delta(s, n, seconds))
 		return 1;
-	}
 	if (parse_http_date(s, n, &when)) {
 		*seconds = when > now ? when - now : 0.0;
 		return 1;

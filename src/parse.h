@@ -15,8 +15,10 @@ size_t usage_base64(const unsigned char *in, size_t n, char *out);
  * Returns 1 and sets *out, or 0 when `s` is anything else. */
 int usage_parse_uint(const char *s, size_t n, long long *out);
 
-/* Retry-After: delta-seconds, or an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") turned into
- * seconds from `now` (Unix time; never negative). Returns 1 and sets *seconds, or 0 when invalid. */
+/* Retry-After: delta-seconds (any number of digits: exact up to 18, beyond that the nearest double, at
+ * most DBL_MAX: a value past int64 means "much later"), or an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37
+ * GMT") turned into seconds from `now` (Unix time; never negative). Returns 1 and sets *seconds (finite,
+ * >= 0), or 0 when invalid. */
 int usage_parse_retry_after(const char *s, size_t n, double now, double *seconds);
 
 /* Iterate the fields of a raw response header block ("Name: value\r\n" lines, status lines and

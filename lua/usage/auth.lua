@@ -9,6 +9,7 @@
 
 local json = require "usage.json"
 local errors = require "usage.errors"
+local redact = require "usage.redact"
 
 local M = {}
 M.__index = M
@@ -18,6 +19,11 @@ local LOGIN_WAIT = 300 -- seconds a coroutine waits for another one's login at m
 -- workers that waited on it
 local LOCK_TTL_MIN, LOCK_TTL_MAX = 5, 300
 local FAIL_TTL = 10
+-- the lifetime a token is used for, whatever expires_in says: at least MIN_LIFETIME (a token that
+-- "expires" in 0 or 1 s must not make a login per request; a token revoked early is answered with a 401,
+-- which logs in again once), at most MAX_LIFETIME (48 h, the longest the service issues)
+M.MIN_LIFETIME, M.MAX_LIFETIME = 60, 48 * 3600
+M.DEFAULT_LIFETIME = 86400 -- without expires_in
 
 function M.new(cfg)
   local self = setmetatable({}, M)
@@ -56,8 +62,16 @@ local function parse_token(data)
     return nil, errors.new { status = 200, code = "bad_token_response",
                              message = "the token endpoint answered with a malformed access_token" }
   end
-  local expires_in = tonumber(data.expires_in) or 86400
-  if expires_in ~= expires_in or expires_in <= 0 then expires_in = 1 end
+  local n = #data.access_token
+  if n < redact.MIN_SECRET then -- it could not be kept out of errors and logs: never used, never sent
+    return nil, errors.new { status = 200, code = "bad_token_response",
+      message = string.format("the token endpoint answered with an access_token of %d byte%s: too short to be a " ..
+                              "real token or to be redacted safely (at least %d)", n, n == 1 and "" or "s",
+                              redact.MIN_SECRET) }
+  end
+  local expires_in = tonumber(data.expires_in) or M.DEFAULT_LIFETIME
+  if expires_in ~= expires_in or expires_in < M.MIN_LIFETIME then expires_in = M.MIN_LIFETIME end
+  if expires_in > M.MAX_LIFETIME then expires_in = M.MAX_LIFETIME end
   return data.access_token, expires_in
 end
 

@@ -111,9 +111,11 @@ function Client:_url(op, pargs)
   return self.base_url .. op.build_path(pargs[1], pargs[2])
 end
 
--- _call(op, pargs, query, body, headers [, url]) -> data, nil, meta | nil, err, meta
--- pargs: checked path arguments; query: checked query parameters (strings); url: a nextUri to follow
-function Client:_call(op, pargs, query, body, headers, url)
+-- _call(op, pargs, query, body, headers [, url [, limits]]) -> data, nil, meta | nil, err, meta
+-- pargs: checked path arguments; query: checked query parameters (strings); url: a nextUri to follow;
+-- limits: { max_size =, max_values =, what = } of a page (usage.flows). data is the answer as the server
+-- sent it, for the library's own use: what leaves the library goes through self.redact:out(data).
+function Client:_call(op, pargs, query, body, headers, url, limits)
   local path = op.build_path(pargs[1], pargs[2])
   local text
   if op.body then
@@ -133,6 +135,7 @@ function Client:_call(op, pargs, query, body, headers, url)
   if not rt then return nil, why end
   return self.exchange:run(rt, {
     url = url or (self.base_url .. path .. query_string(query)), path = path, body = text, headers = headers,
+    limits = limits,
   }, op, self.auth)
 end
 
@@ -198,7 +201,8 @@ for _, op in ipairs(operations.list) do
       args.body(name, op.body, body, nparams + 1, 2)
     end
     local query, headers = check_query(op, opts)
-    return self:_call(op, pargs, query, body, headers)
+    local data, err, meta = self:_call(op, pargs, query, body, headers)
+    return self.redact:out(data), err, meta -- (a redacted copy, when the answer may hold a secret)
   end
   Client[name] = method
   Client[op.snake_name] = method

@@ -5,11 +5,16 @@
 -- req = { url =, path = (for logs and errors), body = text, headers = { extra headers } }; op = { method,
 -- idempotent, response (model name), login (the token request) }; auth (absent for the login itself) gives
 -- token(rt) -> token | nil, err, invalidate(token), renewable().
--- What comes back passes through the client's redactor first: data, every field of err, meta's headers
--- and correlation id, and every log event.
+-- req.limits (pages, usage.flows) = { max_size = bytes, max_values = JSON values, what = "a page of N rows" }:
+-- an answer beyond them is a bad_response (the transfer is cut at max_size; max_values is checked by the C
+-- bridge before decoding).
+-- What leaves passes through the client's redactor: every field of err, meta's headers and correlation id,
+-- every log event; data is returned as the server sent it (the library uses it: a login answer, a nextUri),
+-- marked when it may hold a secret, and whoever hands it out gives redact:out(data).
 
 local core = require "usage.core"
 local json = require "usage.json"
+local redact_mod = require "usage.redact"
 local errors = require "usage.errors"
 local models = require "usage.models"
 
@@ -127,7 +132,6 @@ local function http_error(redact, op, status, body, correlation_id, retry_after)
   local decoded = json.decode(body)
   local code, message
   if type(decoded) == "table" and body:find("^%s*{") then
-    decoded = redact:decoded(decoded, body)
     if op.login then
       code, message = decoded.error, decoded.error_description or decoded.description or decoded.message
     else
@@ -140,7 +144,9 @@ local function http_error(redact, op, status, body, correlation_id, retry_after)
   if type(code) ~= "string" then code = DEFAULT_CODES[status] or "http.error" end
   if type(message) ~= "string" or message == "" then
     -- redacted before it is cut: no part of a secret survives the cut
-    message = (body ~= "" and not decoded) and redact:text(body):sub(1, 200) or ("HTTP status " .. status)
+    -- (JSON escapes undone first: a secret spelled \u0074... in a broken JSON body is still seen)
+    message = (body ~= "" and not decoded) and redact:text(redact_mod.unescape_json(body)):sub(1, 200)
+              or ("HTTP status " .. status)
   end
   if not correlation_id and decoded and type(decoded.contextId) == "string" then correlation_id = decoded.contextId end
   return errors.new {
@@ -150,19 +156,27 @@ local function http_error(redact, op, status, body, correlation_id, retry_after)
 end
 
 -- the data of a 2xx answer, or nil, err
-local function success(redact, op, status, body)
+local function success(redact, op, status, body, limits)
   if status == 202 and not body:find("%S") then return {} end -- "still running", without a body
   if not body:find("^%s*{") then
     return nil, errors.new { status = status, code = "bad_json", message = "the response is not a JSON object" }
   end
-  local decoded, why = json.decode(body)
+  local decoded, why, kind = json.decode(body, limits and limits.max_values)
   if type(decoded) ~= "table" then
-    -- a number no count can be (1e400) is the server's data, not a broken transfer: not retried
-    local code = (why and why:find("not finite", 1, true)) and "bad_response" or "bad_json"
-    return nil, errors.new { status = status, code = code,
+    -- a number this runtime cannot hold exactly (1e400, 2^64), or more values than a page can hold, is the
+    -- server's data, not a broken transfer: a bad_response, not retried
+    if kind == "limit" then
+      return nil, errors.bad_response(string.format("the answer holds more values than %s can (more than " ..
+                                                    "%d); not decoded", limits.what or "asked for", limits.max_values),
+                                      { status = status })
+    end
+    if kind == "range" then
+      return nil, errors.bad_response("the response holds " .. tostring(why), { status = status })
+    end
+    return nil, errors.new { status = status, code = "bad_json",
                              message = "the response is not valid JSON: " .. tostring(why or type(decoded)) }
   end
-  decoded = redact:decoded(decoded, body)
+  redact:mark(decoded, body)
   if op.response and not json.marks_arrays then models.mark_arrays(op.response, decoded, json.array_mt) end
   return decoded
 end
@@ -183,19 +197,21 @@ end
 function Exchange:log(level, message, fields)
   local logger = self.logger
   if not logger then return end
-  local ok = pcall(logger, level, self.redact:text(message), self.redact:value(fields))
+  local ok = pcall(logger, level, self.redact:text(message), self.redact:copy(fields))
   if not ok then self.logger = nil end -- a broken logger must not break requests
 end
 
 -- the transport's request table of one attempt
 local function transport_request(self, req, op, token)
+  local t = self.timeouts
+  local max_size = t.max_size
+  if req.limits and req.limits.max_size and req.limits.max_size < max_size then max_size = req.limits.max_size end
   local headers = { accept = "application/json" }
   for k, v in pairs(req.headers or {}) do headers[k] = v end
   if token then headers.authorization = "Bearer " .. token end
   if req.body and not headers["content-type"] then headers["content-type"] = "application/json" end
-  local t = self.timeouts
   return { method = op.method ~= "GET" and op.method or nil, url = req.url, headers = headers, body = req.body,
-           timeout = t.timeout, connect_timeout = t.connect_timeout, max_size = t.max_size, raw_headers = true }
+           timeout = t.timeout, connect_timeout = t.connect_timeout, max_size = max_size, raw_headers = true }
 end
 
 function Exchange:run(rt, req, op, auth)
@@ -222,7 +238,16 @@ function Exchange:run(rt, req, op, auth)
 
     local data, err, meta
     if status == nil then -- transport failure: raw is the code, body the message
-      err = raw == "interrupted" and errors.interrupted(core.pending_signal()) or errors.new { code = raw, message = body }
+      local limits = req.limits
+      if raw == "interrupted" then
+        err = errors.interrupted(core.pending_signal())
+      elseif raw == "too_large" and limits and limits.max_size and limits.max_size < self.timeouts.max_size
+             and not body:find("header", 1, true) then
+        err = errors.bad_response(string.format("the answer is larger than %d bytes, more than %s can be; not " ..
+                                                "read further", limits.max_size, limits.what or "asked for"))
+      else
+        err = errors.new { code = raw, message = body }
+      end
       meta = { attempts = retries + 1, elapsed = now - started }
     else
       if status == 429 then stats.responses_429 = stats.responses_429 + 1 end
@@ -233,7 +258,7 @@ function Exchange:run(rt, req, op, auth)
                         retry_after = retry_after and core.parse_retry_after(retry_after, core.time()) or nil }, raw)
       stats.last_meta = meta
       if status >= 200 and status < 300 then
-        data, err = success(redact, op, status, body)
+        data, err = success(redact, op, status, body, req.limits)
         if err then err.correlation_id = correlation_id end
       else
         err = http_error(redact, op, status, body, correlation_id, retry_after)
@@ -260,7 +285,7 @@ function Exchange:run(rt, req, op, auth)
     if not wait then
       err.method, err.path = method, path
       if retries > 0 then err.attempts = retries + 1 end
-      return nil, redact:value(err), meta
+      return nil, redact:copy(err), meta
     end
     if relogin then
       relogged = true

@@ -7,7 +7,8 @@
 --   client:aggregates(body, opts)                pager: aggregates job(s), nextUri followed as given
 --   client:client_aggregates(clientId, body, opts)
 -- opts: poll = { interval, max_interval, timeout }, on_progress = function(state), headers = { extra },
--- page_size (pagers, 1..1000, default 1000), days (summary), job (job pagers: read this existing job).
+-- page_size (pagers, 1..1000, default 1000), max_pages (pagers: pages of one job at most, default
+-- MAX_PAGES), days (summary), job (job pagers: read this existing job).
 --
 -- What the engine guarantees, whatever the server sends: polls back off (interval doubling to
 -- max_interval, never shorter than a Retry-After) until a final status or poll.timeout; statuses compare
@@ -15,7 +16,13 @@
 -- old-generation answer with results and no status is complete; anything of the wrong shape is a
 -- bad_response, never a raise. Pages: nextUri is followed as given when it stays on the API's origin;
 -- a page the service finds too big is fetched again at half the page size (down to 1 row); a run of
--- MAX_EMPTY_PAGES empty pages that keep handing out new cursors, or a cursor seen before, ends the pager.
+-- MAX_EMPTY_PAGES empty pages that keep handing out new cursors, a cursor among the last CURSOR_MEMORY
+-- ones, or more than max_pages pages of one job end the pager. A page holds at most the rows asked for, and
+-- its answer is cut at PAGE_BYTES + ROW_BYTES a row asked and refused above PAGE_VALUES + ROW_VALUES JSON
+-- values a row (checked in C before decoding): memory per page stays bounded by the page size asked.
+-- nextUri is followed only on the API's origin, under its base path (a "/" boundary, no dot segments or
+-- slashes in any encoding). What the server sent is used as sent; rows, results, ids and errors leave
+-- through the client's redactor (copies).
 -- Aggregates intervals longer than 90 days become consecutive jobs of at most 90 whole days (cut on week
 -- or month boundaries with that granularity), started together and read in date order.
 
@@ -37,6 +44,13 @@ M.DEFAULT_PAGE_SIZE = 1000
 M.MIN_PAGE_SIZE = 1
 M.MAX_EMPTY_PAGES = 10
 M.MAX_JOB_DAYS = 90
+-- paging bounds (docs/hardening.md gives the arithmetic): a job of at most 90 days never has 100,000
+-- pages of 1,000 rows (100 million rows, 1.1 million distinct rows a day); cursors are remembered for loop
+-- detection in a bounded window; a page's answer is bounded by the page size asked
+M.MAX_PAGES = 100000
+M.CURSOR_MEMORY = 1000
+M.PAGE_BYTES, M.ROW_BYTES = 64 * 1024, 8 * 1024
+M.PAGE_VALUES, M.ROW_VALUES = 1024, 128
 
 -- kind: "result" (one answer), "cursor" (pages by cursors.after), "next_uri" (pages by nextUri)
 M.list = {
@@ -80,6 +94,7 @@ local option_specs = {
   on_progress = { type = "function" },
   headers = { type = "table" },
   page_size = { type = "integer", min = 1, max = 1000 },
+  max_pages = { type = "integer", min = 1, max = 1e9 },
   days = { type = { "number", "string" } },
   job = { type = "string" },
 }
@@ -95,7 +110,10 @@ for _, flow in ipairs(M.list) do
   flow.id_field = models.models[flow.submit_op.response].by_name.id and "id" or "executionId"
   flow.pager = flow.kind ~= "result"
   local names = { "poll", "on_progress", "headers" }
-  if flow.pager then names[#names + 1] = "page_size" end
+  if flow.pager then
+    names[#names + 1] = "page_size"
+    names[#names + 1] = "max_pages"
+  end
   if flow.kind == "next_uri" then names[#names + 1] = "job" end
   for _, o in ipairs(flow.options or {}) do names[#names + 1] = o end
   flow.option_spec = {}
@@ -154,6 +172,19 @@ local function rows_of(flow, data)
   return rows
 end
 
+-- Is path (as libcurl will send it, raw dot segments already resolved) under the API's base path? A "/"
+-- boundary (/gw does not cover /gw-evil), and no dot segment, slash or backslash in any encoding, which a
+-- server or a gateway in front of it could resolve to a path outside the base.
+local function under_base(base, path)
+  if path:find("\\", 1, true) then return false end
+  local lower = path:lower()
+  if lower:find("%2f", 1, true) or lower:find("%5c", 1, true) or lower:find("%00", 1, true) then return false end
+  for segment in (lower:gsub("%%2e", ".") .. "/"):gmatch("([^/]*)/") do
+    if segment == "." or segment == ".." then return false end
+  end
+  return base == "" or path == base or path:sub(1, #base + 1) == base .. "/"
+end
+
 -- the next page's reference in an answer: a cursor (search) or a URL (jobs); nil at the end, or nil, err
 local function next_of(client, flow, data, current_url)
   if flow.kind == "cursor" then
@@ -179,8 +210,8 @@ local function next_of(client, flow, data, current_url)
   end
   local u = url and core.parse_url(url)
   if not u then return nil, errors.bad_response("nextUri is not a usable URL: " .. tostring(why)) end
-  if u.origin ~= client.origin or u.user or u.password or u.path:sub(1, #client.base_path) ~= client.base_path then
-    return nil, errors.bad_response("nextUri leads away from the API (" .. u.origin .. "): not followed")
+  if u.origin ~= client.origin or u.user or u.password or not under_base(client.base_path, u.path) then
+    return nil, errors.bad_response("nextUri leads away from the API (" .. u.origin .. u.path .. "): not followed")
   end
   return u.url
 end
@@ -281,9 +312,17 @@ local function submit(client, flow, params, body, opts)
   return data, nil, meta, id
 end
 
--- read(client, flow, params, id, query, opts, url) -> the read operation once (url: a nextUri to follow)
-local function read(client, flow, params, id, query, opts, url)
-  return client:_call(flow.read_op, op_args(flow.read_op, params, id), query, nil, opts.headers, url)
+-- read(client, flow, params, id, query, opts, url, limits) -> the read operation once (url: a nextUri to
+-- follow; limits: those of a page, page_limits)
+local function read(client, flow, params, id, query, opts, url, limits)
+  return client:_call(flow.read_op, op_args(flow.read_op, params, id), query, nil, opts.headers, url, limits)
+end
+
+-- the most a page of `size` rows may weigh (bytes, JSON values): far above real rows, so that a server
+-- cannot make one page cost more memory than the rows asked for
+local function page_limits(size)
+  return { max_size = M.PAGE_BYTES + size * M.ROW_BYTES, max_values = M.PAGE_VALUES + size * M.ROW_VALUES,
+           what = string.format("a page of %d row%s", size, size == 1 and "" or "s") }
 end
 
 local function size_error(err)
@@ -306,15 +345,19 @@ end
 local function run_result(client, flow, params, body, opts)
   local rt, why = runtime.current()
   if not rt then return nil, why end
+  local redact = client.redact
   local _, err, meta, id = submit(client, flow, params, body, opts)
-  if not id then return nil, err, meta end
+  if not id then return nil, redact:copy(err), meta end
   local cb = opts.on_progress
-  if cb then cb { state = "submitted", polls = 0, pages = 0, rows = 0, elapsed = 0, id = id } end
+  local shown = redact:text(id) -- what leaves the library (the id itself is used as sent)
+  if cb then cb { state = "submitted", polls = 0, pages = 0, rows = 0, elapsed = 0, id = shown } end
   local on_status = cb and function(status, polls, elapsed)
-    cb { state = status, polls = polls, pages = 0, rows = 0, elapsed = elapsed, id = id }
+    cb { state = redact:text(status), polls = polls, pages = 0, rows = 0, elapsed = elapsed, id = shown }
   end
-  return poll(client, rt, flow, function() return read(client, flow, params, id, nil, opts) end,
-              opts.poll, on_status, id)
+  local data
+  data, err, meta = poll(client, rt, flow, function() return read(client, flow, params, id, nil, opts) end,
+                         opts.poll, on_status, id)
+  return redact:out(data), redact:copy(err), meta
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -323,7 +366,10 @@ end
 -- A job (or execution) being read: start() submits (or takes opts.job) and polls to the first page;
 -- page() gives its pages one by one.
 local function new_reader(client, flow, params, body, opts, pager)
-  local r = { seen = {}, empty = 0 }
+  -- seen: the cursors of the last CURSOR_MEMORY pages (a set, and their order to forget the oldest)
+  local r = { seen = {}, order = {}, first = 1, last = 0, empty = 0, pages = 0 }
+  local max_pages = opts.max_pages or M.MAX_PAGES
+  local redact = client.redact
 
   local function on_status(status)
     pager.poll_count = pager.poll_count + 1
@@ -332,9 +378,25 @@ local function new_reader(client, flow, params, body, opts, pager)
 
   local function fetch(query_of)
     return function(size)
-      if r.url then return read(client, flow, params, r.id, nil, opts, with_page_size(r.url, size)) end
-      return read(client, flow, params, r.id, query_of(size), opts)
+      r.asked = size
+      local limits = page_limits(size)
+      if r.url then return read(client, flow, params, r.id, nil, opts, with_page_size(r.url, size), limits) end
+      return read(client, flow, params, r.id, query_of(size), opts, nil, limits)
     end
+  end
+
+  -- remember(cursor) -> true, or false when it is among the last CURSOR_MEMORY ones
+  local function remember(cursor)
+    if r.seen[cursor] then return false end
+    r.seen[cursor] = true
+    r.last = r.last + 1
+    r.order[r.last] = cursor
+    while r.last - r.first + 1 > M.CURSOR_MEMORY do
+      r.seen[r.order[r.first]] = nil
+      r.order[r.first] = nil
+      r.first = r.first + 1
+    end
+    return true
   end
 
   function r.start(rt)
@@ -344,10 +406,10 @@ local function new_reader(client, flow, params, body, opts, pager)
       _, err, meta, id = submit(client, flow, params, body, opts)
       if not id then return nil, err, meta end
     end
-    r.id = id
+    r.id = id -- used as sent; pager.id and pager.jobs leave the library: redacted
     r.first_url = client:_url(flow.read_op, op_args(flow.read_op, params, id))
-    pager.jobs[#pager.jobs + 1] = id
-    pager.id = pager.id or id
+    pager.jobs[#pager.jobs + 1] = redact:text(id)
+    pager.id = pager.id or redact:text(id)
     pager.state = "polling"
     pager:progress("submitted")
     local call = fetch(function(size) return { pageSize = size } end)
@@ -360,6 +422,7 @@ local function new_reader(client, flow, params, body, opts, pager)
 
   -- page(rt) -> rows, more | nil, err
   function r.page(rt)
+    if r.stop then return nil, r.stop end
     local data = r.data
     r.data = nil
     if not data then
@@ -376,15 +439,20 @@ local function new_reader(client, flow, params, body, opts, pager)
     end
     local rows, err = rows_of(flow, data)
     if not rows then return nil, err end
+    if r.asked and #rows > r.asked then
+      return nil, errors.bad_response(string.format("the server answered %d rows for a page of %d asked for; " ..
+                                                    "not used", #rows, r.asked))
+    end
+    redact:mark_part(rows, data)
+    r.pages = r.pages + 1
     local nxt
     nxt, err = next_of(client, flow, data, r.url or r.first_url)
     if err then return nil, err end
     if nxt == nil then return rows, false end
-    if r.seen[nxt] then
+    if not remember(nxt) then
       return nil, errors.new { code = "cursor_loop",
         message = "the server returned a cursor it had already returned; stopping instead of looping" }
     end
-    r.seen[nxt] = true
     if #rows == 0 then
       r.empty = r.empty + 1
       if r.empty >= M.MAX_EMPTY_PAGES then
@@ -393,6 +461,11 @@ local function new_reader(client, flow, params, body, opts, pager)
       end
     else
       r.empty = 0
+    end
+    if r.pages >= max_pages then -- this page's rows are handed out; the next call ends the pager
+      r.stop = errors.bad_response(string.format("the server kept handing out pages: %d pages of one job, the " ..
+        "most max_pages allows (default %d, far beyond a real job: docs/hardening.md); stopping", r.pages, M.MAX_PAGES))
+      return rows, true
     end
     if flow.kind == "cursor" then r.cursor = nxt else r.url = nxt end
     return rows, true
@@ -428,7 +501,7 @@ end
 
 local function run_pager(client, flow, params, body, opts)
   local pager = pager_mod.new(nil, { on_progress = opts.on_progress, cap = flow.cap,
-                                     page_size = opts.page_size or M.DEFAULT_PAGE_SIZE })
+                                     page_size = opts.page_size or M.DEFAULT_PAGE_SIZE, redact = client.redact })
   local readers, current, started_at
 
   pager.produce = function()

@@ -5,6 +5,7 @@
 -- loopback proxy only (never through a proxy taken from the environment).
 
 local core = require "usage.core"
+local redact = require "usage.redact"
 local validate = require "usage.validate"
 local regions = require "usage.regions"
 local runtime = require "usage.runtime"
@@ -22,6 +23,23 @@ M.DEFAULTS = {
 
 local function no_crlf(v)
   if core.has_crlf(v) then return false, "must not contain CR, LF or NUL" end
+  return true
+end
+
+-- A credential the client must keep out of everything it returns: no CR/LF, and at least
+-- redact.MIN_SECRET bytes (a shorter one cannot be told apart from ordinary text, and no real client
+-- secret or token is that short; docs/hardening.md)
+local function too_short(n)
+  return string.format("is too short (%d byte%s): a secret under %d bytes cannot be redacted from errors " ..
+                       "and logs without cutting ordinary text, and no real one is that short", n,
+                       n == 1 and "" or "s", redact.MIN_SECRET)
+end
+
+local function secret(v)
+  if v == "" then return false, "must not be empty" end
+  local ok, why = no_crlf(v)
+  if not ok then return ok, why end
+  if #v < redact.MIN_SECRET then return false, too_short(#v) end
   return true
 end
 
@@ -57,12 +75,9 @@ M.spec = {
   region = { type = "string", values = regions.by_key },
   base_url = { type = "string", check = no_crlf },
   login_url = { type = "string", check = no_crlf },
-  access_token = { type = "string", check = function(v)
-    if v == "" then return false, "must not be empty" end
-    return no_crlf(v)
-  end },
+  access_token = { type = "string", check = function(v) return secret(v) end },
   client_id = { type = "string", check = no_crlf },
-  client_secret = { type = "string", check = no_crlf },
+  client_secret = { type = "string", check = function(v) return secret(v) end },
   timeout = { type = "number", min = 0.001, max = 86400 },
   connect_timeout = { type = "number", min = 0.001, max = 86400 },
   retry = { type = { "table", "boolean" }, check = function(v)
@@ -150,7 +165,12 @@ function M.settle(opts, level)
       bad("proxy", "is not on a loopback address while the API is plain http: the token would cross it " ..
           "unencrypted; use https, or allow it with insecure = true", level)
     end
-    if p.password then s.secrets[#s.secrets + 1] = p.password end
+    if p.password then
+      -- libcurl sends the userinfo percent-decoded, in Proxy-Authorization: Basic base64(user:password)
+      local sent = redact.percent_decode(p.password)
+      if #sent < redact.MIN_SECRET then bad("proxy", "password " .. too_short(#sent), level) end
+      for _, form in ipairs(redact.userinfo_forms(p.user, p.password)) do s.secrets[#s.secrets + 1] = form end
+    end
   end
   if opts.shared_dict then
     local store, why = runtime.shared_store(opts.shared_dict)

@@ -7,7 +7,8 @@
 -- once submitted), jobs (every job id of a split interval), page_count, row_count, poll_count, page_size
 -- (the page size in use: smaller than asked when the service said a page was too big), truncated (the
 -- API's row cap was reached), err.
--- A pager is made from produce(pager) -> rows, more | nil, err.
+-- A pager is made from produce(pager) -> rows, more | nil, err; opts.redact (the client's redactor) makes
+-- what it hands out (rows, errors, the state given to on_progress) redacted copies.
 
 local M = {}
 
@@ -26,6 +27,7 @@ function M.new(produce, opts)
     truncated = false,
     cap = opts and opts.cap,
     page_size = opts and opts.page_size,
+    redact = opts and opts.redact,
     done = false,
   }, Pager)
 end
@@ -37,6 +39,7 @@ end
 -- tell on_progress where the pager is; state: the query status being polled, else the pager's state
 function Pager:progress(status)
   if self.on_progress then
+    if status and self.redact then status = self.redact:text(status) end -- (a server's queryStatus)
     self.on_progress {
       state = status or self.state,
       polls = self.poll_count,
@@ -55,10 +58,13 @@ function Pager:next_page()
   if self.err then return nil, self.err end
   if self.done then return false end
   local rows, more = self.produce(self)
+  local redact = self.redact
   if not rows then
+    if redact then more = redact:copy(more) end
     self.err, self.state, self.done = more, "failed", true
     return nil, more
   end
+  if redact then rows = redact:out(rows) end
   self.state = "paging"
   self.page_count = self.page_count + 1
   if self.cap and self.row_count + #rows >= self.cap then

@@ -35,7 +35,7 @@ local function new_client(args)
   local opts = {
     base_url = args.base_url or cfg.fake_url,
     client_id = id,
-    client_secret = SECRETS[id] or "wrong",
+    client_secret = SECRETS[id] or "wrong-secret",
     poll = { interval = 0.05, max_interval = 0.2, timeout = tonumber(args.poll_timeout) or 30 },
     retry = (args.retry == "0") and false or { max_retries = 3, max_retry_time = 10 },
     timeout = tonumber(args.timeout) or 10,
