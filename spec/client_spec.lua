@@ -536,7 +536,15 @@ describe("the client", function()
         fake:clear_log()
         local sub = assert(c:postOauthClientUsageQuery(H.HEAVY, { interval = day .. "/" .. H.day(-11),
                                                                    groupBy = { "TemplateUri" } }))
-        local res = assert(c:getOauthClientUsageQueryResult(sub.executionId, H.HEAVY))
+        local res, rerr = c:getOauthClientUsageQueryResult(sub.executionId, H.HEAVY)
+        if not math.type and #value >= 16 then
+          -- LuaJIT's numbers are doubles: a count past 2^53 is refused, never rounded
+          assert.is_nil(res)
+          assert.equal("bad_response", rerr.code)
+          assert.truthy(tostring(rerr):find("above 2^53", 1, true), tostring(rerr))
+          break
+        end
+        assert(res, rerr)
         -- the raw text of the same answer, read digit by digit
         local raw = H.requests(fake, "/usage/query/results/")[1]
         assert.is_truthy(raw)
