@@ -143,7 +143,9 @@ function M.rows(ctx, keep)
   local flow = call.flow
   local cols = call.body and columns.select(ctx.flags.row_model, flow.body, call.body) or nil
   local writer = formats.writer(ctx.format, ctx.out.fh, { columns = cols, row_model = ctx.flags.row_model,
-                                                          meta = ctx.meta, bom = ctx.options.bom })
+                                                          meta = ctx.meta, bom = ctx.options.bom,
+                                                          raw_csv = ctx.options["raw-csv"],
+                                                          granularity = call.body and call.body.granularity })
   local started = M.start(ctx, call)
   if flow.pager then
     M.each_page(ctx, started, function(page) writer:write(page) end)
@@ -167,6 +169,8 @@ function M.rows(ctx, keep)
   failure.check()
   writer:finish()
   M.days_note(ctx)
+  local left_out = writer.outside and writer.outside:note()
+  if left_out then ctx.term:note(left_out) end
 end
 
 return M

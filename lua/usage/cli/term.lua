@@ -1,8 +1,9 @@
 -- usage.cli.term: everything the command line writes to stderr goes through here: error lines, notes,
 -- the --verbose log and the progress line. Each line is passed through a redactor that knows the
 -- secrets the command line holds (the client secret, its Basic form, a given access token), on top of
--- the library's own redaction, and has its control characters (terminal escape sequences a server may
--- have sent) turned into spaces. The progress line is drawn only on a terminal.
+-- the library's own redaction, and is made safe for a terminal by usage.sanitize.display: valid UTF-8, and
+-- the controls (escape sequences, C1 CSI and OSC), BIDI overrides and invisible characters a server may
+-- have sent shown escaped (\x1b, \x9b, \u202e), on one line. The progress line is drawn only on a terminal.
 --   local t = term.new { quiet =, progress = true|false|nil (nil: when stderr is a terminal), now = }
 --   t:secret(s)  t:line(text)  t:block(text)  t:note(text)  t:draw(text)  t:done()  t:logger()
 --   t:tracker(label)

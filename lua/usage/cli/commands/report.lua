@@ -13,6 +13,7 @@ local aggregate = require "usage.report.aggregate"
 local rformats = require "usage.report.formats"
 local chart = require "usage.report.chart"
 local page = require "usage.report.page"
+local outside = require "usage.cli.outside"
 
 local M = {
   name = "report",
@@ -58,9 +59,10 @@ end
 
 local FOLD = { clients = aggregate.add_client_row, endpoints = aggregate.add_endpoint_row }
 
--- collect(ctx) -> the folded rows of both jobs
+-- collect(ctx) -> the folded rows of both jobs (rows dated outside the days left out, and said)
 local function collect(ctx)
   local agg, fns = aggregate.new(), {}
+  local days = outside.new(ctx.days, "Day")
   for i, call in ipairs(M.calls(ctx)) do
     local pager, fold = run.start(ctx, call), FOLD[call.name]
     fns[i] = function()
@@ -68,7 +70,9 @@ local function collect(ctx)
         local rows, err = pager:next_page()
         if rows == nil then return nil, err end
         if rows == false then return true end
-        for _, row in ipairs(rows) do fold(agg, row) end
+        for _, row in ipairs(rows) do
+          if days:keep(row.date) then fold(agg, row) end
+        end
       end
     end
   end
@@ -78,6 +82,8 @@ local function collect(ctx)
     if not results[i] then failure.from_error(errs[i], M.name) end
   end
   failure.check()
+  local note = days:note()
+  if note then ctx.term:note(note) end
   return agg
 end
 
@@ -91,7 +97,7 @@ function M.run(ctx)
                  scale = o.scale, chart = o.chart or o["rank-by"] }
   local out = ctx.out.fh
   if ctx.format == "table" then out:write(rformats.table(r, d, view.title .. " (UTC)"))
-  elseif ctx.format == "csv" then out:write(rformats.csv(r, o.bom))
+  elseif ctx.format == "csv" then out:write(rformats.csv(r, o.bom, o["raw-csv"]))
   elseif ctx.format == "json" then out:write(rformats.json(r, ctx.meta))
   elseif ctx.format == "ndjson" then out:write(rformats.ndjson(r))
   elseif ctx.format == "html" then out:write(page.html(r, d, view))

@@ -32,11 +32,17 @@ function M.prepare(ctx)
   end
 end
 
+-- The rows of the days the command asked the API for but not the user (today, the days before the first)
+-- go silently; any other row dated outside the days is left out by the writer, which says so.
 function M.run(ctx)
   local first, last = ctx.days.first, ctx.days.last
+  local today = interval.day_of(ctx.now)
+  local asked = tonumber(ctx.opts.days or ctx.flags.flow.submit_op.query.days.default) or 1
+  local asked_first = interval.date(today - asked + 1)
+  local asked_last = interval.date(today)
   return run.rows(ctx, function(row)
     local day = type(row.date) == "string" and row.date:sub(1, 10)
-    return not day or (day >= first and day <= last)
+    return not day or (day >= first and day <= last) or day < asked_first or day > asked_last
   end)
 end
 
