@@ -91,10 +91,12 @@ local function rewrite(s, plain, policy)
   return concat(out, "", 1, n)
 end
 
--- a small memo per rewrite: the same names come back on every row
+-- a small memo per rewrite: the same names come back on every row (only short strings: at most 4,096 of
+-- 256 bytes each, whatever the server sends)
 local function memo(fn)
   local cache, count = {}, 0
   return function(s)
+    if #s > 256 then return fn(s) end
     local v = cache[s]
     if v then return v end
     v = fn(s)

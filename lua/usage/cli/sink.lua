@@ -49,6 +49,7 @@ function M.open(path, on_error)
     return setmetatable({ fh = checked(io.stdout, "standard output", on_error), raw = io.stdout,
                           name = "standard output" }, Sink)
   end
+  if path == "" then return nil, "cannot write a file without a name (--output \"\")" end
   local info = core.file_info(path) -- (a symlink: what it points at)
   if info and info.type == "directory" then return nil, "cannot write " .. path .. ": it is a directory" end
   -- /dev and /proc hold devices and descriptors (/dev/stdout is a regular file when stdout is one: it

@@ -9,6 +9,7 @@
 --   t:tracker(label)
 
 local redact = require "usage.redact"
+local sanitize = require "usage.sanitize"
 local text = require "usage.cli.text"
 
 local M = {}
@@ -77,10 +78,10 @@ function Term:line(s)
 end
 
 -- block(text): text of the tool's own (help, a traceback with GENESYS_USAGE_DEBUG), lines kept, secrets
--- still redacted
+-- still redacted, each line made safe as a line is (a traceback may quote a server's text)
 function Term:block(s)
   self:clear()
-  self.stream:write(self.redactor:text(tostring(s)))
+  self.stream:write((self.redactor:text(tostring(s)):gsub("[^\n]+", sanitize.display)))
   self.stream:flush()
 end
 
