@@ -87,7 +87,10 @@ return function(req)
   if req.path == "/api/v2/usage/query" then
     return 200, nil, '{"executionId":"exec-1","resultsUri":"/api/v2/usage/query/exec-1/results"}'
   end
-  if req.path:find("/api/v2/usage/query/", 1, true) then
+  if req.path:find("/usage/summary", 1, true) then
+    return 200, nil, '{"executionId":"exec-2","resultsUri":"/x"}'
+  end
+  if req.path:find("/api/v2/usage/query/", 1, true) or req.path:find("/usage/query/results/", 1, true) then
     return 200, nil, '{"queryStatus":"Complete","results":' .. RESULTS .. '}'
   end
   if req.method == "POST" then return 200, nil, '{"id":"job-' .. req.n .. '"}' end
@@ -386,6 +389,21 @@ end]], jsonish(nasty))))
       check(r.code == 0, r)
       check(#valid("json", r, nil, r.out).rows == 2, r)
       check(r.err:match("left out (%d+) rows") == "6", r, "no note")
+    end)
+
+    it("summary: the days it asked for beyond the user's go silently, the others are said", function()
+      local results = {}
+      for i, e in ipairs(entities) do
+        results[i] = { date = e.date and (e.date .. "T00:00:00Z") or nil, requests = e.requestCount,
+                       clientId = "c1", clientName = "n1" }
+      end
+      serve({}, results)
+      local r = bounded({ "summary", "c1", "--last", "3d", "-f", "json" }, 30)
+      check(r.code == 0, r)
+      check(#valid("json", r, nil, r.out).rows == 2, r)
+      -- today (asked for, since ?days=N counts it) goes silently; the five others are said
+      check(r.err:match("left out (%d+) rows") == "5", r, "no note of 5 rows")
+      check(not r.err:find(day(0), 1, true), r, "today is said")
     end)
 
     it("report: left out of the totals, the tables and the chart; said on stderr", function()
