@@ -40,7 +40,17 @@ end
 local demo = fakecloud.clients.demo
 local svg = "out/usage-report.svg"
 
-io.write("Fake Genesys Cloud at ", fake.base_url, " (OAuth client ", demo.id, ")\n\n")
+io.write("Fake Genesys Cloud at ", fake.base_url, " (OAuth client ", demo.id, ")\n")
+local function thousands(n) return (tostring(n):reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", "")) end
+local okc, catalog = pcall(fake.catalog, fake)
+local home = okc and catalog.home_organization
+if home and home.monthlyAllowance then
+  -- the scale to read the report against (spec/fakecloud/README.md, "The data set")
+  io.write("Its organization: ", home.name, ", ", thousands(home.seats), " ", home.licence, " seats: ",
+           thousands(home.monthlyAllowance), " API requests a month of fair-use allowance (",
+           thousands(math.floor(home.monthlyAllowance / 30 + 0.5)), " a day).\n")
+end
+io.write("\n")
 io.write("$ GENESYSCLOUD_OAUTHCLIENT_ID=", demo.id, " GENESYSCLOUD_OAUTHCLIENT_SECRET=*** \\\n",
          "  genesys-usage report --last 30d --base-url ", fake.base_url, " --svg ", svg, "\n\n")
 io.flush()

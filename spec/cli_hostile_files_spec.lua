@@ -160,7 +160,7 @@ end]]))
       mkdir(dir)
       local out = dir .. "/out.csv"
       nginx.write_file(out, "old,content\r\n")
-      local p = t:spawn { "aggregates", "--last", "2d", "-o", out, "--poll-timeout", "600" }
+      local p = t:spawn { "aggregates", "--last", "2d", "-o", out, "--poll-timeout", "600", "--verbose" }
       local started = p:wait_for("job job%-1 started", 20)
       nginx.sleep(0.5)
       local during = entries(dir)

@@ -47,7 +47,7 @@ describe("genesys-usage against a hostile server", function()
     local function interrupt(signals, opts)
       srv:script(opts.script)
       local out = t:path("out-" .. signals[1] .. ".csv")
-      local args = { "aggregates", "--last", "3d", "--output", out, "--poll-timeout", "3600" }
+      local args = { "aggregates", "--last", "3d", "--output", out, "--poll-timeout", "3600", "--verbose" } -- (ids: --verbose)
       for _, a in ipairs(opts.args or {}) do args[#args + 1] = a end
       local p = t:spawn(args, { raw = true })
       local started = p:wait_for(opts.ready or "job job%-1 started", 20)

@@ -81,7 +81,7 @@ describe("genesys-usage metrics", function()
     assert.truthy(text:find('client_id="other"', 1, true))
     local f = t:run({ "metrics", "--output", path },
                     { env = { GENESYSCLOUD_OAUTHCLIENT_ID = "no-perms", GENESYSCLOUD_OAUTHCLIENT_SECRET = "no-perms-secret" } })
-    assert.equal(1, f.code)
+    assert.equal(77, f.code) -- EX_NOPERM
     assert.truthy(support.one_line(f.err), f.err)
     assert.equal(text, read_file(path))
     assert.equal(0, #support.temp_files(t.dir))

@@ -144,6 +144,17 @@ describe("genesys-usage", function()
       rows, err = lib:aggregates(body):all()
       assert.is_nil(err)
       assert.is_true(#rows > 20)
+      -- the reference rows are the fake's raw records, summed per day and client
+      local raw, n = {}, 0
+      for _, rec in ipairs(fake:data(three.first, three.last)) do
+        local key = rec.date .. " " .. rec.clientId
+        if not raw[key] then n = n + 1 end
+        raw[key] = (raw[key] or 0) + rec.requests
+      end
+      assert.equal(n, #rows)
+      for _, row in ipairs(rows) do
+        assert.equal(raw[row.date .. " " .. row.oauthClient.id], row.requestCount)
+      end
     end)
 
     local function with(extra)
@@ -154,7 +165,7 @@ describe("genesys-usage", function()
     end
 
     it("writes CSV with the columns the query fills, in one naming for both generations", function()
-      local r = ok(run(with { "--format", "csv" }))
+      local r = ok(run(with { "--format", "csv", "--verbose" })) -- (notes: on a terminal or with --verbose)
       local expect = { "date,oauthClientId,oauthClientName,requests,status200,status300,status400,status429,status500\r\n" }
       for _, row in ipairs(rows) do
         expect[#expect + 1] = table.concat({ row.date, row.oauthClient.id, csv(row.oauthClient.name), int(row.requestCount),
@@ -210,7 +221,7 @@ describe("genesys-usage", function()
         assert.equal(row.date, v.rows[i].date)
       end
       assert.truthy(r.out:find('^{"command":"aggregates","days":{"first":"'))
-      local nd = ok(run(with { "--format", "ndjson" }))
+      local nd = ok(run(with { "--format", "ndjson", "--verbose" }))
       local got = lines_of(nd.out)
       assert.equal(#rows, #got)
       for i, line in ipairs(got) do assert.same(v.rows[i], json.decode(line)) end
@@ -262,7 +273,7 @@ describe("genesys-usage", function()
       local bad = t:path("never.csv")
       local f = run({ "aggregates", "--last", "3d", "--output", bad },
                     { env = { GENESYSCLOUD_OAUTHCLIENT_ID = "no-perms", GENESYSCLOUD_OAUTHCLIENT_SECRET = "no-perms-secret" } })
-      assert.equal(1, f.code)
+      assert.equal(77, f.code) -- EX_NOPERM
       assert.is_nil(read_file(bad))
       local full = run(with { "--format", "csv", "--output", "/dev/full", "--quiet" })
       assert.equal(1, full.code)
@@ -282,6 +293,7 @@ describe("genesys-usage", function()
     it("sorts by a field of the rows, and refuses an unknown one before sending anything", function()
       local r = ok(run(with { "--sort", "requestCount:desc", "--format", "ndjson" }))
       local prev
+      assert.equal(#rows, #lines_of(r.out))
       for _, l in ipairs(lines_of(r.out)) do
         local row = json.decode(l)
         if prev then assert.is_true(prev >= row.requests) end
@@ -296,7 +308,7 @@ describe("genesys-usage", function()
     end)
 
     it("prints a job's id when it starts and reads it again with --job, without submitting", function()
-      local first = ok(run(with { "--format", "csv" }))
+      local first = ok(run(with { "--format", "csv", "--verbose" }))
       local id = first.err:match("job ([%w%-]+) started")
       assert.truthy(id, first.err)
       assert.truthy(first.err:find("--job " .. id, 1, true))
@@ -307,11 +319,11 @@ describe("genesys-usage", function()
       assert.truthy(#H.requests(fake, "/aggregates/query/jobs/" .. id:gsub("%p", "%%%0"), "GET") > 0)
       -- the columns of a job read again are those its rows hold: the metrics it asked for, no others
       local m = ok(run { "aggregates", "--last", "2d", "--group-by", "TemplateUri", "--metric", "Requests,Status429",
-                         "--format", "csv" })
+                         "--format", "csv", "--verbose" })
       local mjob = m.err:match("job ([%w%-]+) started")
       assert.equal(m.out, ok(run { "aggregates", "--job", mjob, "--format", "csv" }).out)
       assert.equal("date,templateUri,requests,status429", lines_of(m.out)[1]:gsub("\r$", ""))
-      local cid = ok(run { "client-aggregates", HEAVY, "--last", "2d", "--format", "csv" })
+      local cid = ok(run { "client-aggregates", HEAVY, "--last", "2d", "--format", "csv", "--verbose" })
       local cjob = cid.err:match("job ([%w%-]+) started")
       local cagain = ok(run { "client-aggregates", HEAVY, "--job", cjob, "--format", "csv" })
       assert.equal(cid.out, cagain.out)
@@ -353,10 +365,17 @@ describe("genesys-usage", function()
     end
 
     it("summary: --days N is the API's (today included); the days flags keep exactly those days", function()
-      local expect = assert(lib:client_summary(HEAVY, { days = "2" }))
+      -- one row a day of the client's raw records (every organization) in today and yesterday: today has none
+      local raw_days = {}
+      for _, rec in ipairs(fake:data(H.day(-1), H.day(0), { scope = "all", client_id = HEAVY })) do
+        raw_days[rec.date] = true
+      end
+      local expect = 0
+      for _ in pairs(raw_days) do expect = expect + 1 end
+      assert.equal(1, expect)
       local r = ok(run { "summary", HEAVY, "--days", "2", "--format", "json" })
       local v = json.decode(r.out)
-      assert.equal(#expect.results, #v.rows)
+      assert.equal(expect, #v.rows)
       assert.is_false(v.days.complete)
       assert.equal(os.date("!%Y-%m-%d"), v.days.last)
       fake:clear_log()
@@ -370,9 +389,10 @@ describe("genesys-usage", function()
 
     it("says on stderr when simple search stops at the API's 20,000 rows", function()
       fake:config { result_rows = 20500 }
-      -- (the fake's synthetic rows fill whole days from the first one: 7 days hold them all; rows dated
-      -- outside the days asked for would be left out)
-      local okr, r = pcall(run, { "search", "--last", "7d", "--format", "csv" })
+      -- three columns: 20,500 rows stay under the service's 5 MB of results (every column would not); the
+      -- fake's synthetic rows fill whole days from the first one: 7 days hold them all (rows dated outside
+      -- the days asked for would be left out)
+      local okr, r = pcall(run, { "search", "--last", "7d", "--metric", "Date,ClientName,Status200", "--format", "csv" })
       fake:config { result_rows = false }
       assert.is_true(okr, tostring(r))
       ok(r)
@@ -394,10 +414,10 @@ describe("genesys-usage", function()
 
   ------------------------------------------------------------------------------------------------
   describe("errors", function()
-    it("prints an API error on one line with status, code and correlation id, and exits 1", function()
+    it("prints an API error on one line with status, code and correlation id, and exits 77 or 1", function()
       local r = run({ "aggregates", "--last", "7d", "--format", "csv" },
                     { env = { GENESYSCLOUD_OAUTHCLIENT_ID = "no-perms", GENESYSCLOUD_OAUTHCLIENT_SECRET = "no-perms-secret" } })
-      assert.equal(1, r.code)
+      assert.equal(77, r.code) -- a permission refused: EX_NOPERM
       assert.equal("", r.out)
       assert.truthy(support.one_line(r.err), r.err)
       assert.truthy(r.err:find("HTTP 403", 1, true))
@@ -421,14 +441,17 @@ describe("genesys-usage", function()
       assert.equal(1, f.code)
       assert.truthy(support.one_line(f.err), f.err)
       assert.truthy(f.err:find("query_failed", 1, true))
+      -- with the job's id, to read it again
+      assert.truthy(f.err:find(" %(job [%w%-]+: read it again with: genesys%-usage aggregates %-%-job [%w%-]+%)\n$"),
+                    f.err)
     end)
 
-    it("fails on bad credentials and on a server that does not answer with exit 1", function()
+    it("fails on bad credentials (77) and on a server that does not answer (75)", function()
       local r = run({ "query", "--last", "1d" }, { env = { GENESYSCLOUD_OAUTHCLIENT_SECRET = "wrong" } })
-      assert.equal(1, r.code)
+      assert.equal(77, r.code)
       assert.truthy(support.one_line(r.err), r.err)
       local c = run { "query", "--last", "1d", "--base-url", "http://127.0.0.1:1", "--timeout", "2" }
-      assert.equal(1, c.code)
+      assert.equal(75, c.code)
       assert.truthy(support.one_line(c.err), c.err)
     end)
 

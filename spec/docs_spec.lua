@@ -42,13 +42,30 @@ describe("docs", function()
     end
   end)
 
-  it("the README's client options are the options usage.new accepts", function()
+  it("the README's client options are the options usage.new accepts, all of them", function()
     local readme = read("README.md")
     local usage = require "usage"
-    for name in readme:match("### Creating a client(.-)\n### "):gmatch("\n| `([%w_]+)`") do
-      local ok, err = pcall(usage.new, { access_token = "t", [name] = {} })
+    local section = assert(readme:match("### Creating a client(.-)\n### "), "README.md: no '### Creating a client'")
+    -- every name in backquotes in the first column of the option table
+    local documented, n = {}, 0
+    for cell in section:gmatch("\n| ([^|\n]+) |") do
+      for name in cell:gmatch("`([%w_]+)`") do
+        if not documented[name] then documented[name], n = true, n + 1 end
+      end
+    end
+    local accepted, m = {}, 0
+    for name in pairs(require("usage.options").spec) do accepted[name], m = true, m + 1 end
+    assert.is_true(m >= 20, m)
+    for name in pairs(accepted) do assert.truthy(documented[name], name .. " is missing from the README's table") end
+    for name in pairs(documented) do
+      assert.truthy(accepted[name], name .. " is in the README's table but not an option")
+      local _, err = pcall(usage.new, { access_token = "t", [name] = {} })
       assert.is_nil(tostring(err):find("'" .. name .. "' is unknown", 1, true), name)
     end
+    assert.equal(m, n)
+    -- the check itself can fail: an unknown option is refused as such
+    local _, err = pcall(usage.new, { access_token = "t", no_such_option = {} })
+    assert.truthy(tostring(err):find("'no_such_option' is unknown", 1, true), tostring(err))
   end)
 
   it("examples/quickstart.lua runs against the fake cloud", function()

@@ -223,6 +223,37 @@ local function compare_sums(expected, rows, keyfn, count_names)
   assert.are.equal(nkeys(expected), nkeys(seen))
 end
 
+-- a + b on decimal digits (non-negative integers as strings or numbers): exact beyond 2^53 on every interpreter
+local function dec_add(a, b)
+  a = type(a) == "number" and string.format("%d", a) or a
+  b = type(b) == "number" and string.format("%d", b) or b
+  local out, carry, i, j = {}, 0, #a, #b
+  while i > 0 or j > 0 or carry > 0 do
+    local d = carry + (i > 0 and a:byte(i) - 48 or 0) + (j > 0 and b:byte(j) - 48 or 0)
+    out[#out + 1] = string.char(48 + d % 10)
+    carry = math.floor(d / 10)
+    i, j = i - 1, j - 1
+  end
+  local text = table.concat(out):reverse():gsub("^0+", "")
+  return text == "" and "0" or text
+end
+
+local function client_named(name)
+  for _, c in ipairs(catalog.clients) do
+    if c.name == name then return c end
+  end
+  error("no client named " .. name)
+end
+
+-- the faults of log entries, in order (entries without one are left out)
+local function H_faults(log)
+  local out = {}
+  for _, e in ipairs(log) do
+    if e.fault then out[#out + 1] = e.fault end
+  end
+  return out
+end
+
 local function k(...)
   local t = { ... }
   for i = 1, select("#", ...) do t[i] = tostring(t[i] == nil and "-" or t[i]) end
@@ -730,8 +761,14 @@ describe("fake cloud", function()
         assert.are.equal(c.id, row.clientId)
         assert.are.equal(c.name, row.clientName)
       end
+      -- today has no usage yet (the service lags): 3 days are the 2 before today for a client active every day
+      local before = D(-2) .. "," .. D(-1)
       local s3 = poll(get("/api/v2/oauth/clients/" .. catalog.clients[2].id .. "/usage/summary?days=3").json.resultsUri)
-      assert.are.equal(3, #s3.json.results) -- the heavy client is active every day
+      local after = D(-2) .. "," .. D(-1)
+      local got = {}
+      for i, row in ipairs(s3.json.results) do got[i] = row.date:sub(1, 10) end
+      got = table.concat(got, ",")
+      assert.is_true(got == before or got == after, got)
     end)
 
     it("spells statuses as configured (status_case) and answers unknown statuses on demand", function()
@@ -857,7 +894,13 @@ describe("fake cloud", function()
         interval = D(-100) .. "T00:00:00Z/" .. D(-10) .. "T00:00:00Z", granularity = "Day", -- 90 days later
         groupBy = { "OauthClientId", "TemplateUri", "HttpMethod" },
       }, 1000)
-      assert.is_true(#rows > 10000, #rows)
+      -- one row per (day, client, template, method) of the raw records
+      local keys = {}
+      for _, rec in ipairs(fake:data(D(-100), D(-10))) do
+        keys[k(rec.date, rec.clientId, rec.templateUri, rec.httpMethod)] = true
+      end
+      assert.are.equal(nkeys(keys), #rows)
+      assert.is_true(#rows > 5000, #rows)
       assert.are.equal(math.ceil(#rows / 1000), #pages)
       assert.are.equal(D(-100), rows[1].date)
       assert.are.equal(D(-10), rows[#rows].date) -- the end is inclusive: 91 days
@@ -876,11 +919,13 @@ describe("fake cloud", function()
 
     it("simple search: at most 20,000 rows in all", function()
       fake:config { result_rows = 25000, lifecycle = { polls = 0 } }
-      local rows, pages = search_all({ interval = iv }, 1000)
+      -- three columns: 20,000 rows stay under the 5 MB of results data (see "documented errors")
+      local few = { "Date", "ClientName", "Status200" }
+      local rows, pages = search_all({ interval = iv, metrics = few }, 1000)
       assert.are.equal(20000, #rows)
       assert.are.equal(20, pages)
       -- a page size that does not divide 20,000 ends exactly at the cap too
-      local r = post(P.search, { interval = iv })
+      local r = post(P.search, { interval = iv, metrics = few })
       local page, n = get(r.json.resultsUri .. "?pageSize=999"), 0
       while true do
         n = n + #page.json.results
@@ -917,21 +962,32 @@ describe("fake cloud", function()
       end
     end)
 
-    it("has the documented catalog: clients with non-ASCII names, templates, methods, platforms, users", function()
+    it("has the documented catalog: a 1,000-seat CX 3 home organization, 25 clients, their endpoints", function()
+      local home = catalog.home_organization
+      assert.are.equal("Acme Contact Center", home.name)
+      assert.are.equal(1000, home.seats)
+      assert.are.equal("CX 3", home.licence)
+      assert.are.equal(140000, home.allowancePerSeat)
+      assert.are.equal(140000000, home.monthlyAllowance)
       assert.are.equal(25, #catalog.clients)
-      assert.are.equal(25, #catalog.templates)
       assert.are.equal(10, #catalog.users)
       assert.are.same({ "GET", "POST", "PUT", "PATCH", "DELETE" }, catalog.methods)
-      local names = {}
+      assert.are.equal(4, #catalog.organizations)
+      local names, templates = {}, {}
+      for _, t in ipairs(catalog.templates) do templates[t] = true end
       for _, c in ipairs(catalog.clients) do
         assert.is_truthy(c.id:match("^%x+%-%x+%-%x+%-%x+%-%x+$"))
+        assert.is_string(c.purpose)
+        assert.is_string(c.how)
+        assert.is_true(#c.endpoints >= 2, c.name)
+        for _, e in ipairs(c.endpoints) do
+          assert.is_true(templates[e:match("^%u+ /(.*)$")], e)
+        end
         names[c.name] = c
       end
       assert.is_table(names["Équipe Reporting"])
       assert.is_table(names["データ同期 bot"])
-      assert.is_true(names["Bulk Export Service"].heavy)
-      assert.are.equal("Acme Contact Center", catalog.home_organization.name)
-      assert.is_true(#catalog.organizations >= 3)
+      assert.are.equal(names["Callback Scheduler"].id, catalog.runaway.clientId)
     end)
 
     it("keeps counts consistent: 200+300+400+500 = requests, 429 <= 400", function()
@@ -1098,34 +1154,45 @@ describe("fake cloud", function()
       end
     end)
 
-    it("delivers counts above 2^31 exactly (no exponent, no fraction)", function()
-      local heavy
-      for _, c in ipairs(catalog.clients) do if c.heavy then heavy = c end end
-      local f = run_old(P.query, { interval = interval, groupBy = { "OAuthClientId" } })
-      local exp = expect_sums(org_recs, function(r) return r.clientId == heavy.id and r.date or nil end)
-      local found = 0
-      for _, row in ipairs(f.json.results) do
-        if row.clientId == heavy.id then
-          found = found + 1
-          local e = exp[row.date:sub(1, 10)]
-          assert.is_true(e.requests > 2 ^ 31)
-          assert.is_true(e.status200 > 2 ^ 31)
-          assert.is_truthy(f.body:find('"requests":' .. string.format("%d", e.requests) .. ',', 1, true))
-          assert.is_truthy(f.body:find('"status200":' .. string.format("%d", e.status200) .. ',', 1, true))
+    it("delivers counts above 2^31 and 2^53 exactly (config count_offset; no exponent, no fraction)", function()
+      local bulk = client_named("Bulk Export Service")
+      local day = iv_start
+      local function raw_text()
+        return call("GET", "/__fake/data?start=" .. day .. "&end=" .. day, { token = false }).body
+      end
+      -- the client's requests that day, summed on the digits of the raw records (a double would round)
+      local function client_total(text)
+        local total, n = "0", 0
+        -- (requests is the last field of a record; templateUris hold braces)
+        for id, requests in text:gmatch('"clientId":"([^"]+)".-"requests":(%d+)}') do
+          if id == bulk.id then total, n = dec_add(total, requests), n + 1 end
+        end
+        return total, n
+      end
+      local plain_total, n = client_total(raw_text())
+      assert.is_true(n >= 1)
+      assert.is_true(tonumber(plain_total) < 2 ^ 31) -- the data set itself stays at a real organization's scale
+      for _, value in ipairs { "2147483648", "4294967296", "9007199254740993", "4611686018427387904" } do
+        fake:config { count_offset = { date = day, value = value } }
+        local total = client_total(raw_text())
+        assert.are.equal(dec_add(plain_total, value), total)
+        local f = run_old(P.query, { interval = day .. "/" .. D(-29), groupBy = { "OAuthClientId" } })
+        assert.is_truthy(f.body:find('"clientId":"' .. bulk.id:gsub("%-", "%%-") .. '"[^}]*"requests":' .. total .. ","), total .. " in " .. f.body)
+        local j = post(P.agg, { interval = day .. "/" .. day, groupBy = { "OauthClientId" },
+          oauthClientIds = { bulk.id } })
+        local page = poll(j.json.selfUri)
+        assert.is_truthy(page.body:find('"requestCount":' .. total .. ",", 1, true), total .. " in " .. page.body)
+        for _, body in ipairs { f.body, page.body } do
+          assert.is_falsy(body:find("[eE]%+"))
+          assert.is_falsy(body:find('"%w+":%d+%.%d'))
         end
       end
-      assert.are.equal(14, found)
-      assert.is_falsy(f.body:find("[eE]%+"))
-      assert.is_falsy(f.body:find('"%w+":%d+%.%d'))
-      -- a two-week total of the heavy client goes well past 2^32 and still arrives exactly
-      local rows = run_new(P.agg, { interval = jobs_interval, granularity = "Month", groupBy = { "OauthClientId" },
-        oauthClientIds = { heavy.id } })
-      local total = 0
-      for _, e in pairs(exp) do total = total + e.requests end
-      assert.is_true(total > 2 ^ 35)
-      local sum = 0
-      for _, e in ipairs(rows) do sum = sum + e.requestCount end
-      assert.are.equal(string.format("%d", total), string.format("%d", sum))
+      fake:config { count_offset = false }
+      assert.are.equal(plain_total, (client_total(raw_text())))
+      assert.has_error(function() fake:config { count_offset = { date = day, value = "4611686018427387905" } } end)
+      assert.has_error(function() fake:config { count_offset = { date = day, value = 1.5 } } end)
+      assert.has_error(function() fake:config { count_offset = { value = "5" } } end)
+      assert.has_error(function() fake:config { count_offset = { date = day, value = "5", client_id = "x" } } end)
     end)
 
     it("emits empty arrays as []", function()
@@ -1145,6 +1212,381 @@ describe("fake cloud", function()
       fake:clear_log()
       assert.are.equal("[]", call("GET", "/__fake/log", { token = false }).body)
       assert.are.equal("[]", call("GET", "/__fake/faults", { token = false }).body)
+    end)
+  end)
+
+  describe("a real organization (the scale of the data set)", function()
+    local MONTHLY = 140000000 -- 1,000 CX 3 seats x 140,000 requests
+
+    -- the spec's own reading of spec/fakecloud/endpoints.tsv: "METHOD api/v2/..." -> true
+    local function endpoint_table()
+      local set, n = {}, 0
+      for line in io.lines(fakecloud.dir .. "/endpoints.tsv") do
+        local m, p = line:match("^(%u+)\t/(%S+)$")
+        if m then set[m .. " " .. p], n = true, n + 1 end
+      end
+      return set, n
+    end
+
+    -- requests per day ([date] = n) and per client and day ([clientName][date] = n) of raw records
+    local function daily(recs)
+      local days, clients = {}, {}
+      for _, r in ipairs(recs) do
+        days[r.date] = (days[r.date] or 0) + r.requests
+        local c = clients[r.clientName] or {}
+        c[r.date] = (c[r.date] or 0) + r.requests
+        clients[r.clientName] = c
+      end
+      return days, clients
+    end
+
+    local function weekday(ymd) -- 1 = Monday ... 7 = Sunday, by the spec's own calendar
+      local y, m, d = ymd:match("^(%d+)-(%d+)-(%d+)$")
+      local wday = os.date("*t", os.time { year = tonumber(y), month = tonumber(m), day = tonumber(d), hour = 12 }).wday
+      return (wday + 5) % 7 + 1
+    end
+
+    local year -- raw records of the home organization for the year before today, without the runaway
+    before_each(function()
+      fake:config { lifecycle = { polls = 0 } }
+      if not year then
+        fake:config { runaway = false }
+        year = fake:data(D(-365), D(-1))
+        fake:config { runaway = cjson.null }
+      end
+    end)
+
+    it("serves only real (method, templateUri) pairs: every one is in endpoints.tsv", function()
+      local set, n = endpoint_table()
+      assert.are.equal(3178, n)
+      assert.are.equal(n, catalog.endpoint_table)
+      local served = {}
+      -- the raw records of every organization, the runaway included, and what the API answers
+      for _, rec in ipairs(fake:data(D(-120), D(-1), { scope = "all" })) do
+        served[rec.httpMethod .. " " .. rec.templateUri] = true
+      end
+      for _, rec in ipairs(year) do served[rec.httpMethod .. " " .. rec.templateUri] = true end
+      local f = run_old(P.query, { interval = D(-365) .. "/" .. D(1), granularity = "Month",
+        groupBy = { "TemplateUri", "HttpMethod" } })
+      assert.is_true(#f.json.results > 0)
+      for _, row in ipairs(f.json.results) do served[row.httpMethod .. " " .. row.templateUri] = true end
+      fake:config { result_rows = 3000 }
+      local synthetic = run_new(P.agg, { interval = JOB }, 1000)
+      assert.are.equal(3000, #synthetic)
+      for _, e in ipairs(synthetic) do served[e.httpMethod .. " " .. e.templateUri] = true end
+      local count = 0
+      for pair in pairs(served) do
+        assert.is_true(set[pair], pair .. " is not in endpoints.tsv")
+        count = count + 1
+      end
+      -- every endpoint a client is said to use is served (and nothing else)
+      local listed = 0
+      for _, c in ipairs(catalog.clients) do
+        for _, e in ipairs(c.endpoints) do
+          local pair = e:gsub(" /", " ", 1)
+          assert.is_true(served[pair], e)
+          listed = listed + 1
+        end
+      end
+      assert.is_true(count >= 60 and listed >= count - 2, count .. " served, " .. listed .. " listed")
+    end)
+
+    it("regenerates endpoints.tsv with gen_endpoints.lua, which refuses a malformed line", function()
+      local interp = jit and "luajit" or "lua5.4"
+      local script = fakecloud.dir .. "/gen_endpoints.lua"
+      local p = io.popen(interp .. " " .. script .. " " .. fakecloud.dir .. "/endpoints.tsv")
+      local out = p:read("*a")
+      p:close()
+      local fh = assert(io.open(fakecloud.dir .. "/endpoints.tsv", "rb"))
+      local file = fh:read("*a")
+      fh:close()
+      assert.are.equal(file, out)
+      local tmp = os.tmpname()
+      fh = assert(io.open(tmp, "wb"))
+      fh:write("GET\t/api/v2/users\nFETCH\t/api/v2/users\n")
+      fh:close()
+      local rc = os.execute(interp .. " " .. script .. " " .. tmp .. " >/dev/null 2>&1")
+      os.remove(tmp)
+      assert.is_true(rc ~= true and rc ~= 0)
+    end)
+
+    it("spends 3 to 4.7 million requests a weekday, less on weekends, under 140 million a month without the runaway", function()
+      local days = daily(year)
+      assert.are.equal(365, nkeys(days))
+      local wk, we, nwk, nwe = 0, 0, 0, 0
+      for date, n in pairs(days) do
+        if weekday(date) <= 5 then
+          assert.is_true(n > 3000000 and n < MONTHLY / 30, date .. " " .. n)
+          wk, nwk = wk + n, nwk + 1
+        else
+          we, nwe = we + n, nwe + 1
+        end
+      end
+      assert.is_true(we / nwe < 0.75 * wk / nwk)
+      -- every 30-day window is under the allowance
+      local sorted = {}
+      for date, n in pairs(days) do sorted[#sorted + 1] = { date, n } end
+      table.sort(sorted, function(a, b) return a[1] < b[1] end)
+      local window = 0
+      for i, d in ipairs(sorted) do
+        window = window + d[2]
+        if i > 30 then window = window - sorted[i - 30][2] end
+        if i >= 30 then assert.is_true(window < MONTHLY, d[1] .. " " .. window) end
+      end
+    end)
+
+    it("has clients from a few thousand to hundreds of thousands of requests a day, none beyond its tokens", function()
+      local _, clients = daily(year)
+      local by_name = {}
+      for _, c in ipairs(catalog.clients) do by_name[c.name] = c end
+      local smallest, largest = math.huge, 0
+      for name, days in pairs(clients) do
+        local c = by_name[name]
+        local sum, n, max = 0, 0, 0
+        for date, v in pairs(days) do
+          if weekday(date) <= 5 then sum, n = sum + v, n + 1 end
+          if v > max then max = v end
+        end
+        local mean = sum / n
+        smallest, largest = math.min(smallest, mean), math.max(largest, mean)
+        -- one client-credentials token: 300 a minute, 432,000 a day; two: 864,000
+        local tokens = c.how:match("^(%d) token") or (c.how:match("^1 token") and "1")
+        if tokens then assert.is_true(max <= tonumber(tokens) * 432000, name .. " " .. max) end
+        assert.is_true(c.weekdayRequests * 0.5 < mean and mean < c.weekdayRequests * 1.5, name .. " " .. mean)
+      end
+      assert.is_true(smallest >= 1000 and smallest < 10000, smallest)
+      assert.is_true(largest > 500000 and largest < 1000000, largest)
+      assert.are.equal(#catalog.clients, nkeys(clients))
+    end)
+
+    it("has a runaway client that pushes its month over the allowance, from a day the control endpoint moves", function()
+      -- by default it starts 7 days before the fake's clock at start (the fake may have started before midnight)
+      local start = catalog.runaway.start
+      assert.is_true(start == D(-7) or start == D(-8), start)
+      assert.are.equal(7500000, catalog.runaway.requests)
+      local runaway = catalog.runaway.clientName
+      -- a month known in advance: the runaway from 13 March, today 20 March
+      fake:config { today = "2026-03-20", runaway = { start = "2026-03-13" } }
+      local feb_days = daily(fake:data("2026-02-01", "2026-02-28"))
+      local feb = 0
+      for _, n in pairs(feb_days) do feb = feb + n end
+      assert.is_true(feb < MONTHLY, feb)
+      local mar_recs = fake:data("2026-03-01", "2026-03-31")
+      local mar_days, mar_clients = daily(mar_recs)
+      assert.are.equal(19, nkeys(mar_days)) -- today (the 20th) and later: no usage yet
+      local mtd = 0
+      for _, n in pairs(mar_days) do mtd = mtd + n end
+      assert.is_true(mtd < MONTHLY, mtd)
+      assert.is_true(mtd / 19 * 31 > 1.2 * MONTHLY, mtd) -- the month at this pace: well over
+      for date, n in pairs(mar_clients[runaway]) do
+        if date < "2026-03-13" then
+          assert.is_true(n < 50000, date .. " " .. n)
+        else
+          assert.is_true(n > 2000000, date .. " " .. n)
+        end
+      end
+      local r429, rreq = 0, 0
+      for _, r in ipairs(mar_recs) do
+        if r.clientName == runaway and r.date >= "2026-03-14" then r429, rreq = r429 + r.status429, rreq + r.requests end
+      end
+      assert.is_true(r429 / rreq > 0.05 and r429 / rreq < 0.13, r429 / rreq)
+      -- a past day stays a pure function of (seed, settings, day): other clients do not move with the runaway
+      local function others(recs)
+        local out = {}
+        for _, r in ipairs(recs) do
+          if r.clientName ~= runaway then out[#out + 1] = cjson.encode(r) end
+        end
+        return table.concat(out, "\n")
+      end
+      local with = others(mar_recs)
+      fake:config { runaway = { start = "2026-03-01" } }
+      assert.are.equal(with, others(fake:data("2026-03-01", "2026-03-31")))
+      fake:config { runaway = false }
+      local without = fake:data("2026-03-01", "2026-03-31")
+      assert.are.equal(with, others(without))
+      local _, quiet = daily(without)
+      for date, n in pairs(quiet[runaway]) do assert.is_true(n < 50000, date .. " " .. n) end
+      -- and two reads of one day agree
+      fake:config { runaway = { start = "2026-03-13" } }
+      assert.are.same(fake:data("2026-03-15", "2026-03-15"), fake:data("2026-03-15", "2026-03-15"))
+      assert.has_error(function() fake:config { runaway = { start = "13 March" } } end)
+      assert.has_error(function() fake:config { runaway = { requests = 0 } } end)
+      fake:config { runaway = cjson.null, today = false }
+      assert.are.equal(start, fake:catalog().runaway.start)
+    end)
+
+    it("answers 429 in bursts on a few clients and days, 5xx in rare incidents", function()
+      local bursty = {}
+      for _, c in ipairs(catalog.clients) do bursty[c.name] = c.burst end
+      local per = {}   -- [client][date] = { req, s429 }
+      local org = {}   -- [date] = { req, s500 }
+      for _, r in ipairs(year) do
+        local c = per[r.clientName] or {}
+        local d = c[r.date] or { 0, 0 }
+        d[1], d[2] = d[1] + r.requests, d[2] + r.status429
+        c[r.date], per[r.clientName] = d, c
+        local o = org[r.date] or { 0, 0 }
+        o[1], o[2] = o[1] + r.requests, o[2] + r.status500
+        org[r.date] = o
+      end
+      local with429 = 0
+      for name, days in pairs(per) do
+        local hit, active = 0, 0
+        for _, d in pairs(days) do
+          active = active + 1
+          if d[2] > 0 then
+            hit = hit + 1
+            assert.is_true(d[2] / d[1] > 0.015, name) -- a burst, not a trickle
+          end
+        end
+        if bursty[name] then
+          assert.is_true(hit > 0 and hit < 0.4 * active, name .. " " .. hit .. "/" .. active)
+          with429 = with429 + 1
+        else
+          assert.are.equal(0, hit, name)
+        end
+      end
+      assert.is_true(with429 >= 2 and with429 <= 5, with429)
+      local incidents = 0
+      for _, o in pairs(org) do
+        if o[2] / o[1] > 0.00002 then incidents = incidents + 1 end
+      end
+      assert.is_true(incidents >= 1 and incidents <= 30, incidents) -- ~1 a month at most
+    end)
+
+    it("has no usage for the current UTC day (nor later), in every operation", function()
+      assert.are.same({}, fake:data(D(0), D(3), { scope = "all" }))
+      assert.is_true(#fake:data(D(-1), D(-1)) > 0)
+      local cid = client_named("Bulk Export Service").id
+      assert.are.equal(0, #run_new(P.agg, { interval = D(0) .. "/" .. D(0) }, 1000))
+      assert.are.equal(0, #run_new(client_agg_path(cid), { interval = D(0) .. "/" .. D(0) }, 1000))
+      assert.are.equal(0, #run_old(P.query, { interval = D(0) .. "/" .. D(1) }).json.results)
+      assert.are.equal(0, #run_old(client_path(cid), { interval = D(0) .. "/" .. D(1) }).json.results)
+      assert.are.equal(0, #search_all({ interval = D(0) .. "/" .. D(1) }))
+      assert.are.equal(1, #run_old(P.query, { interval = D(-1) .. "/" .. D(1) }).json.results)
+      -- the fake's today (config today) decides
+      fake:config { today = D(-3) }
+      assert.are.same({}, fake:data(D(-3), D(-1)))
+      assert.is_true(#fake:data(D(-4), D(-4)) > 0)
+    end)
+
+    it("reads an old-generation end either way (config old_interval_end); ends at 23:59:59.999 agree", function()
+      local cid = client_named("Bulk Export Service").id
+      local function dates_of(rows)
+        local set, out = {}, {}
+        for _, r in ipairs(rows) do set[r.date:sub(1, 10)] = true end
+        for d in pairs(set) do out[#out + 1] = d end
+        table.sort(out)
+        return table.concat(out, ",")
+      end
+      local function span(a, b)
+        local out = {}
+        for i = a, b do out[#out + 1] = D(i) end
+        return table.concat(out, ",")
+      end
+      local last_ms = D(-20) .. "T00:00:00.000Z/" .. D(-15) .. "T23:59:59.999Z"
+      local date_only = D(-20) .. "/" .. D(-14)
+      assert.are.equal("exclusive", fake:config().old_interval_end)
+      for _, reading in ipairs { "exclusive", "inclusive" } do
+        fake:config { old_interval_end = reading }
+        for _, run in ipairs {
+          function(iv) return run_old(P.query, { interval = iv }).json.results end,
+          function(iv) return run_old(client_path(cid), { interval = iv }).json.results end,
+          function(iv) return (search_all({ interval = iv, metrics = { "Date", "Status200" } }, 1000)) end,
+        } do
+          assert.are.equal(span(-20, -15), dates_of(run(last_ms)), reading)
+          assert.are.equal(reading == "exclusive" and span(-20, -15) or span(-20, -14), dates_of(run(date_only)),
+            reading)
+        end
+        -- the new generation is documented: inclusive whatever this setting
+        assert.are.equal(span(-20, -14), dates_of(run_new(P.agg, { interval = date_only }, 1000)))
+      end
+      assert.has_error(function() fake:config { old_interval_end = "both" } end)
+    end)
+  end)
+
+  describe("documented errors", function()
+    before_each(function()
+      fake:config { lifecycle = { polls = 0 } }
+    end)
+
+    it("simple search results over 5 MB: 500 max.response.size.reached on every results GET, whatever the page", function()
+      -- a year of every column: some 35,000 rows of about 250 bytes (the limit is on the whole result,
+      -- before the cap of 20,000 rows)
+      local big = post(P.search, { interval = D(-365) .. "/" .. D(0) })
+      for _, q in ipairs { "", "?pageSize=1", "?pageSize=1000", "?pageSize=1" } do
+        local r = get(big.json.resultsUri .. q)
+        assert_error(r, 500, "max.response.size.reached")
+        assert.is_truthy(r.json.message:find("smaller date interval or include more filters", 1, true), r.json.message)
+      end
+      -- a smaller interval, or more filters, or fewer columns: fine
+      assert.are.equal(200, get(post(P.search, { interval = D(-20) .. "/" .. D(0) }).json.resultsUri).status)
+      assert.are.equal(200, get(post(P.search, { interval = D(-365) .. "/" .. D(0),
+        oauthClientNames = { "Acme Reporting" } }).json.resultsUri).status)
+      local few = get(post(P.search, { interval = D(-365) .. "/" .. D(0), metrics = { "Date", "Status429" } })
+        .json.resultsUri .. "?pageSize=1000")
+      assert.are.equal(200, few.status, few.body)
+      -- the limit is config search_max_bytes (false: none), on all the rows of the result
+      fake:config { search_max_bytes = false }
+      assert.are.equal(200, get(big.json.resultsUri).status)
+      local small = post(P.search, { interval = D(-3) .. "/" .. D(0) })
+      local whole = get(small.json.resultsUri .. "?pageSize=1000") -- one page holds all of its rows
+      local rows = assert(whole.body:match('^{"queryStatus":"Complete","results":%[(.*)%]}$'), whole.body)
+      local size = #rows -- the rows and their commas, as the fake sent them
+      fake:config { search_max_bytes = size }
+      assert.are.equal(200, get(small.json.resultsUri .. "?pageSize=5").status)
+      fake:config { search_max_bytes = size - 1 }
+      assert_error(get(small.json.resultsUri .. "?pageSize=5"), 500, "max.response.size.reached")
+      assert.has_error(function() fake:config { search_max_bytes = 0 } end)
+    end)
+
+    it("injects search_too_big and query_error (500) on simple search result GETs only", function()
+      local s = post(P.search, { interval = IV })
+      local j = post(P.agg, { interval = JOB })
+      local q = post(P.query, { interval = IV })
+      fake:fault { fault = "search_too_big" }
+      fake:fault { fault = "query_error", count = 2 }
+      assert.are.equal(200, get(j.json.selfUri).status)
+      assert.are.equal(200, get(q.json.resultsUri).status)
+      local e = get(s.json.resultsUri)
+      assert_error(e, 500, "query.error")
+      assert.are.equal("There was a problem running the query", e.json.message)
+      assert_error(get(s.json.resultsUri .. "?pageSize=1"), 500, "query.error")
+      local t = get(s.json.resultsUri .. "?pageSize=1")
+      assert_error(t, 500, "max.response.size.reached")
+      assert.is_truthy(t.json.message:find("5MB limit", 1, true))
+      assert.are.equal(200, get(s.json.resultsUri).status)
+      assert.are.equal(0, #fake:faults())
+      local log = H_faults(fake:log())
+      assert.are.same({ "query_error", "query_error", "search_too_big" }, log)
+    end)
+
+    it("answers 400 query.too.long to job POSTs with more than max_filter_values filter values (and on demand)", function()
+      local cid = client_named("Acme Reporting").id
+      local function templates(n)
+        local out = {}
+        for i = 1, n do out[i] = "api/v2/fake/" .. i end
+        return out
+      end
+      for _, path in ipairs { P.agg, client_agg_path(cid) } do
+        assert.are.equal(200, post(path, { interval = JOB, templateUris = templates(100) }).status)
+        local r = post(path, { interval = JOB, templateUris = templates(60), httpMethods = { "GET" },
+          platforms = templates(40) })
+        assert_error(r, 400, "query.too.long")
+        assert.is_truthy(r.json.message:find("less filters", 1, true))
+      end
+      -- the old generation documents no such error
+      assert.are.equal(200, post(P.search, { interval = IV, templateUris = templates(500) }).status)
+      fake:config { max_filter_values = 2 }
+      assert_error(post(P.agg, { interval = JOB, userIds = { "a", "b", "c" } }), 400, "query.too.long")
+      assert.are.equal(200, post(P.agg, { interval = JOB, userIds = { "a", "b" } }).status)
+      fake:config { max_filter_values = cjson.null }
+      fake:fault { fault = "query_too_long", count = 2 }
+      assert.are.equal(200, post(P.query, { interval = IV }).status) -- not a job POST
+      assert_error(post(P.agg, { interval = JOB }), 400, "query.too.long")
+      assert_error(post(client_agg_path(cid), { interval = JOB }), 400, "query.too.long")
+      assert.are.equal(200, post(P.agg, { interval = JOB }).status)
+      assert.is_nil(next(fake:faults()))
     end)
   end)
 
@@ -1206,14 +1648,14 @@ describe("fake cloud", function()
         run_old(P.query, { interval = cases[1][1] }).json.results, function(row) return row.date:sub(1, 10) end)
     end)
 
-    it("the summary covers today and the days before it; config today pins today", function()
+    it("the summary covers today and the days before it, today without usage; config today pins today", function()
       fake:config { today = "2025-03-05" }
       local s = poll(get("/api/v2/oauth/clients/" .. heavy .. "/usage/summary?days=3").json.resultsUri)
-      assert.are.same({ "2025-03-03", "2025-03-04", "2025-03-05" }, dates(s.json.results))
+      assert.are.same({ "2025-03-03", "2025-03-04" }, dates(s.json.results))
       fake:config { today = false }
-      local before = days(-1, 0)
-      s = poll(get("/api/v2/oauth/clients/" .. heavy .. "/usage/summary?days=2").json.resultsUri)
-      local after = days(-1, 0)
+      local before = days(-2, -1)
+      s = poll(get("/api/v2/oauth/clients/" .. heavy .. "/usage/summary?days=3").json.resultsUri)
+      local after = days(-2, -1)
       local got = dates(s.json.results)
       assert.is_true(table.concat(got, ",") == table.concat(before, ",") or
         table.concat(got, ",") == table.concat(after, ","), table.concat(got, ","))
@@ -1544,9 +1986,12 @@ describe("fake cloud", function()
       for _, path in ipairs({ P.agg, client_agg_path(catalog.clients[1].id) }) do
         local j = post(path, { interval = JOB })
         local first = get(j.json.selfUri .. "?pageSize=10")
-        local limit = #first.body
+        local second = get(first.json.nextUri)
+        -- the two first pages of 10 rows fit, the larger one exactly (client names differ in length)
+        local limit = math.max(#first.body, #second.body)
         fake:config { max_response_bytes = limit }
-        assert.are.equal(first.body, get(j.json.selfUri .. "?pageSize=10").body) -- exactly at the limit
+        assert.are.equal(first.body, get(j.json.selfUri .. "?pageSize=10").body)
+        assert.are.equal(second.body, get(first.json.nextUri).body)
         local r = get(j.json.selfUri .. "?pageSize=11")
         assert_error(r, 400, "max.response.size.reached")
         assert.is_nil(r.json.entities)

@@ -288,7 +288,8 @@ describe("flows", function()
     it("stops at the API's 20,000-row cap and says so", function()
       fake:config { lifecycle = { polls = 0 }, result_rows = 25000 }
       local c = H.client(fake)
-      local pager = c:search({ interval = H.I }, { page_size = 1000 })
+      -- three columns: 25,000 rows stay under the service's 5 MB of results (more would be a 500)
+      local pager = c:search({ interval = H.I, metrics = { "Date", "ClientName", "Status200" } }, { page_size = 1000 })
       local n = 0
       for _ in pager:rows() do n = n + 1 end
       assert.equal(20000, n)
@@ -355,6 +356,57 @@ describe("flows", function()
       assert.is_true(search.page_size < 1000)
     end)
 
+    it("neither retries nor shrinks a simple search over the service's 5 MB (500): says what to do instead", function()
+      fake:config { search_max_bytes = 2000, lifecycle = { polls = 1 } } -- a week of rows is far more
+      local c = H.client(fake) -- retries on
+      local search = c:search({ interval = H.I }, { page_size = 1000 })
+      local rows, err = search:all()
+      assert.is_nil(rows)
+      assert.equal(500, err.status)
+      assert.equal("max.response.size.reached", err.code)
+      assert.matches("smaller interval or add filters", err.advice, 1, true)
+      assert.matches("whatever the page size", tostring(err), 1, true)
+      assert.matches("smaller date interval", err.message, 1, true) -- the service's own words stay
+      assert.equal(1000, search.page_size)
+      local gets = H.requests(fake, "/simplesearch/[^/]+/results$", "GET")
+      assert.equal(2, #gets) -- Running, then the 500: no retry, no smaller page
+      assert.equal(500, gets[2].status)
+      for _, e in ipairs(gets) do assert.equal("pageSize=1000", e.query) end
+    end)
+
+    it("reports query.error (500) on simple search results once, with a clear error", function()
+      fake:config { lifecycle = { polls = 0 } }
+      fake:fault { fault = "query_error", count = 3 }
+      local c = H.client(fake)
+      local rows, err = c:search({ interval = H.I }):all()
+      assert.is_nil(rows)
+      assert.equal(500, err.status)
+      assert.equal("query.error", err.code)
+      assert.matches("could not run the query", err.advice, 1, true)
+      assert.matches("There was a problem running the query", tostring(err), 1, true)
+      assert.equal(1, #H.requests(fake, "/simplesearch/[^/]+/results$", "GET"))
+    end)
+
+    it("reports query.too.long (400) on both aggregates submits, sent once, with a clear error", function()
+      local templates = {}
+      for i = 1, 101 do templates[i] = "api/v2/routing/queues/" .. i end
+      local c = H.client(fake)
+      for _, run in ipairs {
+        function() return c:aggregates({ interval = H.DAYS, templateUris = templates }):all() end,
+        function() return c:client_aggregates(H.ACME, { interval = H.DAYS, templateUris = templates }):all() end,
+      } do
+        fake:clear_log()
+        local rows, err = run()
+        assert.is_nil(rows)
+        assert.equal(400, err.status)
+        assert.equal("query.too.long", err.code)
+        assert.matches("use fewer filters", err.advice, 1, true)
+        assert.matches("less filters", err.message, 1, true)
+        assert.equal(1, #H.requests(fake, "/aggregates/query/jobs$", "POST"))
+        assert.equal(0, #H.requests(fake, "/aggregates/query/jobs/", "GET"))
+      end
+    end)
+
     it("treats 202 answers, with and without a body, as still running", function()
       for _, running in ipairs { "body", "empty" } do
         fake:reset()
@@ -408,8 +460,12 @@ describe("flows", function()
       assert.is_true(#api >= 2)
       for _, e in ipairs(api) do assert.equal("t-1", e.headers["x-trace"]) end
       assert(c:postUsageQuery({ interval = H.I }, { headers = { ["X-Trace"] = "t-2" } }))
-      assert(c:getUsageAggregatesQueryJob(H.requests(fake, "/jobs$", "POST")[1].path:match("[^/]+$") or "x",
-                                          { pageSize = 1, headers = { ["X-Other"] = "o" } }) or true)
+      -- the job of the flow above, read again with other headers (its id is in the path of its GETs)
+      local job = H.requests(fake, "/aggregates/query/jobs/[^/]+$", "GET")[1].path:match("[^/]+$")
+      local page, err = c:getUsageAggregatesQueryJob(job, { pageSize = 1, headers = { ["X-Other"] = "o" } })
+      assert.is_nil(err, tostring(err))
+      assert.equal("Succeeded", page.queryStatus)
+      assert.equal(1, #page.entities)
       local last = H.requests(fake, "^/api/")
       assert.equal("o", last[#last].headers["x-other"])
       assert.has_error(function() c:postUsageQuery({ interval = H.I }, { headers = { Authorization = "Bearer x" } }) end)
@@ -462,7 +518,9 @@ describe("flows", function()
       local pager = c:aggregates({ interval = span.jobs, granularity = "Month" })
       assert(pager:all())
       local json = require "usage.json"
-      for _, p in ipairs(H.requests(fake, "/aggregates/query/jobs$", "POST")) do
+      local posts = H.requests(fake, "/aggregates/query/jobs$", "POST")
+      assert.is_true(#posts >= 3, #posts) -- some 230 days: three jobs at least
+      for _, p in ipairs(posts) do
         local first, last = iv.covered(json.decode(p.body).interval, "jobs")
         assert.equal(iv.date(last + 1):sub(9, 10), "01", "a job ends inside a month")
         assert.is_true(last - first + 1 <= 90)

@@ -15,7 +15,8 @@ end
 H.I = "2025-01-01T00:00:00Z/2025-01-08T00:00:00Z"   -- a week of the seeded data (old generation: [start, end))
 H.DAYS = H.day(-40) .. "/" .. H.day(-10)            -- 31 recent days, for the new generation (both ends inclusive)
 H.ACME = "0f4e9193-0ab2-40bc-9671-10c37a5b87ac"      -- "Acme Reporting"
-H.HEAVY = "e1757718-6cd5-497a-8c0a-8a7aa9d882fd"     -- "Bulk Export Service": counts above 2^31
+H.HEAVY = "e1757718-6cd5-497a-8c0a-8a7aa9d882fd"     -- "Bulk Export Service": active every day, in 2 organizations;
+                                                    -- config count_offset puts counts above 2^31 / 2^53 on it
 
 function H.start(opts)
   return fakecloud.start(opts or {})

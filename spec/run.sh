@@ -45,6 +45,11 @@ line_suite() {
   fi
   passed=$((passed + $(echo "$line" | sed -E 's#^([0-9]+) passed.*#\1#')))
   failed=$((failed + $(echo "$line" | sed -E 's#^.*, ([0-9]+) failed$#\1#')))
+  # a suite that could not run is a failure, not a pass (a skipped check would go unnoticed)
+  if grep -q '^SKIPPED:' "$tmp/out"; then
+    echo "!! $name: skipped, counted as a failure"
+    failed=$((failed + 1))
+  fi
 }
 
 busted_suite "busted (Lua 5.4)" lua5.4 "$BUSTED" "$@"
@@ -53,6 +58,10 @@ if [ $# -eq 0 ] && [ -f spec/js/run.sh ]; then
   line_suite "official JavaScript SDK against the fake cloud" sh spec/js/run.sh
 fi
 
-if [ "$pending" -gt 0 ]; then echo "($pending pending: see the lines marked pending above)"; fi
+# a pending busted test is a check that did not run: it fails the run
+if [ "$pending" -gt 0 ]; then
+  echo "!! $pending pending: see the lines marked pending above (counted as failures)"
+  failed=$((failed + pending))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -186,6 +186,56 @@ describe("the writers' numbers and days", function()
     end
   end)
 
+  it("the report's renderers with hostile counts (also those the command refuses to total): valid, finite, at once", function()
+    local aggregate = require "usage.report.aggregate"
+    local page = require "usage.report.page"
+    local rformats = require "usage.report.formats"
+    local days = { "2026-11-01", "2026-11-02", "2026-11-03" }
+    local py = nginx.absolute("spec/support/outputs.py")
+    local files = {} -- mode -> { { path, what } }
+    local function add(mode, text, what)
+      local path = os.tmpname()
+      nginx.write_file(path, text)
+      files[mode] = files[mode] or {}
+      table.insert(files[mode], { path, what })
+      assert.is_nil(text:find("nan", 1, true), what)
+    end
+    for _, values in ipairs {
+      { 1.7e308, 5 }, { 1e308, 1e308, 1e308 }, { 2 ^ 63, 1 }, { -5, -7 }, { 0, 0 }, { 1e-300, 5e-324 }, { 1.7e308 },
+    } do
+      local agg = aggregate.new()
+      for i, v in ipairs(values) do
+        aggregate.add_row(agg, { date = days[(i % 3) + 1], requestCount = v, status429 = v, status500 = 1,
+                                 oauthClient = { id = "c" .. i, name = "n" .. i }, templateUri = "api/x" .. i, httpMethod = "GET" })
+      end
+      local r = aggregate.rank(agg, { top = 10, rank_by = "requests", days = days })
+      local d = aggregate.display(r)
+      local what = table.concat(values, ", ")
+      for _, scale in ipairs { "auto", "linear", "log" } do
+        add("svg", chart.svg(r, { scale = scale, pairs = true, days_label = "x" }), what .. " svg " .. scale)
+      end
+      add("html", page.html(r, d, { title = "t", days_label = "x" }), what .. " html")
+      add("json", rformats.json(r, { days = nil }), what .. " json")
+      add("ndjson", rformats.ndjson(r), what .. " ndjson")
+      add("csv", rformats.csv(r), what .. " csv")
+      add("terminal", rformats.table(r, d, "t"), what .. " table")
+    end
+    for mode, list in pairs(files) do
+      local args = {}
+      for i, f in ipairs(list) do args[i] = sh(f[1]) end
+      local p = io.popen("python3 " .. sh(py) .. " " .. mode .. " " .. table.concat(args, " ") .. " 2>&1")
+      local i = 0
+      for line in p:lines() do
+        i = i + 1
+        local v = cjson.decode(line)
+        assert(v.fail == nil, list[i][2] .. ": " .. tostring(v.fail))
+      end
+      p:close()
+      assert.equal(#list, i, mode)
+      for _, f in ipairs(list) do os.remove(f[1]) end
+    end
+  end)
+
   it("a long table honours a trapped signal (Ctrl-C) and cuts cells wider than MAX_CELL", function()
     local core = require "usage.core"
     local failure = require "usage.cli.failure"

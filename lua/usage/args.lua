@@ -64,6 +64,31 @@ function M.headers(name, h, level)
   return out
 end
 
+-- query(name, key, spec, v, level) -> the text of query parameter `key` (spec: its row in an operation's
+-- `query` table of usage.operations): an integer within spec.min..spec.max, whole days ("digits": a
+-- string or number of at most 6 digits), or a string without control characters. The generated
+-- operations and the flows both check their query parameters here, so a flow accepts exactly what its
+-- operation accepts.
+function M.query(name, key, spec, v, level)
+  if spec.type == "integer" then
+    if type(v) ~= "number" or v ~= math.floor(v) or v < spec.min or v > spec.max then
+      error(string.format("usage: %s: option '%s' must be an integer from %d to %d", name, key, spec.min, spec.max),
+            level + 1)
+    end
+    return string.format("%d", v)
+  elseif spec.type == "digits" then
+    if type(v) == "number" and v == math.floor(v) and v >= 0 and v < 1e6 then v = string.format("%d", v) end
+    if type(v) ~= "string" or not v:match("^%d+$") or #v > 6 then
+      error(string.format("usage: %s: option '%s' must be a whole number of days", name, key), level + 1)
+    end
+    return v
+  end
+  if type(v) ~= "string" or v:find("%c") then
+    error(string.format("usage: %s: option '%s' must be a string without control characters", name, key), level + 1)
+  end
+  return v
+end
+
 -- options(name, opts, spec, level) -> opts or {} (see usage.validate.options)
 function M.options(name, opts, spec, level)
   return validate.options(name, opts, spec, level + 1)

@@ -176,22 +176,8 @@ local function check_query(op, opts)
     elseif not spec then
       error(string.format("usage: %s: option '%s' is unknown (known: %s)", name, tostring(k),
                           table.concat(op.option_names, ", ")), 3)
-    elseif spec.type == "integer" then
-      if type(v) ~= "number" or v ~= math.floor(v) or v < spec.min or v > spec.max then
-        error(string.format("usage: %s: option '%s' must be an integer from %d to %d", name, k, spec.min, spec.max), 3)
-      end
-      out[k] = string.format("%d", v)
-    elseif spec.type == "digits" then
-      if type(v) == "number" and v == math.floor(v) and v >= 0 then v = string.format("%d", v) end
-      if type(v) ~= "string" or not v:match("^%d+$") or #v > 6 then
-        error(string.format("usage: %s: option '%s' must be a whole number of days", name, k), 3)
-      end
-      out[k] = v
     else
-      if type(v) ~= "string" or v:find("%c") then
-        error(string.format("usage: %s: option '%s' must be a string without control characters", name, k), 3)
-      end
-      out[k] = v
+      out[k] = args.query(name, k, spec, v, 3)
     end
   end
   return out, headers

@@ -53,8 +53,27 @@ M.list = {
     read = "getUsageClientClientIdAggregatesQueryJob", kind = "next_uri", rows = "entities", split = true },
 }
 
--- the codes of "this page is too big, ask for a smaller one" (new and old generation)
+-- the codes of "this page is too big, ask for a smaller one" (new and old generation): 400 only
 local SIZE_ERRORS = { ["max.response.size.reached"] = true, ["response.entity.too.large"] = true }
+
+-- documented errors that neither a retry nor a smaller page fixes, and what the caller can do instead
+-- ("status code" -> advice, put in front of the service's message and in err.advice)
+local ADVICE = {
+  ["500 max.response.size.reached"] = "the search results are over the service's 5 MB limit, whatever the " ..
+    "page size: ask for a smaller interval or add filters",
+  ["500 query.error"] = "the service could not run the query (query.error): try again later or narrow the query",
+  ["400 query.too.long"] = "the query has too many filter values for the service (query.too.long): use fewer " ..
+    "filters, or split it into several queries",
+}
+
+local function advised(err)
+  local advice = type(err) == "table" and err.status and ADVICE[err.status .. " " .. tostring(err.code)]
+  if advice and not err.advice then
+    err.advice = advice
+    err.message = advice .. " (the service said: " .. tostring(err.message) .. ")"
+  end
+  return err
+end
 
 local option_specs = {
   poll = { type = "table", check = options.nested(options.poll_spec) },
@@ -233,11 +252,27 @@ local function op_args(op, params, id)
   return out
 end
 
+-- A job start the service refuses as "more than a year ago" although it passed the strict reading here
+-- (the service's clock runs ahead, or validation is off): the error says which day it can use, the later
+-- of the first allowed day by this clock and the day after the refused start.
+local function year_refusal(flow, body, err)
+  if flow.generation ~= "jobs" or type(err) ~= "table" or err.status ~= 400 or type(body) ~= "table" then return end
+  if type(err.message) ~= "string" or not err.message:lower():find("year", 1, true) then return end
+  local start = type(body.interval) == "string" and interval.parse(body.interval)
+  if not start then return end
+  local first = math.max(interval.first_allowed_day(), interval.day_of(start) + 1)
+  err.first_day = interval.date(first)
+  err.message = err.message .. " (the first day an aggregates job can start with is " .. err.first_day .. ")"
+end
+
 local function submit(client, flow, params, body, opts)
   local op = flow.submit_op
   local query = flow.options and opts.days and { days = opts.days } or nil
   local data, err, meta = client:_call(op, op_args(op, params), query, body, opts.headers)
-  if not data then return nil, err, meta end
+  if not data then
+    year_refusal(flow, body, err)
+    return nil, advised(err), meta
+  end
   local id = data[flow.id_field]
   if not server_id(id) then
     return nil, errors.bad_response("the submit answer has no usable " .. flow.id_field,
@@ -255,11 +290,12 @@ local function size_error(err)
   return err and err.status == 400 and SIZE_ERRORS[err.code]
 end
 
--- fetch at the pager's page size; a page too big for the service is asked again at half the size
+-- fetch at the pager's page size; a page too big for the service (400) is asked again at half the size, not
+-- results too big whatever the page (500)
 local function sized(pager, call)
   while true do
     local data, err, meta = call(pager.page_size)
-    if data or not size_error(err) or pager.page_size <= M.MIN_PAGE_SIZE then return data, err, meta end
+    if data or not size_error(err) or pager.page_size <= M.MIN_PAGE_SIZE then return data, advised(err), meta end
     pager.page_size = math.max(M.MIN_PAGE_SIZE, math.floor(pager.page_size / 2))
   end
 end
@@ -365,16 +401,26 @@ local function new_reader(client, flow, params, body, opts, pager)
   return r
 end
 
--- the bodies of the jobs of an aggregates interval: one, or one per span of at most MAX_JOB_DAYS days
+-- the bodies of the jobs of an aggregates interval: one, or one per span of at most MAX_JOB_DAYS days.
+-- Planned from the body as validation reads it: the granularity without case ("month" is "Month"), the
+-- interval in any ISO 8601 form it accepts. The first job keeps the body's own start and the last its own
+-- end (an instant inside a day stays that instant); the cuts between jobs fall on whole days.
 local function plan(flow, body)
   if not flow.split or type(body) ~= "table" or type(body.interval) ~= "string" then return { body } end
   local first, last = interval.covered(body.interval, "jobs")
   if not first or last - first + 1 <= M.MAX_JOB_DAYS then return { body } end
+  local granularity = type(body.granularity) == "string" and validate.canonical(models.enums.granularity,
+                                                                                body.granularity) or nil
+  local start_text, end_text = body.interval:match("^([^/]+)/([^/]+)$")
+  local spans = interval.split(first, last, M.MAX_JOB_DAYS, granularity)
   local bodies = {}
-  for i, span in ipairs(interval.split(first, last, M.MAX_JOB_DAYS, body.granularity)) do
+  for i, span in ipairs(spans) do
     local b = {}
     for k, v in pairs(body) do b[k] = v end
-    b.interval = interval.days_of(span.first, span.last).jobs
+    local a, z = interval.days_of(span.first, span.last).jobs:match("^([^/]+)/([^/]+)$")
+    if i == 1 then a = start_text end
+    if i == #spans then z = end_text end
+    b.interval = a .. "/" .. z
     bodies[i] = b
   end
   return bodies
@@ -390,11 +436,13 @@ local function run_pager(client, flow, params, body, opts)
     if not rt then return nil, why end
     if not readers then
       started_at = rt.now()
+      local planned = body
       if flow.split and body and client.settings.validate and not opts.job then
-        local _, verr = validate.body(flow.body, body, { split = true })
+        local checked, verr = validate.body(flow.body, body, { split = true })
         if verr then return nil, verr end -- nothing sent
+        planned = checked -- (the jobs are planned from the body as the service will read it)
       end
-      local bodies = opts.job and { body or false } or plan(flow, body) -- (a job read again needs no body)
+      local bodies = opts.job and { body or false } or plan(flow, planned) -- (a job read again needs no body)
       readers, current = {}, 1
       for i, b in ipairs(bodies) do readers[i] = new_reader(client, flow, params, b, opts, pager) end
       if #readers == 1 then
@@ -449,6 +497,9 @@ function M.define(Client)
       local checked = {}
       for k, v in pairs(opts) do checked[k] = v end
       checked.headers = args.headers(name, opts.headers, 2)
+      -- the query parameters the flow passes on: checked as its operations check them (one rule for both)
+      if opts.days ~= nil then checked.days = args.query(name, "days", flow.submit_op.query.days, opts.days, 2) end
+      if opts.page_size ~= nil then args.query(name, "page_size", flow.read_op.query.pageSize, opts.page_size, 2) end
       if flow.pager then return run_pager(self, flow, params, body, checked) end
       return run_result(self, flow, params, body, checked)
     end

@@ -38,6 +38,9 @@ local function month_days(y, m)
 end
 
 -- parse_instant("2025-01-31T10:00:00.000Z") -> unix seconds, has_time | nil, reason
+-- ISO 8601 as people write it: a date alone (00:00 UTC), or a date, "T" and HH:MM[:SS[.fff]] with a zone:
+-- "Z", "+01", "+0100" or "+01:00" (or none: UTC); "t" and "z" in lower case too; "," as the decimal sign.
+-- The result is UTC: an offset is taken away.
 function M.parse_instant(s)
   if type(s) ~= "string" then return nil, "not a string" end
   local y, mo, d, rest = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)(.*)$")
@@ -46,23 +49,28 @@ function M.parse_instant(s)
   if mo < 1 or mo > 12 or d < 1 or d > month_days(y, mo) then return nil, "no such date" end
   local secs = days_from_civil(y, mo, d) * 86400
   if rest == "" then return secs, false end
-  local hh, mi, tail = rest:match("^T(%d%d):(%d%d)(.*)$")
+  local hh, mi, tail = rest:match("^[Tt](%d%d):(%d%d)(.*)$")
   if not hh then return nil, "expected THH:MM after the date" end
   local ss, frac = 0, 0
   local s2, tail2 = tail:match("^:(%d%d)(.*)$")
   if s2 then
     ss, tail = tonumber(s2), tail2
-    local f, tail3 = tail:match("^%.(%d+)(.*)$")
+    local f, tail3 = tail:match("^[%.,](%d+)(.*)$")
     if f then frac, tail = tonumber("0." .. f), tail3 end
   end
   hh, mi = tonumber(hh), tonumber(mi)
   if hh > 23 or mi > 59 or ss > 60 then return nil, "no such time" end
   local offset = 0
-  if tail == "Z" or tail == "" then
+  if tail == "Z" or tail == "z" or tail == "" then
     offset = 0
   else
     local sign, oh, om = tail:match("^([+-])(%d%d):?(%d%d)$")
-    if not sign then return nil, "bad time zone (use Z or +HH:MM)" end
+    if not sign then
+      sign, oh = tail:match("^([+-])(%d%d)$")
+      om = "00"
+    end
+    if not sign then return nil, "bad time zone (use Z, +HH, +HHMM or +HH:MM)" end
+    if tonumber(oh) > 23 or tonumber(om) > 59 then return nil, "bad time zone offset" end
     offset = (tonumber(oh) * 3600 + tonumber(om) * 60) * (sign == "+" and 1 or -1)
   end
   return secs + hh * 3600 + mi * 60 + ss + frac - offset, true
@@ -90,6 +98,32 @@ function M.format(t, date_only)
   return string.format("%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d, idiv(rem, 3600), idiv(rem % 3600, 60), rem % 60)
 end
 
+-- format_ms(unix_seconds) -> "2025-01-31T10:00:00.250Z": UTC with milliseconds (the API's documented
+-- yyyy-MM-ddTHH:mm:ss.SSSZ), the milliseconds left out when there are none
+local function format_ms(t)
+  local whole = floor(t)
+  local ms = floor((t - whole) * 1000 + 0.5)
+  if ms >= 1000 then whole, ms = whole + 1, 0 end
+  local text = M.format(whole)
+  if ms == 0 then return text end
+  return text:sub(1, -2) .. string.format(".%03dZ", ms)
+end
+
+-- normalize("START/END") -> "START/END" in UTC | nil, reason. An interval already written in UTC with "Z"
+-- (or as dates) comes back as it is; one with offsets or lower-case letters is rewritten in UTC:
+-- normalize("2026-11-03t08:00+01/2026-11-04T10:00:00+0100") -> "2026-11-03T07:00:00Z/2026-11-04T09:00:00Z"
+local CANONICAL = "^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d[%.%d]*Z$"
+function M.normalize(text)
+  local start, finish = M.parse(text)
+  if not start then return nil, finish end
+  local a, b = text:match("^([^/]+)/([^/]+)$")
+  local function one(part, t)
+    if part:match(CANONICAL) or part:match("^%d%d%d%d%-%d%d%-%d%d$") then return part end
+    return format_ms(t)
+  end
+  return one(a, start) .. "/" .. one(b, finish)
+end
+
 local units = { s = 1, m = 60, h = 3600, d = 86400, w = 7 * 86400 }
 
 -- duration("7d") -> 604800 | nil, reason
@@ -111,8 +145,10 @@ end
 --   first, last   "YYYY-MM-DD", both included;  count   the number of days
 --   jobs          the interval for the new generation (aggregates jobs), whose start and end are both
 --                 inclusive: "FIRSTT00:00:00Z/LASTT23:59:59.999Z"
---   query         the interval for the old generation (query, client query, simple search), which counts
---                 the days overlapping [start, end): "FIRSTT00:00:00Z/(LAST+1)T00:00:00Z"
+--   query         the interval for the old generation (query, client query, simple search): the same
+--                 "FIRSTT00:00:00Z/LASTT23:59:59.999Z". Whether that generation reads its end as inclusive or
+--                 exclusive is not documented (it is said to count the days overlapping [start, end)); an end
+--                 at the last millisecond of the last day counts the same days under both readings
 --   label         the days in words: "30 November 2026", "1-30 November 2026",
 --                 "28 October - 3 November 2026", "28 December 2025 - 3 January 2026"
 -- `now` (Unix seconds) defaults to the clock; errors are nil, message.
@@ -152,7 +188,7 @@ local function days(first, last)
     first = M.date(first), last = M.date(last), count = last - first + 1,
     first_day = first, last_day = last,
     jobs = M.date(first) .. "T00:00:00Z/" .. M.date(last) .. "T23:59:59.999Z",
-    query = M.date(first) .. "T00:00:00Z/" .. M.date(last + 1) .. "T00:00:00Z",
+    query = M.date(first) .. "T00:00:00Z/" .. M.date(last) .. "T23:59:59.999Z",
     label = M.label(first, last),
   }
 end
@@ -222,7 +258,8 @@ function M.covered(text, generation)
 end
 
 -- one_year_before(now) -> Unix time of the same calendar date one year back, 00:00 UTC (29 February -> 28):
--- the earliest start of an aggregates job
+-- the lenient reading of the one-year limit (a date), kept for callers; the library itself takes the strict
+-- one (one_year_ago, first_allowed_day, check_start)
 function M.one_year_before(now)
   local y, m, d = civil_from_days(today(now))
   y = y - 1
@@ -248,6 +285,25 @@ function M.first_allowed_day(now)
   local day = day_of(t)
   if day * DAY < t then day = day + 1 end
   return day
+end
+
+-- one_year(now) -> the Days an aggregates job may cover now, read strictly: first_allowed_day(now) through
+-- yesterday (364 or 365 days; the longest backfill a client can build)
+function M.one_year(now)
+  return days(M.first_allowed_day(now), today(now) - 1)
+end
+
+-- check_start(start [, now]) -> true | nil, message, first_day: the strict reading of "the start cannot be
+-- more than a year ago" for a start given as Unix seconds: no earlier than one_year_ago(now). The message
+-- names the first whole UTC day that may start an interval (first_day, "YYYY-MM-DD").
+function M.check_start(start, now)
+  now = now or os.time()
+  local limit = M.one_year_ago(now)
+  if start >= limit then return true end
+  local first = M.date(M.first_allowed_day(now))
+  return nil, string.format("starts on %s, more than a year ago: an aggregates job may start at most one year " ..
+                            "ago (read strictly: not before %s, now minus one year), so the first whole day it can " ..
+                            "use is %s", M.format(start, start % DAY == 0), M.format(limit), first), first
 end
 
 -- split(first, last, max_days [, granularity]) -> array of { first, last } day numbers: consecutive spans

@@ -5,8 +5,20 @@
 --     http_method =, platform =, requests =, status200 =, status300 =, status400 =, status429 =, status500 = }
 -- Strings are present only when the row had them (a job groups by some fields only); counts are numbers,
 -- 0 when the row did not carry them. Nothing a server sent can make normalize raise.
+--
+-- It is also the one aggregation of those rows that the report, the metrics and the store share, so that
+-- a client is named by one rule and a total is summed by one rule everywhere:
+--   rows.sum(a, b) -> a + b, or nil when this interpreter cannot give that sum exactly
+--   local agg = rows.aggregation { endpoints = true, pairs = true, client_days = true }
+--   agg:add(api_row) / agg:add_normalized(row)      fold one row (totals, per client, per day, ...)
+--   agg:exact() -> true | false, message             were all the sums exact?
+--   agg:list("clients" | "endpoints" | "pairs")      the entries, unsorted; rows.rank(list, field) sorts
+-- (see each function below for the details).
 
 local M = {}
+
+local floor, huge = math.floor, math.huge
+local math_type, tointeger = math.type, math.tointeger
 
 -- the count fields, in display order; 429 is part of 4xx
 M.COUNTS = { "requests", "status200", "status300", "status400", "status429", "status500" }
@@ -17,7 +29,7 @@ local function str(v)
 end
 
 local function count(v)
-  if type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge then return v end
+  if type(v) == "number" and v == v and v ~= huge and v ~= -huge then return v end
   return 0
 end
 
@@ -43,6 +55,233 @@ function M.normalize(row)
     status429 = count(row.status429),
     status500 = count(row.status500),
   }
+end
+
+---------------------------------------------------------------------------------------------------
+-- exact sums
+
+-- The largest count this interpreter adds exactly: Lua 5.4's integers go to 2^63-1; LuaJIT has only
+-- doubles, whose whole numbers are exact up to 2^53 (2^53-1 is the last one whose successor is exact too).
+M.MAX_EXACT = math_type and math.maxinteger or (2 ^ 53 - 1)
+M.MAX_EXACT_TEXT = math_type and "9,223,372,036,854,775,807 (2^63-1, Lua 5.4's integers)" or
+                   "9,007,199,254,740,991 (2^53-1, the doubles of LuaJIT)"
+local FLOAT_EXACT = 2 ^ 53 - 1
+
+local function whole(v)
+  return v == floor(v) and v ~= huge and v ~= -huge -- (NaN fails the first test)
+end
+
+local function float_sum(a, b)
+  if not whole(a) or not whole(b) then return nil end
+  if a == 0 then return b end -- (adding nothing is exact: a single count stays as it came)
+  if b == 0 then return a end
+  if a > FLOAT_EXACT or a < -FLOAT_EXACT or b > FLOAT_EXACT or b < -FLOAT_EXACT then return nil end
+  local s = a + b
+  if s > FLOAT_EXACT or s < -FLOAT_EXACT then return nil end
+  return s
+end
+
+-- sum(a, b) -> a + b when it is exact, else nil: two whole numbers whose sum this interpreter holds exactly
+-- (Lua 5.4: integers without wrapping around, floats that are whole integers converted first; LuaJIT:
+-- whole doubles within +-(2^53-1)). Adding 0 gives the other number as it is. A fraction, an infinity or
+-- NaN never sums.
+function M.sum(a, b)
+  if type(a) ~= "number" or type(b) ~= "number" then return nil end
+  if math_type then
+    local ia, ib = tointeger(a), tointeger(b)
+    if ia and ib then
+      local s = ia + ib -- wraps around on overflow: caught by the signs
+      if (ib >= 0 and s < ia) or (ib < 0 and s > ia) then return nil end
+      return s
+    end
+  end
+  return float_sum(a, b)
+end
+
+local COUNTS = M.COUNTS
+
+-- totals() -> { requests = 0, status200 = 0, ..., status500 = 0 }
+function M.totals()
+  return { requests = 0, status200 = 0, status300 = 0, status400 = 0, status429 = 0, status500 = 0 }
+end
+
+-- add_counts(t, r) -> true | nil, field: add the counts of r (a normalized row or totals) into t. A sum
+-- that cannot be exact leaves t[field] as it was and sets t.inexact = { [field] = true, ... }.
+function M.add_counts(t, r)
+  local bad
+  for i = 1, #COUNTS do
+    local k = COUNTS[i]
+    local v = r[k]
+    if v ~= nil and v ~= 0 then
+      local s = M.sum(t[k], v)
+      if s == nil then
+        t.inexact = t.inexact or {}
+        t.inexact[k] = true
+        bad = bad or k
+      else
+        t[k] = s
+      end
+    elseif r.inexact and r.inexact[k] then -- (a total that was already inexact)
+      t.inexact = t.inexact or {}
+      t.inexact[k] = true
+      bad = bad or k
+    end
+  end
+  if bad then return nil, bad end
+  return true
+end
+
+---------------------------------------------------------------------------------------------------
+-- the aggregation
+
+-- client_key(r) -> the key of a normalized row's client: its id, or its name when it has no id
+function M.client_key(r)
+  if r.client_id and r.client_id ~= "" then return "id:" .. r.client_id end
+  return "name:" .. (r.client_name or "")
+end
+
+-- The name rule: a client is named by the name on its latest row (by date) that has one; rows of the same
+-- day with different names: the greatest in byte order, so that the choice never depends on the order in
+-- which rows arrive (the report's and the metrics' jobs hand them out in different orders). A row
+-- without a date counts as the oldest.
+local function rename(entry, name, date)
+  if not name or name == "" then return end
+  date = date or ""
+  if entry.name == "" or date > entry.name_date or (date == entry.name_date and name > entry.name) then
+    entry.name, entry.name_date = name, date
+  end
+end
+M.rename = rename
+
+local Aggregation = {}
+Aggregation.__index = Aggregation
+
+-- aggregation(opts) -> an empty aggregation. It always keeps the total, the totals per day (agg.daily)
+-- and per client (agg.clients: key -> { key, id, name, requests, ... }); with opts.client_days each
+-- client's totals per day too (entry.daily), with opts.endpoints the totals per endpoint (agg.endpoints:
+-- "METHOD templateUri" -> { method, template_uri, ... }), with opts.pairs per client and endpoint
+-- (agg.pairs: { client = the client's entry, method, template_uri, ... }); a row with neither httpMethod
+-- nor templateUri adds to no endpoint and no pair. Memory grows with the clients,
+-- endpoints, pairs and days, not with the rows.
+function M.aggregation(opts)
+  opts = opts or {}
+  return setmetatable({
+    opts = { client_days = opts.client_days, endpoints = opts.endpoints, pairs = opts.pairs },
+    total = M.totals(), daily = {}, clients = {}, endpoints = {}, pairs = {}, rows = 0,
+    first = nil, last = nil, problem = nil,
+  }, Aggregation)
+end
+
+local function entry_of(map, key, make)
+  local e = map[key]
+  if not e then
+    e = make()
+    map[key] = e
+  end
+  return e
+end
+
+-- add(t, r, what): add_counts, and the first inexact sum is remembered with what it was the total of
+function Aggregation:_add(t, r, what)
+  local ok, field = M.add_counts(t, r)
+  if not ok and not self.problem then
+    self.problem = { field = field, what = what() }
+  end
+end
+
+-- agg:add_normalized(r) -> agg: fold one normalized row (see normalize)
+function Aggregation:add_normalized(r)
+  local o = self.opts
+  local date = r.date
+  self.rows = self.rows + 1
+  self:_add(self.total, r, function() return "all rows" end)
+  if date then
+    if not self.first or date < self.first then self.first = date end
+    if not self.last or date > self.last then self.last = date end
+    self:_add(entry_of(self.daily, date, M.totals), r, function() return "the day " .. date end)
+  end
+  local key = M.client_key(r)
+  local client = entry_of(self.clients, key, function()
+    local e = M.totals()
+    e.key, e.id, e.name, e.name_date = key, r.client_id or "", "", ""
+    if o.client_days then e.daily = {} end
+    return e
+  end)
+  rename(client, r.client_name, date)
+  local function client_what() return "the OAuth client " .. (client.id ~= "" and client.id or client.name) end
+  self:_add(client, r, client_what)
+  if o.client_days and date then
+    self:_add(entry_of(client.daily, date, M.totals), r, client_what)
+  end
+  if (o.endpoints or o.pairs) and (r.http_method or r.template_uri) then -- (rows of a job by client only: none)
+    local method, uri = r.http_method or "", r.template_uri or ""
+    local ekey = method .. " " .. uri
+    if o.endpoints then
+      local e = entry_of(self.endpoints, ekey, function()
+        local t = M.totals()
+        t.key, t.method, t.template_uri = ekey, method, uri
+        return t
+      end)
+      self:_add(e, r, function() return "the endpoint " .. ekey end)
+    end
+    if o.pairs then
+      local pkey = key .. "\0" .. ekey
+      local p = entry_of(self.pairs, pkey, function()
+        local t = M.totals()
+        t.key, t.client, t.method, t.template_uri = pkey, client, method, uri
+        return t
+      end)
+      self:_add(p, r, function() return "the OAuth client " .. client.key .. " on " .. ekey end)
+    end
+  end
+  return self
+end
+
+-- agg:add(row) -> agg: fold one row as the API returns it (either generation; see normalize)
+function Aggregation:add(row)
+  return self:add_normalized(M.normalize(row))
+end
+
+-- agg:add_rows(rows) -> agg: every row of an array (a page)
+function Aggregation:add_rows(list)
+  for i = 1, #list do self:add(list[i]) end
+  return self
+end
+
+-- agg:exact() -> true | false, message: whether every total is exact; the message names the first one that
+-- is not, and the limit of this interpreter
+function Aggregation:exact()
+  local p = self.problem
+  if not p then return true end
+  return false, string.format("the total of %s of %s cannot be given exactly: it passes %s, the largest " ..
+                              "count this interpreter adds exactly (or a count is not a whole number)", p.field,
+                              p.what, M.MAX_EXACT_TEXT)
+end
+
+-- agg:list(kind) -> array of the entries of agg[kind] ("clients", "endpoints", "pairs"), unsorted
+function Aggregation:list(kind)
+  local out = {}
+  for _, e in pairs(self[kind]) do out[#out + 1] = e end
+  return out
+end
+
+-- rank(list, field [, names]) -> list, sorted in place: most `field` first, then most requests, then by
+-- the names given (fields compared as strings, ascending; default: the entry's key), so that the order
+-- never depends on the order of arrival
+function M.rank(list, field, names)
+  names = names or { "key" }
+  table.sort(list, function(a, b)
+    local x, y = a[field] or 0, b[field] or 0
+    if x ~= y then return x > y end
+    x, y = a.requests or 0, b.requests or 0
+    if x ~= y then return x > y end
+    for _, n in ipairs(names) do
+      local u, v = tostring(a[n] or ""), tostring(b[n] or "")
+      if u ~= v then return u < v end
+    end
+    return false
+  end)
+  return list
 end
 
 return M

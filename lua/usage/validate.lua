@@ -77,6 +77,7 @@ local function check_scalar(field, v, name, ctx)
     if type(v) ~= "number" or v ~= math.floor(v) then return invalid(name, "must be an integer") end
     return v
   elseif t == "interval" then
+    if type(v) ~= "string" then return invalid(name, "must be a string START/END") end
     local start, finish = interval.parse(v)
     if not start then return invalid(name, finish) end
     if ctx.generation == "jobs" then
@@ -85,15 +86,16 @@ local function check_scalar(field, v, name, ctx)
         return invalid(name, "spans more than 90 days (an aggregates job may span at most 90 days; " ..
                              "client:aggregates splits longer intervals)")
       end
-      local earliest = interval.one_year_before(ctx.now)
-      if start < earliest then
-        return invalid(name, "starts before " .. interval.format(earliest, true) .. ": an aggregates job may " ..
-                             "start at most one year ago")
+      local ok, why, first = interval.check_start(start, ctx.now)
+      if not ok then
+        local _, err = invalid(name, why)
+        err.first_day = first
+        return nil, err
       end
     elseif finish <= start then
       return invalid(name, "the end must be after the start")
     end
-    return v
+    return (interval.normalize(v)) -- ISO 8601 as written (offsets, lower case) goes out in UTC
   elseif t == "object" then
     return check_object(field.model, v, name, ctx)
   end

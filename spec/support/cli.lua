@@ -4,7 +4,8 @@
 --   local cli = require "support.cli"
 --   local t = cli.new { base_url = fake.base_url }          -- a temporary directory and defaults
 --   local r = t:run { "aggregates", "--last", "7d" }        -- { code, out, err } (waits)
---   local r = t:run(args, { env = { X = "1", Y = false }, raw = true, cwd = "/", stdin = "..." })
+--   local r = t:run(args, { env = { X = "1", Y = false }, raw = true, cwd = "/", stdin = "...",
+--                          faketime = "2026-12-01 10:00:00" (the command's clock, UTC) })
 --   local p = t:spawn(args, opts)                           -- in the background: p.pid, p:wait(seconds),
 --                                                           -- p:signal("INT"), p:stderr(), p:stop()
 --   t:cleanup()
@@ -54,8 +55,13 @@ function T:command(args, opts, base)
     argv[#argv + 1] = "--poll-interval"
     argv[#argv + 1] = "0.01"
   end
+  if opts.faketime then env.TZ = "UTC" end
   local parts = { "env", "-i" }
   for k, v in pairs(env) do parts[#parts + 1] = sh_quote(k .. "=" .. v) end
+  if opts.faketime then -- the command's clock starts at this UTC time (libfaketime, Debian's faketime)
+    parts[#parts + 1] = "faketime"
+    parts[#parts + 1] = sh_quote(opts.faketime)
+  end
   parts[#parts + 1] = M.INTERP
   parts[#parts + 1] = sh_quote(opts.script or (M.REPO .. "/bin/genesys-usage"))
   for _, a in ipairs(argv) do parts[#parts + 1] = sh_quote(a) end

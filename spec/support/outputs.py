@@ -1,5 +1,6 @@
 # spec/support/outputs.py: real parsers' verdict on what genesys-usage wrote (used by the cli_hostile_*
-# specs). python3 outputs.py MODE FILE prints one JSON line: {"ok": <what was parsed>} or {"fail": "why"}.
+# specs). python3 outputs.py MODE FILE... prints one JSON line a file: {"ok": <what was parsed>} or
+# {"fail": "why"}.
 #   json, ndjson  strict UTF-8, RFC 8259 (NaN and Infinity refused); the value(s)
 #   csv           strict UTF-8 (a leading BOM allowed), Python's csv reader in strict mode; the rows
 #   terminal      strict UTF-8 and no character that controls, hides or reorders text: Unicode categories
@@ -12,9 +13,13 @@ import sys, json, csv, io, re, math, unicodedata
 import xml.dom.minidom
 from html.parser import HTMLParser
 
+class Verdict(Exception):
+    def __init__(self, **kw):
+        Exception.__init__(self)
+        self.value = kw
+
 def done(**kw):
-    print(json.dumps(kw))
-    sys.exit(0)
+    raise Verdict(**kw)
 
 def unsafe(ch, keep):
     if ch in keep:
@@ -59,8 +64,7 @@ def check_numbers(text):
         seen += 1
     return seen
 
-def main():
-    mode, path = sys.argv[1], sys.argv[2]
+def verdict(mode, path):
     data = open(path, 'rb').read()
     try:
         text = data.decode('utf-8')  # strict: no ill-formed sequence, no surrogate
@@ -90,8 +94,18 @@ def main():
             check_chars(text, '\n\t')
             HTMLParser().feed(text)
             done(ok=check_numbers(text))
+    except Verdict:
+        raise
     except Exception as e:  # a parser's refusal is the verdict
         done(fail="%s: %s" % (type(e).__name__, e))
     done(fail="unknown mode " + mode)
+
+def main():
+    mode = sys.argv[1]
+    for path in sys.argv[2:]:
+        try:
+            verdict(mode, path)
+        except Verdict as v:
+            print(json.dumps(v.value))
 
 main()

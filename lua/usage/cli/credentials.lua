@@ -4,6 +4,10 @@
 --   2. a profile of the gc CLI's file ~/.gc/config.toml (--profile NAME, default "default"): keys
 --      client_credentials (the OAuth client id), client_secret, environment (a region such as eu-west-1
 --      or a domain such as mypurecloud.ie) and access_token.
+-- An explicit --profile NAME wins over the variables: that profile alone gives the credentials and the
+-- region, and the GENESYSCLOUD_* variables are not read (creds.ignored lists those that are set), so
+-- that a loop over profiles never queries one organization several times. (The gc CLI lets the
+-- variables override even an explicit --profile.)
 -- A given access token (variable) wins; then client credentials (id and secret, each from the variable or
 -- the profile); then a token of the profile. --region and --base-url (or GENESYS_USAGE_BASE_URL) win
 -- over both. A profile asked for by name must exist; the secret is never printed.
@@ -143,20 +147,36 @@ end
 
 -- resolve(options) -> creds | nil, message. options: profile (name or nil), region, base_url (flags).
 -- creds: { access_token | client_id + client_secret, environment, base_url, from (where they came
--- from, for --dry-run), secrets = { ... } (what must never be printed), missing = message or nil }
+-- from, for --dry-run), secrets = { ... } (what must never be printed), missing = message or nil,
+-- ignored = { names of the GENESYSCLOUD_* variables set but not read, with an explicit --profile } }
 function M.resolve(options)
   local name = options.profile or M.DEFAULT_PROFILE
   local profile, perr, warning = load_profile(name, options.profile ~= nil)
   if perr then return nil, perr end
   profile = profile or {}
-  local function setting(key)
+  local explicit = options.profile ~= nil
+  local creds = { secrets = {}, ignored = {} }
+  local function var(key) -- a GENESYSCLOUD_* variable, unless an explicit --profile wins over them
     local v = env(M.VARS[key])
+    if v and explicit then
+      creds.ignored[#creds.ignored + 1] = M.VARS[key]
+      if key == "access_token" or key == "client_secret" then -- (not used, and still never printed)
+        creds.secrets[#creds.secrets + 1] = v
+      end
+      return nil
+    end
+    return v
+  end
+  local vars = {}
+  for _, key in ipairs { "access_token", "client_id", "client_secret", "region" } do vars[key] = var(key) end
+  local function setting(key)
+    local v = vars[key]
     if v then return v, M.VARS[key] end
     if profile[key] then return profile[key], "profile " .. name end
     return nil
   end
-  local creds = { secrets = {}, warnings = { warning } }
-  local token, token_from = env(M.VARS.access_token), M.VARS.access_token
+  creds.warnings = { warning }
+  local token, token_from = vars.access_token, M.VARS.access_token
   local id, id_from = setting("client_id")
   local secret = setting("client_secret")
   if not token and not (id and secret) and profile.access_token then
@@ -164,11 +184,16 @@ function M.resolve(options)
   end
   if token then
     creds.access_token, creds.from = token, token_from
-    creds.secrets[1] = token
+    creds.secrets[#creds.secrets + 1] = token
   elseif id and secret then
     creds.client_id, creds.client_secret, creds.from = id, secret, id_from
-    creds.secrets[1] = secret
-    creds.secrets[2] = core.base64(id .. ":" .. secret)
+    creds.secrets[#creds.secrets + 1] = secret
+    creds.secrets[#creds.secrets + 1] = core.base64(id .. ":" .. secret)
+  elseif explicit then
+    local lacks = (id and "client_secret") or (secret and "client_credentials") or
+                  "client_credentials and client_secret (nor access_token)"
+    creds.missing = "no credentials: profile " .. name .. " in " .. tostring(profile.path) .. " has no " .. lacks ..
+                    " (with --profile, the GENESYSCLOUD_* variables are not read)"
   else
     local missing = (id and M.VARS.client_secret) or (secret and M.VARS.client_id) or
                     (M.VARS.client_id .. " and " .. M.VARS.client_secret)

@@ -30,8 +30,21 @@ M.FLAGS = {
 -- the flags that choose the days (one of them at most)
 M.EXCLUSIVE = { "last", "from", "yesterday", "this-month", "last-month", "month", "interval" }
 
+-- empty_month(now) -> the Days of this month on its 1st: no complete day yet (count 0, first the 1st, last
+-- the day before: an empty range; no interval to send). That is an answer, not a usage error: a daily cron
+-- job with --this-month gets an empty month-to-date on the 1st and exit 0.
+function M.empty_month(now)
+  local today = interval.day_of(now)
+  local y, m = interval.civil_from_days(today)
+  local month = interval.label(today, today):match("^%d+ (.*)$") -- "December 2026"
+  return { first = interval.date(today), last = interval.date(today - 1), first_day = today, last_day = today - 1,
+           count = 0, empty = true, month = string.format("%04d-%02d", y, m),
+           label = month .. " to date, no complete day yet" }
+end
+
 -- "30 November 2026 (UTC, 30 days)"
 function M.describe(days)
+  if days.empty then return days.label .. " (UTC, 0 days)" end
   local text = days.label .. " (UTC, " .. days.count .. (days.count == 1 and " day" or " days")
   if days.partial then text = text .. "; " .. interval.label(days.last_day, days.last_day) .. " is not over yet" end
   return text .. ")"
@@ -97,7 +110,13 @@ function M.resolve(flags, now)
   if given == "last" then days, why = last_days(flags.last, now)
   elseif given == "from" then days, why = from_to(flags.from, flags.to, now)
   elseif given == "yesterday" then days = interval.yesterday(now)
-  elseif given == "this-month" then days, why = interval.this_month(now)
+  elseif given == "this-month" or (given == "month" and flags.month == M.empty_month(now).month) then
+    days, why = interval.this_month(now)
+    if not days and interval.day_of(now) == interval.parse_date(M.empty_month(now).month .. "-01") then
+      days = M.empty_month(now)
+      return days, "--" .. given .. ": today is the 1st, so " .. days.label ..
+                   " (usage is complete up to yesterday): nothing to read, an empty output"
+    end
   elseif given == "last-month" then days, why = interval.last_month(now)
   elseif given == "month" then days, why = interval.month(flags.month, now)
   else days, why = interval_days(flags.interval, now) end -- (why: the note of a rounded interval)
@@ -108,14 +127,29 @@ function M.resolve(flags, now)
   return days, why
 end
 
--- check_job_start(days, now) -> true | nil, message: an aggregates job starts at most one year ago
+-- check_job_start(days, now) -> true | nil, message: an aggregates job starts at most one year ago, read
+-- strictly (no earlier than now minus one year, as an instant): the message names the first day it can use
 function M.check_job_start(days, now)
-  local earliest = interval.one_year_before(now)
-  if days.first_day * DAY < earliest then
-    return nil, string.format("the days start on %s, but the Usage API's aggregates jobs may start at most one " ..
-                              "year ago (not before %s)", days.first, interval.format(earliest, true))
-  end
-  return true
+  if days.empty then return true end
+  local ok = interval.check_start(days.first_day * DAY, now)
+  if ok then return true end
+  local limit = interval.one_year_ago(now)
+  local first = interval.first_allowed_day(now)
+  return nil, string.format("the days start on %s, but an aggregates job may start at most one year ago: read " ..
+                            "strictly (now minus one year is %s), the first day it can use is %s (--from %s, or " ..
+                            "--last %dd)", days.first, interval.format(limit), interval.date(first),
+                            interval.date(first), interval.day_of(now) - first)
+end
+
+-- window_note(days, now) -> a warning when days of an old-generation query lie past the one-year window,
+-- or nil. How far back that generation serves data is not documented: the command neither promises nor
+-- refuses those days, it says so.
+function M.window_note(days, now)
+  if days.empty then return nil end
+  local first = interval.first_allowed_day(now)
+  if days.first_day >= first then return nil end
+  return string.format("the days before %s are more than a year ago: how far back this (old-generation) query " ..
+                       "serves data is not documented, so rows for them may be missing", interval.date(first))
 end
 
 -- recent(n, now) -> the Days of today and the n-1 days before: what the summary's ?days=n covers

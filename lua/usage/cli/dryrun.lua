@@ -68,9 +68,20 @@ function M.text(ctx, calls)
   local creds = ctx.creds
   local env = creds.environment or regions.by_key.us_east_1
   local out = { format("# %s %s --dry-run: nothing is sent", failure.PROG, ctx.cmd.name) }
-  if ctx.days then out[#out + 1] = "# days: " .. days_mod.describe(ctx.days) end
-  if ctx.days_text then out[#out + 1] = "# days: " .. ctx.days_text end
+  if ctx.days_text then
+    out[#out + 1] = "# days: " .. ctx.days_text
+  elseif ctx.days then
+    out[#out + 1] = "# days: " .. days_mod.describe(ctx.days)
+  end
+  if ctx.window_note then out[#out + 1] = "# note: " .. ctx.window_note end
+  if ctx.days and ctx.days.empty then
+    out[#out + 1] = "# no complete day yet: nothing would be sent, and the output would be empty"
+    return table.concat(out, "\n") .. "\n"
+  end
   out[#out + 1] = "# API: " .. (creds.base_url or ("https://api." .. env))
+  if creds.ignored and #creds.ignored > 0 then
+    out[#out + 1] = "# not read (an explicit --profile wins over them): " .. table.concat(creds.ignored, ", ")
+  end
   if creds.access_token then
     out[#out + 1] = "# credentials: an access token (" .. creds.from .. "); no login"
   elseif creds.client_id then
@@ -80,6 +91,7 @@ function M.text(ctx, calls)
   else
     out[#out + 1] = "# credentials: none found; a real run would stop: " .. creds.missing
   end
+
   for _, call in ipairs(calls) do
     if #calls > 1 then out[#out + 1] = "# " .. call.name end
     call_lines(out, call)

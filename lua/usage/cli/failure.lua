@@ -1,9 +1,17 @@
 -- usage.cli.failure: how a command ends early. A failure is raised as a value and turned into one line
--- on stderr and an exit status by usage.cli:
+-- on stderr and an exit status by usage.cli (statuses a monitor can route; 75 and 77 are sysexits.h's):
 --   2          a usage error: what the user typed cannot work (with a pointer to --help)
---   1          an API or runtime failure
+--   75         EX_TEMPFAIL, a passing failure: try again later. The network (no connection, DNS, timeouts,
+--              a broken transfer), HTTP 408, 429 and 5xx once the retries are spent, a query still running
+--              at --poll-timeout, a login the token endpoint throttled
+--   77         EX_NOPERM, a lasting failure of the credentials or permissions: HTTP 401 and 403 (the API's
+--              or the login's), a login refused (invalid_client, unauthorized_client, invalid_grant, ...)
+--   1          anything else (an answer of the wrong shape, a failed query, a TLS failure, results too
+--              big for the service (max.response.size.reached: a smaller interval is needed, not time),
+--              a total that cannot be given exactly, a file that cannot be written, ...)
 --   128 + n    a trapped signal: 130 SIGINT, 143 SIGTERM, 129 SIGHUP
--- Library errors (err tables) map here too: "interrupted" to its signal, "validation" to a usage error.
+-- Library errors (err tables) map here too (M.status_of): "interrupted" to its signal, "validation" to a
+-- usage error.
 
 local core = require "usage.core"
 
@@ -27,9 +35,37 @@ function M.usage(message, command)
   raise { status = 2, message = message, hint = M.PROG .. (command and (" " .. command) or "") .. " --help" }
 end
 
--- runtime(message): exit 1
-function M.runtime(message)
-  raise { status = 1, message = message }
+M.EX_TEMPFAIL, M.EX_NOPERM = 75, 77
+
+-- runtime(message [, status]): exit 1 (or status)
+function M.runtime(message, status)
+  raise { status = status or 1, message = message }
+end
+
+-- the transport failures of the network (usage.core's codes) that a later run may not meet
+local PASSING_TRANSPORT = { timeout = true, connect = true, dns = true, connection = true, truncated = true,
+                            transport = true }
+-- the codes of a login the token endpoint refused for good (RFC 6749, 5.2)
+local REFUSED_LOGIN = { invalid_client = true, unauthorized_client = true, invalid_grant = true,
+                        unsupported_grant_type = true, invalid_scope = true, access_denied = true }
+
+-- status_of(err) -> the exit status of a library error: 77, 75 or 1 (see the top of this file)
+function M.status_of(err)
+  if type(err) ~= "table" then return 1 end
+  local status, code = err.status, err.code
+  if status == 401 or status == 403 then return M.EX_NOPERM end
+  if type(code) == "string" and REFUSED_LOGIN[code] then return M.EX_NOPERM end
+  if status == 400 and code == "invalid_request" and type(err.message) == "string"
+     and err.message:lower():find("rate limit", 1, true) then
+    return M.EX_TEMPFAIL -- (the token endpoint throttles with 400)
+  end
+  if code == "max.response.size.reached" then return 1 end -- (a smaller interval is needed, not time)
+  if status == 408 or status == 429 or (type(status) == "number" and status >= 500 and status <= 599) then
+    return M.EX_TEMPFAIL
+  end
+  if status == nil and PASSING_TRANSPORT[code] then return M.EX_TEMPFAIL end
+  if code == "poll_timeout" then return M.EX_TEMPFAIL end
+  return 1
 end
 
 -- signal([name]): the trapped signal that arrived (name, e.g. "INT"): exit 128 + its number
@@ -50,7 +86,7 @@ function M.from_error(err, command)
   if type(err) == "table" and usage.is_error(err) then
     if err.code == "interrupted" then M.signal(err.signal) end
     if err.code == "validation" then M.usage("invalid query: " .. tostring(err.message), command) end
-    M.runtime("error: " .. (tostring(err):gsub("^usage: ", "")))
+    M.runtime("error: " .. (tostring(err):gsub("^usage: ", "")), M.status_of(err))
   end
   M.runtime("error: " .. tostring(err))
 end

@@ -226,7 +226,8 @@ local function common_flags(cmd, add)
           if v == "" or v:find("%c") then return nil, "--profile: expected the name of a profile" end
           return v
         end,
-        doc = "profile of the gc CLI's ~/.gc/config.toml (default: default); GENESYSCLOUD_* variables override it" }
+        doc = "profile of the gc CLI's ~/.gc/config.toml; given, it wins over the GENESYSCLOUD_* variables " ..
+              "(not read then); default: the profile default, which the variables override" }
   add { name = "region", arg = "REGION", kind = "option", group = "connection",
         doc = "region (eu-west-1, eu_west_1) or environment (mypurecloud.ie); default: GENESYSCLOUD_REGION, " ..
               "the profile's environment, else us-east-1" }

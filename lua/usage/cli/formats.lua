@@ -1,6 +1,7 @@
 -- usage.cli.formats: the row formats of the command line over the unified columns (usage.cli.columns).
---   table   aligned columns (display width of UTF-8), counts with thousands separators, a totals line,
---           under a header line that names the days covered
+--   table   aligned columns (display width of UTF-8), counts with thousands separators, a totals line
+--           (exact sums, usage.rows.sum; "?" and a line saying so where a total cannot be exact), under a
+--           header line that names the days covered
 --   csv     RFC 4180 with a header line; optional UTF-8 byte order mark (Excel)
 --   json    one object: { command, days = { first, last, count, label, complete } | null, rows = [...] }
 --   ndjson  one object a row, nothing else (the days go to stderr: the format has no room for them)
@@ -18,6 +19,7 @@
 
 local json = require "usage.json"
 local sanitize = require "usage.sanitize"
+local rows_mod = require "usage.rows"
 local text = require "usage.cli.text"
 local columns_mod = require "usage.cli.columns"
 local outside_mod = require "usage.cli.outside"
@@ -121,7 +123,7 @@ function writers.table(w)
       for i, c in ipairs(cols) do
         local v = value_of(c, rows[r])
         if c.count then
-          sums[i] = (sums[i] or 0) + (v or 0)
+          if sums[i] ~= false then sums[i] = rows_mod.sum(sums[i] or 0, v or 0) or false end -- false: not exact
           cells[i] = v and text.thousands(v) or ""
         else
           cells[i] = v == nil and "" or text.one_line(type(v) == "number" and number(v) or v)
@@ -137,13 +139,24 @@ function writers.table(w)
       fh:write("(no rows)\n")
       return
     end
-    local headers, right = {}, {}
+    local headers, right, inexact = {}, {}, {}
     local total = { label = string.format("total (%s row%s)", text.thousands(#lines), #lines == 1 and "" or "s") }
     for i, c in ipairs(self.columns) do
       headers[i], right[i] = c.name, c.count
-      if c.count then total[i] = text.thousands(sums[i] or 0) end
+      if c.count then
+        if sums[i] == false then
+          total[i], inexact[#inexact + 1] = "?", c.name
+        else
+          total[i] = text.thousands(sums[i] or 0)
+        end
+      end
     end
     fh:write(concat(text.render(headers, lines, right, total), "\n"), "\n")
+    if #inexact > 0 then -- a total is exact or said to be unknown, never wrong
+      fh:write(string.format("? the total of %s cannot be given exactly: it passes %s, the largest count this " ..
+                             "interpreter adds exactly (or a count is not a whole number)\n",
+                             concat(inexact, ", "), rows_mod.MAX_EXACT_TEXT))
+    end
   end
 end
 

@@ -1,5 +1,6 @@
 -- usage.cli.help: the words of --help around the flags (which argparse lays out): what a command calls,
--- its examples, the environment, the days and the exit statuses.
+-- its examples, the environment, the days and the exit statuses. An example longer than a help line is
+-- continued with " \" on the next line (indented), never wrapped inside the command line.
 
 local credentials = require "usage.cli.credentials"
 local client = require "usage.client"
@@ -29,10 +30,14 @@ M.ENVIRONMENT = concat({
   "  " .. V.access_token .. "   a bearer token instead (wins when set)",
   "  " .. V.region .. "         region (eu-west-1) or environment (mypurecloud.ie)",
   "  " .. credentials.BASE_URL_VAR .. "      API base URL (like --base-url)",
-  "  ~/.gc/config.toml           profiles of the gc CLI (--profile); the variables above override them",
+  "  ~/.gc/config.toml           profiles of the gc CLI: the variables above override its default",
+  "                              profile; an explicit --profile NAME wins over them (unlike gc)",
   "  GENESYS_USAGE_PROGRESS      1: always draw the progress line on stderr, 0: never",
-  "Exit status: 0 ok, 1 API or runtime failure, 2 usage error, 130/143/129 interrupted by",
-  "SIGINT/SIGTERM/SIGHUP (no partial output file is left).",
+  "Exit status: 0 ok, 2 usage error, 75 a passing failure, try again later (network, timeouts,",
+  "429 or 5xx after the retries), 77 credentials or permission refused (401, 403, a refused login),",
+  "1 any other failure, 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (no partial output file is",
+  "left). Nothing is written to stderr on success unless it is a terminal or --verbose is given; a",
+  "failed run names the jobs it started.",
 }, "\n")
 
 function M.version()
@@ -53,9 +58,33 @@ function M.description(cmd, fl)
   return concat(out, "\n\n")
 end
 
+M.WIDTH = 100 -- the width of the help text (usage.cli.parser lays it out at this width)
+
+-- example_lines(line) -> the lines of one example: at most M.WIDTH columns each, cut between words, each
+-- but the last ending with " \" (a shell continuation: the lines paste back into one command)
+function M.example_lines(line)
+  if #line <= M.WIDTH then return { line } end
+  local out, current = {}, nil
+  local indent = "      "
+  for word in line:gmatch("%S+") do
+    if not current then
+      current = "  " .. word
+    elseif #current + 1 + #word + 2 <= M.WIDTH then
+      current = current .. " " .. word
+    else
+      out[#out + 1] = current .. " \\"
+      current = indent .. word
+    end
+  end
+  out[#out + 1] = current
+  return out
+end
+
 function M.epilog(cmd)
   local out = { "Examples:" }
-  for _, e in ipairs(cmd.examples or {}) do out[#out + 1] = "  " .. PROG .. " " .. cmd.name .. " " .. e end
+  for _, e in ipairs(cmd.examples or {}) do
+    for _, l in ipairs(M.example_lines("  " .. PROG .. " " .. cmd.name .. " " .. e)) do out[#out + 1] = l end
+  end
   out[#out + 1] = ""
   out[#out + 1] = M.ENVIRONMENT
   return concat(out, "\n")

@@ -1,8 +1,11 @@
 -- usage.cli: the genesys-usage command line.
 --   genesys-usage <command> [options]      (bin/genesys-usage calls require("usage.cli").main(arg))
--- main(argv) returns the exit status: 0 ok, 1 API or runtime failure, 2 usage error, 128 + n when a
--- trapped signal (SIGINT, SIGTERM, SIGHUP) stopped it; it never raises and never prints a traceback
--- (unless GENESYS_USAGE_DEBUG=1).
+-- main(argv) returns the exit status: 0 ok, 2 usage error, 75 a passing failure (network, timeouts, 429
+-- and 5xx after the retries), 77 credentials or permissions, 1 anything else, 128 + n when a trapped
+-- signal (SIGINT, SIGTERM, SIGHUP) stopped it (usage.cli.failure); it never raises and never prints a
+-- traceback (unless GENESYS_USAGE_DEBUG=1). On success it writes nothing on stderr unless stderr is a
+-- terminal or --verbose is given (cron mails what a job prints); a run that fails names the jobs it
+-- started on its one line of error.
 -- The package: commands (the list) and commands/* (one module a command, each with run(ctx)), parser
 -- (argparse), flags (derived from the models), help, days (whole UTC days), credentials (+ toml: the gc
 -- CLI's profiles), term (stderr), sink (output files), formats and columns (rows), dryrun, run (flows),
@@ -61,8 +64,8 @@ local function prepare(parsed, state)
       if t then t[flag.target or flag.name] = v else ctx.options[flag.name] = v end
     end
   end
-  ctx.term = require("usage.cli.term").new { quiet = ctx.options.quiet, now = core.now }
-  state.term = ctx.term
+  ctx.term = require("usage.cli.term").new { quiet = ctx.options.quiet, verbose = ctx.options.verbose, now = core.now }
+  state.term, state.ctx = ctx.term, ctx
   local function usage(message) failure.usage(message, cmd.name) end
 
   for _, p in ipairs(fl.flow and fl.flow.params or {}) do
@@ -98,6 +101,8 @@ local function prepare(parsed, state)
     if days and fl.flow and fl.flow.generation == "jobs" then
       local ok, limit = days_mod.check_job_start(days, ctx.now)
       if not ok then usage(limit) end
+    elseif days and fl.flow then
+      ctx.window_note = days_mod.window_note(days, ctx.now)
     end
     ctx.days, ctx.days_note = days or nil, note
   end
@@ -119,6 +124,10 @@ local function run_command(ctx)
     return 0
   end
   if ctx.days_note then ctx.term:note(ctx.days_note) end
+  if ctx.creds.ignored and #ctx.creds.ignored > 0 then
+    ctx.term:note("--profile " .. ctx.options.profile .. " wins over " .. table.concat(ctx.creds.ignored, ", ") ..
+                  " (set, not read)")
+  end
   local out, err = sink.open(ctx.options.output, failure.runtime)
   if not out then failure.runtime(err) end
   ctx.out = out
@@ -126,6 +135,7 @@ local function run_command(ctx)
   failure.check()
   local ok, cerr = out:commit()
   if not ok then failure.runtime(cerr) end
+  if ctx.window_note then ctx.term:warn(ctx.window_note) end -- (what the output may lack: said once it is there)
   if out.path then ctx.term:note("wrote " .. out.path) end
   if ctx.client then ctx.client:close() end
   return 0
@@ -163,6 +173,19 @@ local function main(argv, state)
   return run_command(prepare(parsed, state))
 end
 
+-- " (job ID: read it again with: genesys-usage aggregates --job ID)", or "" without jobs
+local function jobs_text(jobs)
+  if #jobs == 0 then return "" end
+  local ids = {}
+  for i, job in ipairs(jobs) do ids[i] = job.id end
+  local again = jobs[1].again
+  if #jobs == 1 then
+    return " (job " .. ids[1] .. (again and (": read it again with: " .. again) or " was started") .. ")"
+  end
+  return " (jobs " .. table.concat(ids, ", ") ..
+         (again and (": read one again with: " .. again:gsub("%-%-job %S+$", "--job ID")) or " were started") .. ")"
+end
+
 -- main(argv) -> exit status
 function M.main(argv)
   local loaded, why = pcall(require, "usage.core")
@@ -183,11 +206,14 @@ function M.main(argv)
   require("usage.cli.sink").abort_all()
   local term = state.term or require("usage.cli.term").new { progress = false }
   term:done()
+  -- the jobs a failed or interrupted run started, with the command that reads one again: on the error's
+  -- one line
+  local jobs = jobs_text(state.ctx and state.ctx.jobs or {})
   if failure.is(result) then
-    term:line(failure.line(result))
+    term:line(failure.line(result) .. jobs)
     return result.status
   end
-  term:line(PROG .. ": internal error: " .. result.message)
+  term:line(PROG .. ": internal error: " .. result.message .. jobs)
   if os.getenv("GENESYS_USAGE_DEBUG") == "1" then term:block(tostring(result.trace) .. "\n") end
   return 1
 end

@@ -15,7 +15,7 @@ local days = require "usage.cli.days"
 local M = {}
 
 local PROG = "genesys-usage"
-local WIDTH, MARGIN = 100, 32
+local WIDTH, MARGIN = help.WIDTH, 32
 local unpack = table.unpack or unpack -- luacheck: ignore (Lua 5.1 / LuaJIT global)
 
 local Parser = {}

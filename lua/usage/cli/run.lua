@@ -55,21 +55,36 @@ function M.client(ctx)
   return c
 end
 
--- progress(ctx) -> tracker(name) -> on_progress: the progress line; a job's id on stderr when it starts
--- (with the command that reads it again, where the command takes --job)
+-- again(ctx, call_name) -> the command line that reads a job of this run again ("genesys-usage aggregates
+-- --job"), or nil: the command's own --job, else the aggregates command of the job's flow (report, metrics)
+local function again(ctx)
+  local flow = ctx.flags.flow
+  if ctx.flags.by_name.job then
+    return failure.PROG .. " " .. ctx.cmd.name .. (ctx.params.clientId and (" " .. ctx.params.clientId) or "")
+  end
+  if flow and flow.kind == "next_uri" then return failure.PROG .. " " .. flow.name:gsub("_", "-") end
+  if ctx.cmd.name == "metrics" then return failure.PROG .. " aggregates" end
+  return nil
+end
+
+-- progress(ctx) -> tracker(name) -> on_progress: the progress line; a job's id as a note when it starts
+-- (on a terminal, or with --verbose), with the command that reads it again; the ids are kept in
+-- ctx.jobs, so that a run that fails or is interrupted prints them (usage.cli)
 function M.progress(ctx)
   if ctx.progress then return ctx.progress end
-  local again = ctx.flags.by_name.job and (failure.PROG .. " " .. ctx.cmd.name) or nil
+  local cmdline = again(ctx)
+  ctx.jobs = ctx.jobs or {}
   ctx.progress = ctx.term:tracker(ctx.cmd.name, function(id, name)
     local kind = ctx.job_flows[name]
     if not kind then return end
+    ctx.jobs[#ctx.jobs + 1] = { id = id, again = cmdline and (cmdline .. " --job " .. id) or nil }
     if ctx.opts.job then
       ctx.term:note("reading job " .. id)
-    elseif again and ctx.split then
-      ctx.term:note(string.format("job %s started (one of %d: --job %s reads that job's days only)", id, ctx.split, id))
-    elseif again then
-      ctx.term:note(string.format("job %s started (read it again with: %s%s --job %s)", id, again,
-                                  ctx.params.clientId and (" " .. ctx.params.clientId) or "", id))
+    elseif cmdline and ctx.split then
+      ctx.term:note(string.format("job %s started (one of %d: %s --job %s reads that job's days only)", id,
+                                  ctx.split, cmdline, id))
+    elseif cmdline then
+      ctx.term:note(string.format("job %s started (read it again with: %s --job %s)", id, cmdline, id))
     else
       ctx.term:note(string.format("job %s started (%s)", id, name))
     end
@@ -131,14 +146,16 @@ end
 
 -- days_note(ctx): where the format has no room for the days (csv, ndjson), say them on stderr
 function M.days_note(ctx)
-  if ctx.days and (ctx.format == "csv" or ctx.format == "ndjson") then
+  if ctx.days and not ctx.days.empty and (ctx.format == "csv" or ctx.format == "ndjson") then
     ctx.term:note("the rows cover " .. days_mod.describe(ctx.days))
   end
 end
 
--- rows(ctx [, keep]): the row commands: run the flow, write its rows as ctx.format. keep(row) -> bool
--- filters the rows of a one-answer flow (the summary keeps the days asked for).
-function M.rows(ctx, keep)
+-- rows(ctx [, keep [, seen]]): the row commands: run the flow, write its rows as ctx.format. keep(row) ->
+-- bool filters the rows of a one-answer flow (the summary keeps the days asked for); seen(rows) sees its
+-- rows before they are written (the summary names the days from their dates). No complete day yet (the
+-- 1st of a month, --this-month): nothing is sent, and the output is empty.
+function M.rows(ctx, keep, seen)
   local call = M.flow_calls(ctx)[1]
   local flow = call.flow
   local cols = call.body and columns.select(ctx.flags.row_model, flow.body, call.body) or nil
@@ -146,12 +163,16 @@ function M.rows(ctx, keep)
                                                           meta = ctx.meta, bom = ctx.options.bom,
                                                           raw_csv = ctx.options["raw-csv"],
                                                           granularity = call.body and call.body.granularity })
+  if ctx.days and ctx.days.empty then
+    writer:finish()
+    return
+  end
   local started = M.start(ctx, call)
   if flow.pager then
     M.each_page(ctx, started, function(page) writer:write(page) end)
     ctx.term:done()
     if started.truncated then
-      ctx.term:note(string.format("the API returns at most %s rows for a %s; the output stops there",
+      ctx.term:warn(string.format("the API returns at most %s rows for a %s; the output stops there",
                                   text.thousands(flows.SEARCH_CAP), ctx.cmd.name))
     end
   else
@@ -164,13 +185,14 @@ function M.rows(ctx, keep)
       end
       rows = kept
     end
+    if seen then seen(rows) end
     writer:write(rows)
   end
   failure.check()
   writer:finish()
   M.days_note(ctx)
   local left_out = writer.outside and writer.outside:note()
-  if left_out then ctx.term:note(left_out) end
+  if left_out then ctx.term:warn(left_out) end
 end
 
 return M

@@ -4,8 +4,11 @@
 -- the library's own redaction, and is made safe for a terminal by usage.sanitize.display: valid UTF-8, and
 -- the controls (escape sequences, C1 CSI and OSC), BIDI overrides and invisible characters a server may
 -- have sent shown escaped (\x1b, \x9b, \u202e), on one line. The progress line is drawn only on a terminal.
---   local t = term.new { quiet =, progress = true|false|nil (nil: when stderr is a terminal), now = }
---   t:secret(s)  t:line(text)  t:block(text)  t:note(text)  t:draw(text)  t:done()  t:logger()
+-- Silent on success in cron: notes (what a run is doing: jobs started, files written, the days covered)
+-- go to a terminal or with --verbose only; warnings (what the output lacks: rows cut at a cap, days a
+-- service may not serve) always, unless --quiet; failures always.
+--   local t = term.new { quiet =, verbose =, progress = true|false|nil (nil: when stderr is a terminal), now = }
+--   t:secret(s)  t:line(text)  t:block(text)  t:note(text)  t:warn(text)  t:draw(text)  t:done()  t:logger()
 --   t:tracker(label)
 
 local redact = require "usage.redact"
@@ -35,11 +38,13 @@ function M.new(opts)
   opts = opts or {}
   local t = setmetatable({ quiet = opts.quiet, stream = opts.stream or io.stderr, now = opts.now or os.time,
                           redactor = redact.new(), drawn = false, last = -1 }, Term)
+  local terminal = stderr_is_terminal()
   if opts.progress == nil then
-    t.progress_on = not opts.quiet and stderr_is_terminal()
+    t.progress_on = not opts.quiet and terminal
   else
     t.progress_on = opts.progress and not opts.quiet
   end
+  t.notes_on = not opts.quiet and (terminal or opts.verbose or false)
   return t
 end
 
@@ -85,8 +90,13 @@ function Term:block(s)
   self.stream:flush()
 end
 
--- note(text): "genesys-usage: text", unless --quiet
+-- note(text): "genesys-usage: text" on a terminal or with --verbose (never with --quiet)
 function Term:note(s)
+  if self.notes_on then self:line(M.PROG .. ": " .. s) end
+end
+
+-- warn(text): "genesys-usage: text" unless --quiet, terminal or not: what the output lacks
+function Term:warn(s)
   if not self.quiet then self:line(M.PROG .. ": " .. s) end
 end
 
@@ -123,7 +133,7 @@ function Term:logger()
 end
 
 -- tracker(label, on_submitted) -> progress(name): an on_progress callback for the flow called `name`;
--- the progress line sums the flows of one command (the report's two jobs, the jobs of a split
+-- the progress line sums the flows of one command (the jobs of a split
 -- interval). on_submitted(id, name) is called once per job or execution id when it is submitted.
 function Term:tracker(label, on_submitted)
   local states, names, seen = {}, {}, {}

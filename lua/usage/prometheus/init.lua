@@ -14,6 +14,8 @@
 --   local periods, err = prometheus.collect(client)        -- one aggregates job -> figures.usage
 
 local interval = require "usage.interval"
+local rows_mod = require "usage.rows"
+local errors_mod = require "usage.errors"
 
 local text = require "usage.prometheus.text"
 
@@ -36,23 +38,23 @@ local function fail(message, level)
 end
 
 ---------------------------------------------------------------------------------------------------
--- folding aggregates rows into per-client totals
+-- folding aggregates rows into per-client totals (usage.rows: the library's one aggregation, so that a
+-- client has the same name and the same totals here as in the report)
 
 -- the totals of a client and the row fields that add up into them: OrganizationPublicApiUsage
 -- (requestCount) first, ApiUsageRow (requests) as a fallback
-local COUNTS = { "requests", "status200", "status300", "status400", "status429", "status500" }
+local COUNTS = rows_mod.COUNTS
 local ROW_FIELDS = {
   requests = { "requestCount", "requests" }, status200 = { "status200" }, status300 = { "status300" },
   status400 = { "status400" }, status429 = { "status429" }, status500 = { "status500" },
 }
 M.COUNTS = COUNTS
 
-local function row_count(row, fields)
+local function row_has(row, fields)
   for _, f in ipairs(fields) do
-    local v = row[f]
-    if type(v) == "number" then return v end
+    if type(row[f]) == "number" then return true end
   end
-  return nil
+  return false
 end
 
 -- clients sorted by requests (most first), then id, then name
@@ -71,37 +73,22 @@ Totals.__index = Totals
 
 -- totals:add(row) -> totals. row: OrganizationPublicApiUsage ({ date=, oauthClient = { id=, name= },
 -- requestCount=, status200=, ... }) or ApiUsageRow ({ clientId=, clientName=, requests=, ... }).
--- Rows of one client id are summed; rows without an id are keyed by name. A client's name is the
--- one of its latest row (by date) that has one.
+-- Rows of one client id are summed; rows without an id are keyed by name. A client's name is the one
+-- of its latest row (by date) that has one (usage.rows' rule, the report's too). Sums are exact or
+-- flagged: see totals:exact().
 function Totals:add(row)
   if type(row) ~= "table" then fail("a row must be a table, got " .. type(row), 2) end
-  local c = row.oauthClient
-  local id, name
-  if type(c) == "table" then
-    id, name = c.id, c.name
-  else
-    id, name = row.clientId, row.clientName
-  end
-  id = type(id) == "string" and id or ""
-  name = type(name) == "string" and name or ""
-  local key = id ~= "" and ("id:" .. id) or ("name:" .. name)
-  local entry = self.by_key[key]
-  if not entry then
-    entry = { id = id, name = name, name_date = "" }
-    self.by_key[key] = entry
-    self.list[#self.list + 1] = entry
-  end
-  local date = type(row.date) == "string" and sub(row.date, 1, 10) or ""
-  if name ~= "" and (entry.name == "" or date >= entry.name_date) then
-    entry.name, entry.name_date = name, date
-  end
-  if date ~= "" then
-    if not self.first or date < self.first then self.first = date end
-    if not self.last or date > self.last then self.last = date end
+  local r = rows_mod.normalize(row)
+  self.agg:add_normalized(r)
+  local key = rows_mod.client_key(r)
+  local has = self.has[key]
+  if not has then
+    has = {}
+    self.has[key] = has
+    self.order[#self.order + 1] = key
   end
   for _, k in ipairs(COUNTS) do
-    local v = row_count(row, ROW_FIELDS[k])
-    if v then entry[k] = (entry[k] or 0) + v end
+    if not has[k] and row_has(row, ROW_FIELDS[k]) then has[k] = true end
   end
   self.rows = self.rows + 1
   return self
@@ -114,13 +101,22 @@ function Totals:add_rows(rows)
   return self
 end
 
+-- totals:exact() -> true | false, message: whether every total can be given exactly (under LuaJIT a sum
+-- past 2^53-1, under Lua 5.4 past 2^63-1, cannot): never render the figures of totals that are not
+function Totals:exact()
+  return self.agg:exact()
+end
+
 -- totals:clients() -> array of { id=, name=, requests=, status200=, status300=, status400=,
 -- status429=, status500= } (counts absent when no row had them), most requests first
 function Totals:clients()
   local out = {}
-  for i, e in ipairs(self.list) do
+  for i, key in ipairs(self.order) do
+    local e, has = self.agg.clients[key], self.has[key]
     local c = { id = e.id, name = e.name }
-    for _, k in ipairs(COUNTS) do c[k] = e[k] end
+    for _, k in ipairs(COUNTS) do
+      if has[k] then c[k] = e[k] end
+    end
     out[i] = c
   end
   return rank_clients(out)
@@ -128,12 +124,12 @@ end
 
 -- totals:days() -> the first and last date ("YYYY-MM-DD") of the rows seen, or nil
 function Totals:days()
-  return self.first, self.last
+  return self.agg.first, self.agg.last
 end
 
 -- client_totals() -> an empty accumulator of rows
 function M.client_totals()
-  return setmetatable({ by_key = {}, list = {}, rows = 0 }, Totals)
+  return setmetatable({ agg = rows_mod.aggregation(), has = {}, order = {}, rows = 0 }, Totals)
 end
 
 -- fold_rows(rows) -> clients: the rows of an aggregates job grouped by OauthClientId and
@@ -175,7 +171,8 @@ local F = M.FAMILIES
 local HELP = {
   oauth_client_requests = "API requests made by an OAuth client of the organization in the period (a total of " ..
     "whole UTC days, replaced at each collection; the days are in genesys_usage_period_start_timestamp_seconds " ..
-    "and genesys_usage_period_end_timestamp_seconds). client_id=\"other\" sums the clients beyond the series cap.",
+    "and genesys_usage_period_end_timestamp_seconds). client_id=\"other\" (other_2, ... when a client has that " ..
+    "id) sums the clients beyond the series cap.",
   oauth_client_responses = "Responses to the API requests of an OAuth client in the period, by status class " ..
     "(2xx, 3xx, 4xx, 5xx; 429 is a subset of 4xx: do not add it to the others). Same days as " ..
     "genesys_usage_oauth_client_requests.",
@@ -217,11 +214,26 @@ local function day_start(s, what)
   return t
 end
 
--- the clients of a period: checked, merged by id and name, capped at max_clients (the rest summed
--- into one client "other")
-local function period_clients(list, max_clients, what)
+-- the clients of a period: checked, merged by id and name, capped at max_clients (the rest summed into
+-- one series, the overflow bucket: client_id "other", or "other_2", "other_3", ... when a client kept
+-- has that id, so that the bucket never collides with a real client). Sums are exact (usage.rows.sum):
+-- a client whose total cannot be exact loses that sample, and problems[] says so.
+local function period_clients(list, max_clients, what, problems)
   check_table(list, what)
   local by_key, merged = {}, {}
+  local function add(entry, k, v, who)
+    if entry.bad and entry.bad[k] then return end
+    local sum = rows_mod.sum(entry[k] or 0, v)
+    if sum == nil then
+      entry.bad = entry.bad or {}
+      entry.bad[k] = true
+      entry[k] = nil
+      problems[#problems + 1] = format("%s: the %s of %s cannot be given exactly (past %s): left out", what, k, who(),
+                                       rows_mod.MAX_EXACT_TEXT)
+    else
+      entry[k] = sum
+    end
+  end
   for i, c in ipairs(list or {}) do
     local w = what .. "[" .. i .. "]"
     if type(c) ~= "table" then fail(w .. " must be a table, got " .. type(c), 3) end
@@ -235,19 +247,27 @@ local function period_clients(list, max_clients, what)
     end
     for _, k in ipairs(COUNTS) do
       local v = check_number(c[k], w .. "." .. k)
-      if v then entry[k] = (entry[k] or 0) + v end
+      if v then add(entry, k, v, function() return "client " .. (id ~= "" and id or name) end) end
     end
   end
   if #merged <= max_clients then return merged end
   rank_clients(merged)
-  local kept, other = {}, { id = "other", name = "other" }
-  for i, c in ipairs(merged) do
-    if i < max_clients then
-      kept[i] = c
-    else
-      for _, k in ipairs(COUNTS) do
-        if c[k] then other[k] = (other[k] or 0) + c[k] end
-      end
+  local kept, taken = {}, {}
+  for i = 1, max_clients - 1 do
+    kept[i] = merged[i]
+    taken[merged[i].id] = true
+  end
+  local id, n = "other", 1
+  while taken[id] do
+    n = n + 1
+    id = "other_" .. n
+  end
+  local other = { id = id, name = "other" }
+  for i = max_clients, #merged do
+    local c = merged[i]
+    for _, k in ipairs(COUNTS) do
+      if c[k] then add(other, k, c[k], function() return "the other clients" end) end
+      if c.bad and c.bad[k] then other.bad = other.bad or {}; other.bad[k] = true; other[k] = nil end
     end
   end
   kept[#kept + 1] = other
@@ -272,7 +292,10 @@ end
   collector = { success_timestamp = unix seconds, duration = seconds, errors = count, last_error = string }
   client = { requests=, retries=, responses_429=, logins=, ratelimit = { count=, allowed=, reset= } }
   max_clients = 500: at most this many OAuth-client series per family and period (the rest summed
-                into one with client_id="other")
+                into one with client_id="other", or "other_2", ... when a real client has that id)
+  problems = {}: a table that receives one line per sample left out because its sum could not be exact
+                (each is also a comment of the text); a caller that must never publish partial figures
+                passes one and checks it
 ]]
 function M.render(figures)
   if figures == nil then figures = {} end
@@ -284,6 +307,7 @@ function M.render(figures)
   end
   local w = M.writer()
   local function family(key, kind) return w:family(F[key], kind, HELP[key]) end
+  local problems = {}
 
   local usage = check_table(figures.usage, "figures.usage") or {}
   for _, period in ipairs(PERIODS) do
@@ -297,7 +321,7 @@ function M.render(figures)
         family("period_start", "gauge"):add({ period = period }, first)
         family("period_end", "gauge"):add({ period = period }, last + 86400)
       end
-      for _, c in ipairs(period_clients(p.clients, max_clients, what .. ".clients")) do
+      for _, c in ipairs(period_clients(p.clients, max_clients, what .. ".clients", problems)) do
         local labels = { client_id = c.id, client_name = c.name, period = period }
         if c.requests then family("oauth_client_requests", "gauge"):add(labels, c.requests) end
         for _, class in ipairs(CLASSES) do
@@ -340,6 +364,10 @@ function M.render(figures)
         if v then family(g[1], "gauge"):add(nil, v) end
       end
     end
+  end
+  for _, p in ipairs(problems) do
+    w:comment("genesys_usage " .. one_line(p, 300))
+    if type(figures.problems) == "table" then figures.problems[#figures.problems + 1] = p end
   end
   return w:render()
 end
@@ -400,6 +428,18 @@ function Periods:add_rows(rows)
   return self
 end
 
+-- acc:exact() -> true | false, message: whether every period's totals are exact (see Totals:exact)
+function Periods:exact()
+  for _, name in ipairs { "day", "month", "recent" } do
+    local t = self.totals[name]
+    if t then
+      local ok, why = t:exact()
+      if not ok then return false, why .. " (period " .. name .. ")" end
+    end
+  end
+  return true
+end
+
 function Periods:result()
   local out = {}
   for name, totals in pairs(self.totals) do
@@ -410,7 +450,7 @@ function Periods:result()
 end
 
 -- collect(client [, opts]) -> periods | nil, err: the plan's one aggregates job, folded (see plan and
--- periods); periods.jobs = its job ids. opts: now, days, on_progress, page_size, headers.
+-- periods); periods.jobs = its job ids. A total that cannot be exact is an error (code "inexact"). opts: now, days, on_progress, page_size, headers.
 function M.collect(client, opts)
   opts = opts or {}
   local p, why = M.plan(opts)
@@ -424,6 +464,8 @@ function M.collect(client, opts)
     if page == false then break end
     acc:add_rows(page)
   end
+  local exact, why = acc:exact()
+  if not exact then return nil, errors_mod.new { code = "inexact", message = why } end
   local periods = acc:result()
   periods.jobs = pager.jobs
   return periods

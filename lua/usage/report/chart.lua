@@ -135,11 +135,14 @@ function M.svg(r, opts)
   local out = {}
   local function add(...) out[#out + 1] = concat({ ... }) end
   local title = opts.title or format("Daily %s of the top %d OAuth clients", what, #series)
+  -- opts.pairs: the top client x endpoint pairs listed under the chart (the standalone SVG of the report)
+  local pair_list = opts.pairs and r.pairs or {}
+  local HT = H + (opts.pairs and (36 + 18 * math.max(1, #pair_list)) or 0)
   add('<?xml version="1.0" encoding="UTF-8"?>\n')
   add(format('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" ' ..
-             'font-family="Helvetica, Arial, sans-serif" font-size="12">\n', W, H, W, H))
+             'font-family="Helvetica, Arial, sans-serif" font-size="12">\n', W, HT, W, HT))
   add("<title>", esc(title), "</title>\n")
-  add(format('<rect x="0" y="0" width="%d" height="%d" fill="#ffffff"/>\n', W, H))
+  add(format('<rect x="0" y="0" width="%d" height="%d" fill="#ffffff"/>\n', W, HT))
   add(format('<text x="%d" y="24" font-size="16" font-weight="bold">%s</text>\n', left, esc(title)))
   if opts.days_label then
     add(format('<text x="%d" y="42" fill="#555555">%s (UTC), %s scale</text>\n', left, esc(opts.days_label), scale))
@@ -188,7 +191,23 @@ function M.svg(r, opts)
                esc(M.short_number(c[key]))))
   end
   if #series == 0 then add(format('<text x="%d" y="%d">no usage in these days</text>\n', lx, top + 28)) end
-  add("</g>\n</svg>\n")
+  add("</g>\n")
+  if opts.pairs then
+    local by = M.WHAT[r.rank_by or "requests"]
+    local head = r.only and format("Top client x endpoint pairs with %s, by %s", M.WHAT[r.only], by)
+                 or ("Top client x endpoint pairs by " .. by)
+    add(format('<g class="pairs" fill="#333333"><text x="%d" y="%d" font-weight="bold">%s</text>\n', left, H + 12,
+               esc(head)))
+    for i, p in ipairs(pair_list) do
+      local name = p.name ~= "" and p.name or (p.id ~= "" and p.id or "-")
+      add(format('<text x="%d" y="%d">%d. %s: %s %s: %s requests, %s 429, %s 5xx</text>\n', left, H + 12 + 18 * i, i,
+                 esc(text.cut(sanitize.display(name), 40)), esc(p.method), esc(text.cut(sanitize.display(p.templateUri), 70)), esc(text.thousands(p.requests)),
+                 esc(text.thousands(p.status429)), esc(text.thousands(p.status500))))
+    end
+    if #pair_list == 0 then add(format('<text x="%d" y="%d">none</text>\n', left, H + 30)) end
+    add("</g>\n")
+  end
+  add("</svg>\n")
   return concat(out)
 end
 

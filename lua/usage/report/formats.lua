@@ -1,10 +1,11 @@
 -- usage.report.formats: the report (usage.report.aggregate) as text: table, csv, json and ndjson.
 --   table   a title with the days, the status-class panel, the top clients and endpoints with their
 --           429 and 5xx counts beside the ratios
---   csv     one line per record: section client | endpoint | day (the organization's daily totals) |
---           client_day (the daily series of each top client); shares and ratios as fractions
---   json    { command, days, rankBy, totals, statusClasses, clients (with their daily series),
---           endpoints, daily }: clients and endpoints in the order of --rank-by
+--   csv     one line per record: section client | endpoint | pair (a client x endpoint pair) | day (the
+--           organization's daily totals) | client_day (the daily series of each top client); shares and
+--           ratios as fractions
+--   json    { command, days, rankBy, only, totals, statusClasses, clients (with their daily series),
+--           endpoints, pairs, daily }: clients, endpoints and pairs in the order of --rank-by
 --   ndjson  the records of csv as JSON objects, one a line
 -- Keys are written in a fixed order, counts as whole numbers. Strings from the server go through
 -- usage.sanitize (as in usage.cli.formats): JSON is valid UTF-8 and never holds NaN or an infinity (null),
@@ -21,6 +22,12 @@ local format, concat = string.format, table.concat
 
 local BY = { requests = "requests", ["429"] = "429 responses", ["5xx"] = "5xx responses" }
 
+-- "Top 5 OAuth clients by requests", "Top 5 OAuth clients with 429 responses, by requests" (--only)
+function M.section_title(r, kind, shown)
+  if r.only then return format("Top %d %s with %s, by %s", shown, kind, BY[r.only], BY[r.rank_by]) end
+  return format("Top %d %s by %s", shown, kind, BY[r.rank_by])
+end
+
 ---------------------------------------------------------------------------------------------------
 -- table
 
@@ -32,17 +39,18 @@ function M.table(r, d, title)
   local classes = {}
   for i, c in ipairs(d.classes) do classes[i] = format("%s %s (%s)", c.name, c.share, c.count) end
   out[#out + 1] = "Status classes: " .. concat(classes, "  ") .. "  [429 is part of 4xx]"
-  local function section(kind, rows, headers, count)
+  local function section(kind, rows, headers, numeric)
     out[#out + 1] = ""
-    out[#out + 1] = format("Top %d %s by %s", math.min(#rows, count), kind, BY[r.rank_by])
+    out[#out + 1] = M.section_title(r, kind, #rows)
     if #rows == 0 then
-      out[#out + 1] = "(no usage in these days)"
+      out[#out + 1] = r.only and ("(none with " .. BY[r.only] .. ")") or "(no usage in these days)"
       return
     end
-    for _, l in ipairs(text.render(headers, rows, aggregate.NUMERIC)) do out[#out + 1] = l end
+    for _, l in ipairs(text.render(headers, rows, numeric)) do out[#out + 1] = l end
   end
-  section("OAuth clients", d.clients, aggregate.CLIENT_HEADERS, r.client_count)
-  section("endpoints", d.endpoints, aggregate.ENDPOINT_HEADERS, r.endpoint_count)
+  section("OAuth clients", d.clients, aggregate.CLIENT_HEADERS, aggregate.NUMERIC)
+  section("endpoints", d.endpoints, aggregate.ENDPOINT_HEADERS, aggregate.NUMERIC)
+  section("client x endpoint pairs", d.pairs or {}, aggregate.PAIR_HEADERS, aggregate.PAIR_NUMERIC)
   return concat(out, "\n") .. "\n"
 end
 
@@ -98,6 +106,12 @@ local function records(r)
     record("endpoint", { rank = e.rank, httpMethod = e.method, templateUri = e.templateUri, requests = e.requests,
                          share = { f = e.share }, status429 = e.status429, ratio429 = { f = e.ratio429 },
                          status500 = e.status500, ratio5xx = { f = e.ratio5xx } })
+  end
+  for _, p in ipairs(r.pairs or {}) do
+    record("pair", { rank = p.rank, oauthClientId = p.id, oauthClientName = p.name, httpMethod = p.method,
+                     templateUri = p.templateUri, requests = p.requests, share = { f = p.share },
+                     status429 = p.status429, ratio429 = { f = p.ratio429 }, status500 = p.status500,
+                     ratio5xx = { f = p.ratio5xx } })
   end
   for _, day in ipairs(r.days) do
     local f = day_figures(r.daily[day] or aggregate.totals())
@@ -178,16 +192,25 @@ function M.json(r, meta)
                          "share", { f = e.share }, "status429", e.status429, "ratio429", { f = e.ratio429 },
                          "status500", e.status500, "ratio5xx", { f = e.ratio5xx } }
   end
+  local pairs_ = {}
+  for i, p in ipairs(r.pairs or {}) do
+    pairs_[i] = obj { "rank", p.rank, "oauthClientId", p.id, "oauthClientName", p.name, "httpMethod", p.method,
+                      "templateUri", p.templateUri, "requests", p.requests, "share", { f = p.share },
+                      "status429", p.status429, "ratio429", { f = p.ratio429 }, "status500", p.status500,
+                      "ratio5xx", { f = p.ratio5xx } }
+  end
   for i, c in ipairs(r.classes) do
     classes[i] = obj { "class", c.name, "count", c.count, "share", { f = c.share } }
   end
   local t = r.total
   return obj {
-    "command", "report", "days", { raw = formats.days_json(meta.days) }, "rankBy", r.rank_by,
+    "command", "report", "days", { raw = formats.days_json(meta.days) }, "rankBy", r.rank_by, "only", r.only,
     "totals", { raw = obj { "requests", t.requests, "status200", t.status200, "status300", t.status300,
                             "status400", t.status400, "status429", t.status429, "status500", t.status500,
-                            "oauthClients", r.client_count, "endpoints", r.endpoint_count } },
+                            "oauthClients", r.client_count, "endpoints", r.endpoint_count,
+                            "pairs", r.pair_count } },
     "statusClasses", { list = classes }, "clients", { list = clients }, "endpoints", { list = endpoints },
+    "pairs", { list = pairs_ },
     "daily", daily_list(r.daily, r.days, true),
   } .. "\n"
 end

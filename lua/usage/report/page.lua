@@ -1,8 +1,9 @@
 -- usage.report.page: the report as one self-contained HTML page (no scripts, no external resources):
 -- the title with the days, the totals, the status-class panel (2xx/3xx/4xx/429/5xx shares, as the admin
--- UI's API Usage view shows them), the chart (usage.report.chart) and the tables of the top clients and
--- endpoints, with the same cells as the table format (usage.report.aggregate.display). Every text goes
--- through usage.sanitize.xml (valid UTF-8, no character XML forbids, controls and BIDI overrides shown).
+-- UI's API Usage view shows them), the chart (usage.report.chart) and the tables of the top clients,
+-- endpoints and client x endpoint pairs, with the same cells as the table format (usage.report.aggregate.display).
+-- Every text goes through usage.sanitize.xml (valid UTF-8, no character XML forbids, controls and BIDI
+-- overrides shown).
 
 local text = require "usage.cli.text"
 local aggregate = require "usage.report.aggregate"
@@ -19,14 +20,15 @@ local STYLE = "body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#22
   ".classes{display:flex;gap:12px;margin:12px 0 20px}.class{border:1px solid #ddd;border-radius:4px;padding:8px 14px}" ..
   ".class b{display:block;font-size:20px}.bar{height:6px;background:#1f77b4;margin-top:6px}"
 
-local function html_table(id, headers, rows)
+local function html_table(id, headers, rows, numeric)
+  numeric = numeric or aggregate.NUMERIC
   local out = { format('<table id="%s"><thead><tr>', id) }
   for _, h in ipairs(headers) do out[#out + 1] = "<th>" .. esc(h) .. "</th>" end
   out[#out + 1] = "</tr></thead><tbody>\n"
   for _, row in ipairs(rows) do
     out[#out + 1] = "<tr>"
     for i, cell in ipairs(row) do
-      out[#out + 1] = (aggregate.NUMERIC[i] and '<td class="n">' or "<td>") .. esc(cell) .. "</td>"
+      out[#out + 1] = (numeric[i] and '<td class="n">' or "<td>") .. esc(cell) .. "</td>"
     end
     out[#out + 1] = "</tr>\n"
   end
@@ -55,6 +57,10 @@ end
 function M.html(r, d, opts)
   local svg = chart.svg(r, { days_label = opts.days_label, scale = opts.scale, chart = opts.chart }):gsub("^<%?xml[^\n]*\n", "")
   local by = chart.WHAT[r.rank_by]
+  local function section(kind, rows)
+    if r.only then return format("Top %s with %s, by %s", kind, chart.WHAT[r.only], by) end
+    return "Top " .. kind .. " by " .. by
+  end
   return concat {
     '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>', esc(opts.title), "</title>\n",
     "<style>", STYLE, "</style></head><body>\n",
@@ -63,8 +69,10 @@ function M.html(r, d, opts)
       text.thousands(r.client_count), text.thousands(r.endpoint_count))), "</p>\n",
     "<h2>Status classes</h2>\n", panel(r, d),
     svg,
-    "<h2>Top OAuth clients by ", esc(by), "</h2>\n", html_table("clients", aggregate.CLIENT_HEADERS, d.clients),
-    "<h2>Top endpoints by ", esc(by), "</h2>\n", html_table("endpoints", aggregate.ENDPOINT_HEADERS, d.endpoints),
+    "<h2>", esc(section("OAuth clients", d.clients)), "</h2>\n", html_table("clients", aggregate.CLIENT_HEADERS, d.clients),
+    "<h2>", esc(section("endpoints", d.endpoints)), "</h2>\n", html_table("endpoints", aggregate.ENDPOINT_HEADERS, d.endpoints),
+    "<h2>", esc(section("client x endpoint pairs", d.pairs or {})), "</h2>\n",
+    html_table("pairs", aggregate.PAIR_HEADERS, d.pairs or {}, aggregate.PAIR_NUMERIC),
     "</body></html>\n",
   }
 end

@@ -18,8 +18,9 @@ local M = {
   about = "Prometheus metrics of the usage per OAuth client: the last complete UTC day and the month to date " ..
           "(the 1st of yesterday's month through yesterday: on the 1st of a month, the whole previous month), " ..
           "the collector's figures and the client's own (requests, retries, 429s, logins, rate-limit headers).",
-  more = "Write them for node_exporter's textfile collector with --output (atomic). A failed run exits 1 and " ..
-         "leaves the file as it was: alert on the age of genesys_usage_collect_success_timestamp_seconds.",
+  more = "Write them for node_exporter's textfile collector with --output (atomic). A failed run exits non-zero " ..
+         "(75: try again later, 77: credentials or permission, 1: anything else) and leaves the file as it was: " ..
+         "alert on the age of genesys_usage_collect_success_timestamp_seconds.",
   examples = {
     "--verbose",
     "--output /var/lib/prometheus/node-exporter/genesys_usage.prom --quiet",
@@ -51,13 +52,19 @@ function M.run(ctx)
   local acc = prometheus.periods(ctx.plan)
   run.each_page(ctx, run.start(ctx, M.calls(ctx)[1]), function(rows) acc:add_rows(rows) end)
   ctx.term:done()
+  local exact, why = acc:exact()
+  if not exact then failure.runtime(why) end -- (a wrong total is never published; the file stays as it was)
   local periods = acc:result()
-  ctx.out.fh:write(prometheus.render {
+  local problems = {}
+  local text = prometheus.render {
     usage = { day = periods.day, month = periods.month },
     collector = { success_timestamp = core.time(), duration = core.now() - started, errors = 0 },
     client = ctx.client:stats(),
     max_clients = ctx.options["max-clients"],
-  })
+    problems = problems,
+  }
+  if problems[1] then failure.runtime(problems[1]) end
+  ctx.out.fh:write(text)
 end
 
 return M

@@ -311,8 +311,13 @@ local function materialize(job)
     job.row_fn = query.synth_fn(job.spec)
     -- synthetic rows depend only on these: jobs alike share their encoded slices (see rows_json)
     local sp = job.spec
+    local columns = {}
+    if sp.kind == "search" then
+      for name in pairs(sp.metrics or {}) do columns[#columns + 1] = name end
+      table.sort(columns)
+    end
     job.synth_key = table.concat({ sp.kind, sp.interval and sp.interval.first_day or 0,
-                                   sp.client_index or 0 }, ":")
+                                   sp.client_index or 0, table.concat(columns, ",") }, ":")
   else
     job.rows = query.rows(job.spec, { client = job.client })
     job.total = #job.rows
@@ -382,6 +387,7 @@ local ORG_NEW = { "usage:organization:view" }
 local CLIENT_NEW = { "usage:client:view" }
 
 local handlers = {}
+local documented_fault -- defined below
 
 local routes = {
   { "GET", { "api", "v2", "oauth", "clients", "*", "usage", "query", "results", "*" }, "client_results", CLIENT_PERMS },
@@ -471,15 +477,41 @@ local function create_job(req, spec, client)
   return job
 end
 
+-- The documented errors of the Usage API that the fake also injects on demand (faults of these names; without
+-- match.path they hit only the operations that document them): status, code, message.
+local DOCUMENTED = {
+  query_too_long = { 400, "query.too.long", "Query is too long. Try another request with less filters.",
+    function(p) return p:find("/aggregates/query/jobs$") ~= nil end },
+  search_too_big = { 500, "max.response.size.reached", "The results data is greater than the 5MB limit. " ..
+    "Try again with a smaller date interval or include more filters.",
+    function(p) return p:find("^/api/v2/usage/simplesearch/[^/]+/results$") ~= nil end },
+  query_error = { 500, "query.error", "There was a problem running the query",
+    function(p) return p:find("^/api/v2/usage/simplesearch/[^/]+/results$") ~= nil end },
+}
+
+-- answers with the documented error when a fault `name` matches the request; true when it did
+documented_fault = function(req, name)
+  local d = DOCUMENTED[name]
+  local f = state.find_fault({ [name] = true }, req.method, req.path, d[4])
+  if not f then return false end
+  state.consume(f)
+  if req.entry then req.entry.fault = f.fault end
+  send_error(req, d[1], d[2], f.message or d[3])
+  return true
+end
+
 -- the checks of a submitted body and the job it creates; nil once an error answer is sent
 local function submit_job(req, kind, client)
   local body = check_json_post(req)
   if not body then return nil end
-  local spec, err = query.validate(kind, body, { today = state.today() })
+  local cfg = state.config
+  local spec, err = query.validate(kind, body, { today = state.today(), old_interval_end = cfg.old_interval_end,
+    max_filter_values = cfg.max_filter_values })
   if not spec then
     send_error(req, 400, err.code, err.message, err.field)
     return nil
   end
+  if spec.gen == "new" and documented_fault(req, "query_too_long") then return nil end
   if client then spec.client_index = client.index end
   return create_job(req, spec, client)
 end
@@ -531,6 +563,30 @@ local function unknown_status(req, job)
   return true
 end
 
+-- Simple search results above search_max_bytes (all the rows the search found, as JSON, before the cap of
+-- search_cap rows): every results GET answers 500 max.response.size.reached, whatever the page size (the
+-- documentation: "a smaller date interval or more filters"). Also the fault search_too_big. True once answered.
+local function search_too_big(req, job)
+  if documented_fault(req, "search_too_big") then return true end
+  local limit = state.config.search_max_bytes
+  if not limit then return false end
+  if not job.search_bytes then
+    local n = job.total > 1 and job.total - 1 or 0 -- the commas
+    if job.rows then
+      for i = 1, job.total do n = n + #job.rows[i] end
+    else
+      local fn = job.row_fn
+      for i = 1, job.total do n = n + #fn(i - 1) end
+    end
+    job.search_bytes = n
+  end
+  if job.search_bytes <= limit then return false end
+  send_error(req, 500, "max.response.size.reached", format("The results data is greater than the %s limit " ..
+    "(%d bytes). Try again with a smaller date interval or include more filters.",
+    limit == 5242880 and "5MB" or (limit .. " bytes"), job.search_bytes))
+  return true
+end
+
 local function results_old(req, job)
   local size, offset
   if job.spec.kind == "search" then
@@ -549,6 +605,7 @@ local function results_old(req, job)
     return send(req, 200, '{"queryStatus":' .. quote(word) .. '}')
   end
   materialize(job)
+  if job.spec.kind == "search" and search_too_big(req, job) then return end
   -- a complete result; queryStatus is optional in ApiUsageQueryResult (config omit_query_status)
   local head = state.config.omit_query_status and '{"results":[' or ('{"queryStatus":' .. quote(word) .. ',"results":[')
   if job.spec.kind ~= "search" then
@@ -670,7 +727,9 @@ function handlers.query_results(req, p)
 end
 function handlers.search_results(req, p)
   local job = find_job(req, p[1], SEARCH)
-  if job then return results_old(req, job) end
+  if not job then return end
+  if documented_fault(req, "query_error") then return end
+  return results_old(req, job)
 end
 function handlers.agg_get(req, p)
   local job = find_job(req, p[1], AGG)

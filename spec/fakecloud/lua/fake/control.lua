@@ -147,6 +147,82 @@ function setters.next_uri(v)
   return v
 end
 
+local function date_day(v)
+  if type(v) ~= "string" then return nil end
+  local secs, date_only = util.parse_datetime(v)
+  if not secs or not date_only then return nil end
+  return floor(secs / 86400)
+end
+
+function setters.runaway(v)
+  if absent(v) then return state.deep_copy(state.defaults.runaway) end
+  if v == false then return false end
+  local msg = "runaway must be false or {start = \"yyyy-MM-dd\", requests = N >= 1}"
+  if type(v) ~= "table" then return nil, msg end
+  local cur = state.config.runaway or state.defaults.runaway
+  local out = { start = cur.start, requests = cur.requests }
+  for k, x in pairs(v) do
+    if k == "start" then
+      if not date_day(x) then return nil, msg end
+      out.start = x
+    elseif k == "requests" then
+      if not is_int(x) or x < 1 or x > 1e12 then return nil, msg end
+      out.requests = x
+    else
+      return nil, msg
+    end
+  end
+  return out
+end
+
+-- the largest count offset: 2^62, so that sums of the few records it reaches stay below 2^63
+local MAX_OFFSET = "4611686018427387904"
+
+function setters.count_offset(v)
+  if absent(v) or v == false then return false end
+  local msg = "count_offset must be false or {date = \"yyyy-MM-dd\", value = integer or decimal string " ..
+    "(1 to 2^62), client_id = an OAuth client of the data set (default Bulk Export Service)}"
+  if type(v) ~= "table" then return nil, msg end
+  local out = { client_id = data.client_by_name["Bulk Export Service"].id }
+  for k, x in pairs(v) do
+    if k == "date" then
+      if not date_day(x) then return nil, msg end
+      out.date = x
+    elseif k == "value" then
+      if is_int(x) and x >= 1 and x <= 2 ^ 53 then
+        x = format("%d", x)
+      elseif type(x) ~= "string" or not x:match("^[1-9]%d*$") or #x > #MAX_OFFSET or
+          (#x == #MAX_OFFSET and x > MAX_OFFSET) then
+        return nil, msg
+      end
+      out.value = x
+    elseif k == "client_id" then
+      if not data.client_by_id[x] then return nil, msg end
+      out.client_id = x
+    else
+      return nil, msg
+    end
+  end
+  if not out.date or not out.value then return nil, msg end
+  return out
+end
+
+function setters.old_interval_end(v)
+  if absent(v) then return "exclusive" end
+  if v ~= "exclusive" and v ~= "inclusive" then
+    return nil, "old_interval_end must be \"exclusive\" or \"inclusive\""
+  end
+  return v
+end
+
+function setters.search_max_bytes(v)
+  if absent(v) then return state.defaults.search_max_bytes end
+  if v == false then return false end
+  if not is_int(v) or v < 1 then return nil, "search_max_bytes must be false or an integer >= 1" end
+  return v
+end
+setters.max_filter_values = int_setter("max_filter_values", 1)
+
 local function apply_config(body)
   local new = state.deep_copy(state.config)
   for k, v in pairs(body) do
@@ -156,7 +232,7 @@ local function apply_config(body)
     if val == nil then return nil, err end
     new[k] = val
   end
-  state.config = new
+  state.apply_config(new)
   return new
 end
 
@@ -165,6 +241,7 @@ end
 local FAULT_KINDS = {
   status = true, slow = true, drop = true, truncated = true, malformed = true, expired_token = true,
   token_throttle = true, job_failed = true, job_cancelled = true, unknown_status = true,
+  search_too_big = true, query_error = true, query_too_long = true,
 }
 
 local function add_fault(b)
@@ -216,7 +293,8 @@ local function add_fault(b)
     if b.error_body == false then f.error_body = false end
     if type(b.error_code) == "string" then f.error_code = b.error_code end
     if type(b.error_message) == "string" then f.error_message = b.error_message end
-  elseif kind == "token_throttle" then
+  elseif kind == "token_throttle" or kind == "search_too_big" or kind == "query_error" or
+      kind == "query_too_long" then
     if type(b.message) == "string" then f.message = b.message end
   end
   state.fault_seq = state.fault_seq + 1
@@ -271,11 +349,20 @@ local function catalog()
   for i, c in ipairs(data.clients) do
     local orgs = {}
     for j, oi in ipairs(c.orgs) do orgs[j] = data.orgs[oi].id end
-    clients[i] = { id = c.id, name = c.name, heavy = c.heavy or false, users = c.users or false,
-      platform = c.platform, organizations = orgs, selfUri = c.self_uri }
+    local eps = {}
+    for j, e in ipairs(c.endpoints) do eps[j] = e[1] end
+    clients[i] = { id = c.id, name = c.name, users = c.users or false, burst = c.burst and true or false,
+      platform = c.platform, organizations = orgs, selfUri = c.self_uri, purpose = c.purpose,
+      weekdayRequests = c.volume, weekendShare = c.weekend, how = c.how, endpoints = json.array(eps),
+      runaway = c.runaway or false }
   end
   local orgs = {}
   for i, o in ipairs(data.orgs) do orgs[i] = { id = o.id, name = o.name, home = o.home or false } end
+  orgs[1].seats, orgs[1].licence = data.SEATS, data.LICENCE
+  orgs[1].allowancePerSeat, orgs[1].monthlyAllowance = data.PER_SEAT, data.ALLOWANCE
+  local ra = state.config.runaway
+  local runaway = ra and { clientId = data.runaway_client.id, clientName = data.runaway_client.name,
+    start = ra.start, requests = ra.requests } or false
   local auth = {}
   local names = {}
   for id in pairs(state.auth_clients) do names[#names + 1] = id end
@@ -287,7 +374,7 @@ local function catalog()
   return {
     home_organization = orgs[1], organizations = orgs, clients = clients, users = data.users,
     templates = data.templates, methods = data.methods, platforms = data.platforms, auth_clients = auth,
-    seed = data.SEED,
+    seed = data.SEED, runaway = runaway, endpoint_table = data.endpoint_count,
   }
 end
 

@@ -178,7 +178,7 @@ function M.validate(kind_name, body, ctx)
   if not iv then
     return nil, verr("invalid.date", "interval", "Invalid interval '" .. body.interval .. "': " .. why)
   end
-  local first_day, last_day = util.interval_days(iv, kind.gen)
+  local first_day, last_day = util.interval_days(iv, kind.gen, ctx and ctx.old_interval_end)
   if not first_day then
     return nil, verr("invalid.date", "interval", "Invalid interval '" .. body.interval .. "': " .. last_day)
   end
@@ -276,6 +276,21 @@ function M.validate(kind_name, body, ctx)
       if acc then spec.sortBy[#spec.sortBy + 1] = { acc = acc, desc = order == "Desc" } end
     end
   end
+
+  -- "Query is too long. Try another request with less filters." (aggregates jobs): the fake's threshold is
+  -- the number of values in all the filter arrays together (config max_filter_values, default 100)
+  if kind.gen == "new" then
+    local limit = ctx and ctx.max_filter_values or 100
+    local n = 0
+    for name in pairs(kind.filters) do
+      local v = body[name]
+      if type(v) == "table" then n = n + #v end
+    end
+    if n > limit then
+      return nil, verr("query.too.long", nil, format("Query is too long. Try another request with less " ..
+        "filters (%d filter values; the fake allows %d).", n, limit))
+    end
+  end
   return spec
 end
 
@@ -291,8 +306,7 @@ local function index_set(names, lookup)
   return s
 end
 
-local template_index = {}
-for i, t in ipairs(data.templates) do template_index[t] = i end
+local template_index = data.template_index
 
 -- Build the record filter of a spec. ctx.client is the scoped data client (client scope).
 local function make_filter(spec, ctx)
@@ -503,23 +517,22 @@ end
 local ALL_OLD = set_of(OLD_METRICS)
 local ALL_NEW = set_of(NEW_METRICS)
 local ALL_SEARCH = set_of(SEARCH_METRICS)
-local NC, NT, NM, NP, NU = #data.clients, #data.templates, #data.methods, #data.platforms, #data.users
+local NC, NE, NP, NU = #data.clients, #data.pairs, #data.platforms, #data.users
 
--- Row i (0-based) of a synthetic result: every (day, client, template, method, platform) once.
+-- Row i (0-based) of a synthetic result: every (day, client, endpoint of the data set, platform) once; the
+-- endpoints are real (method, templateUri) pairs, the volumes those of a busy organization.
 local function synth_group(i, start_day, kind)
   local c = i % NC
-  local t = floor(i / NC) % NT
-  local mth = floor(i / (NC * NT)) % NM
-  local p = floor(i / (NC * NT * NM)) % NP
-  local day = start_day + floor(i / (NC * NT * NM * NP))
+  local e = data.pairs[floor(i / NC) % NE + 1]
+  local p = floor(i / (NC * NE)) % NP
+  local day = start_day + floor(i / (NC * NE * NP))
   local req = 1000 + floor(util.rand(data.SEED, 77, i) * 100000)
-  if c == 1 then req = req + 3000000000 end -- the heavy client stays above 2^31
-  local s500 = floor(req * 0.005)
-  local s400 = floor(req * 0.03)
+  local s500 = floor(req * 0.0005)
+  local s400 = floor(req * 0.01)
   local s429 = floor(s400 / 3)
-  local s300 = floor(req * 0.01)
+  local s300 = floor(req * 0.001)
   return {
-    bucket = day, client = c + 1, template = t + 1, method = data.methods[mth + 1],
+    bucket = day, client = c + 1, template = e.template, method = e.method,
     platform = data.platforms[p + 1], user = (kind == "agg") and ((i % NU) + 1) or nil,
     org = (kind == "client_agg" or kind == "query" or kind == "client_query") and ((i % #data.orgs) + 1) or nil,
     s200 = req - s500 - s400 - s300, s300 = s300, s400 = s400, s429 = s429, s500 = s500, req = req,
@@ -531,7 +544,15 @@ function M.synth_fn(spec)
   local kind = spec.kind
   local start_day = spec.interval and spec.interval.first_day or 0
   if kind == "search" then
-    return function(i) return search_row(synth_group(i, start_day, kind), ALL_SEARCH) end
+    local m = spec.metrics or ALL_SEARCH -- the columns asked for (rows may then repeat a key)
+    return function(i)
+      local g = synth_group(i, start_day, kind)
+      if not m.Date then g.bucket = nil end
+      if not m.ClientName then g.client = nil end
+      if not m.HttpMethod then g.method = nil end
+      if not m.TemplateUri then g.template = nil end
+      return search_row(g, m)
+    end
   elseif kind == "agg" or kind == "client_agg" then
     return function(i)
       local g = synth_group(i, start_day, kind)

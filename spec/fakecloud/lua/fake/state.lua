@@ -39,7 +39,25 @@ M.defaults = {
   omit_query_status = false,   -- true: complete old-generation results carry no queryStatus
   max_response_bytes = false,  -- false or N: result pages above N bytes are refused (400)
   next_uri = "relative",       -- "relative", "absolute" or "opaque": the shape of nextUri
+  -- the data set (see the README's "The data set")
+  runaway = false,             -- { start = "yyyy-MM-dd", requests = N } or false: set below from the clock
+  count_offset = false,        -- false or { date = "yyyy-MM-dd", value = "decimal", client_id = id }
+  old_interval_end = "exclusive", -- how old-generation interval ends are read: "exclusive" or "inclusive"
+                               -- (the documentation says neither; the client must be right under both)
+  search_max_bytes = 5242880,  -- simple search results (all pages) above this: 500 max.response.size.reached
+  max_filter_values = 100,     -- aggregates job bodies with more filter values: 400 query.too.long
 }
+
+-- The runaway starts a few days before the fake's clock at start (so it shows in the last week and pushes
+-- this month over the allowance); config `runaway` moves it or turns it off.
+do
+  local data = require "fake.data"
+  local util = require "fake.util"
+  M.defaults.runaway = {
+    start = util.ymd(math.floor(os.time() / 86400) - data.RUNAWAY_DAYS_BEFORE_START),
+    requests = data.RUNAWAY_REQUESTS,
+  }
+end
 
 local function deep_copy(v)
   if type(v) ~= "table" then return v end
@@ -63,8 +81,14 @@ end
 M.seq = 0                  -- request log sequence (monotonic, never reset)
 M.tokens = {}              -- token -> { client_id, perm_set, expires, revoked }
 
+-- the config took effect: the data set follows its settings
+function M.apply_config(cfg)
+  M.config = cfg
+  require("fake.data").configure(cfg)
+end
+
 function M.reset(drop_tokens)
-  M.config = deep_copy(M.defaults)
+  M.apply_config(deep_copy(M.defaults))
   M.faults = {}
   M.fault_seq = 0
   M.clear_log()
@@ -188,5 +212,6 @@ function M.consume(f)
 end
 
 M.reset(true)
+require("fake.data").today = M.today
 
 return M

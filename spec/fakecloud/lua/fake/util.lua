@@ -159,14 +159,17 @@ end
 -- The UTC days (first, last; days since the epoch) an interval covers, or nil, why.
 --   gen "new" (aggregates jobs): start and end are inclusive: every day from the day of the start through
 --     the day of the end (the end may equal the start);
---   gen "old": the days overlapping [start, end): an end at 00:00 (or a date alone) excludes its day, and
---     the end must be after the start.
-function M.interval_days(iv, gen)
+--   gen "old": the documentation does not say whether the end is included, so the fake reads it either way
+--     (config old_interval_end): "exclusive" (the default) the days overlapping [start, end): an end at 00:00
+--     (or a date alone) excludes its day; "inclusive" the days overlapping [start, end]: it includes it. An end
+--     inside a day (such as 23:59:59.999) gives the same days under both. The end must be after the start.
+function M.interval_days(iv, gen, old_end)
   if gen == "new" then
     if iv.finish < iv.start then return nil, "the interval end is before its start" end
     return floor(iv.start / 86400), floor(iv.finish / 86400)
   end
   if iv.finish <= iv.start then return nil, "the interval end must be after its start" end
+  if old_end == "inclusive" then return floor(iv.start / 86400), floor(iv.finish / 86400) end
   return floor(iv.start / 86400), math.ceil(iv.finish / 86400) - 1
 end
 

@@ -1,0 +1,81 @@
+-- usage.forecast.source: the days a forecast needs, and the rows of those days from the Usage API.
+--
+-- Any other source (the history store, a CSV export) hands usage.forecast.compute the same input:
+--   { rows = { normalized rows (usage.rows.normalize): date, client_id, client_name, requests, ... },
+--     known = the days it holds (see usage.forecast.days.known: a span, an array of dates or spans, a set,
+--             a function), source = { kind = "store", ... } }
+-- for the days of span(now): the 1st of last month through yesterday.
+
+local interval = require "usage.interval"
+local rows_mod = require "usage.rows"
+
+local M = {}
+
+local WINDOW = 28
+
+-- span(now) -> Days (usage.interval): the days a forecast made at `now` reads: the 1st of last month
+-- (the comparison with the same days of last month) through yesterday; the last 28 days (the run rate)
+-- always fall inside. At most 62 days: one aggregates job, well within one year back.
+function M.span(now)
+  now = now or os.time()
+  local T = interval.day_of(now)
+  local y, m = interval.civil_from_days(T)
+  if m == 1 then y, m = y - 1, 12 else m = m - 1 end
+  local first = math.min(interval.days_from_civil(y, m, 1), T - WINDOW)
+  first = math.max(first, interval.first_allowed_day(now))
+  return interval.days_of(first, T - 1)
+end
+
+-- job_body(span) -> the aggregates job: by day and OAuth client, requests only
+function M.job_body(span)
+  return { interval = span.jobs, granularity = "Day", groupBy = { "OauthClientId", "OauthClientName" },
+           metrics = { "Requests" } }
+end
+
+--[[ fetch(client, opts) -> input | nil, err
+  client   a usage client (usage.new)
+  opts     now (default the clock), on_progress, page_size, headers (passed to client:aggregates)
+  input = { rows = normalized rows, one per (date, client), summed; known = the span (every day of it: a
+            day without rows is a day without requests); span = Days; source = { kind = "api",
+            jobs = { job ids }, interval = span.jobs, rows = rows read } }
+  Rows dated outside the span are dropped and counted (source.outside: a server that sends them is wrong).
+]]
+function M.fetch(client, opts)
+  opts = opts or {}
+  if type(client) ~= "table" or type(client.aggregates) ~= "function" then
+    error("usage.forecast.fetch: expects a client (usage.new)", 2)
+  end
+  local span = M.span(opts.now)
+  local pager = client:aggregates(M.job_body(span), { on_progress = opts.on_progress, page_size = opts.page_size,
+                                                      headers = opts.headers })
+  local sums, out, read, outside = {}, {}, 0, 0
+  while true do
+    local page, err = pager:next_page()
+    if page == nil then return nil, err end
+    if page == false then break end
+    for i = 1, #page do
+      local r = rows_mod.normalize(page[i])
+      read = read + 1
+      if not r.date or r.requests < 0 then
+        out[#out + 1] = r -- compute counts it as a row without a valid date or count
+      elseif r.date < span.first or r.date > span.last then
+        outside = outside + 1
+      else
+        local key = r.date .. "\0" .. (r.client_id or "") .. "\0" .. (r.client_id and "" or (r.client_name or ""))
+        local s = sums[key]
+        if not s then
+          s = { date = r.date, client_id = r.client_id, client_name = r.client_name, requests = 0 }
+          sums[key] = s
+          out[#out + 1] = s
+        end
+        if r.client_name then s.client_name = r.client_name end
+        s.requests = s.requests + r.requests
+      end
+    end
+  end
+  return { rows = out, known = { first = span.first, last = span.last }, span = span,
+           source = { kind = "api", jobs = pager.jobs, interval = span.jobs, rows = read,
+                       outside = outside } }
+end
+
+return M
