@@ -391,8 +391,10 @@ describe("genesys-usage", function()
 
     it("says on stderr when simple search stops at the API's 20,000 rows", function()
       fake:config { result_rows = 20500 }
-      -- three columns: 20,500 rows stay under the service's 5 MB of results (every column would not)
-      local okr, r = pcall(run, { "search", "--last", "2d", "--metric", "Date,ClientName,Status200", "--format", "csv" })
+      -- three columns: 20,500 rows stay under the service's 5 MB of results (every column would not); the
+      -- fake's synthetic rows fill whole days from the first one: 7 days hold them all (rows dated outside
+      -- the days asked for would be left out)
+      local okr, r = pcall(run, { "search", "--last", "7d", "--metric", "Date,ClientName,Status200", "--format", "csv" })
       fake:config { result_rows = false }
       assert.is_true(okr, tostring(r))
       ok(r)
@@ -402,7 +404,7 @@ describe("genesys-usage", function()
 
     it("streams a large aggregates result as NDJSON", function()
       fake:config { result_rows = 25000 }
-      local okr, r = pcall(run, { "aggregates", "--last", "2d", "--format", "ndjson", "--page-size", "1000" })
+      local okr, r = pcall(run, { "aggregates", "--last", "7d", "--format", "ndjson", "--page-size", "1000" })
       fake:config { result_rows = false }
       assert.is_true(okr, tostring(r))
       ok(r)

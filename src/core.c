@@ -1,6 +1,7 @@
 /* core.c: luaopen_usage_core, the module table of usage.core, libcurl's one-time global init,
  * and the clocks. */
 #include "codec.h"
+#include "files.h"
 #include "http.h"
 #include "json.h"
 #include "multi.h"
@@ -80,10 +81,12 @@ USAGE_EXPORT int luaopen_usage_core(lua_State *L)
 		return luaL_error(L, "curl_global_init failed: %s", curl_easy_strerror(global_rc));
 	usage_session_register(L);
 	usage_multi_register(L);
+	usage_file_register(L);
 	luaL_newlib(L, functions);
 	luaL_setfuncs(L, usage_codec_functions, 0);
 	luaL_setfuncs(L, usage_url_functions, 0);
 	luaL_setfuncs(L, usage_signal_functions, 0);
+	luaL_setfuncs(L, usage_file_functions, 0);
 	push_features(L);
 	lua_setfield(L, -2, "features");
 	lua_pushliteral(L, USAGE_CORE_VERSION);

@@ -11,6 +11,11 @@
 -- A given access token (variable) wins; then client credentials (id and secret, each from the variable or
 -- the profile); then a token of the profile. --region and --base-url (or GENESYS_USAGE_BASE_URL) win
 -- over both. A profile asked for by name must exist; the secret is never printed.
+-- The profile file is read only if it is a regular file of at most toml.MAX_SIZE bytes (a FIFO, a device,
+-- a directory or a huge file is refused at once, never waited on or read whole: core.read_file); a file
+-- that holds a secret (client_secret, access_token) and that others can read, or that someone else owns,
+-- gives a warning (creds.warnings), as ssh does for its keys. A trapped signal while reading it ends the
+-- command with the signal's exit status (usage.cli.failure), never as if there were no profile.
 --   local creds, err = credentials.resolve { profile =, region =, base_url = }  -> creds | nil, message
 
 local core = require "usage.core"
@@ -42,23 +47,60 @@ function M.profile_file()
   return home and (home .. "/.gc/config.toml") or nil
 end
 
+local KINDS = { directory = "a directory", fifo = "a FIFO (named pipe)", char = "a character device",
+                block = "a block device", socket = "a socket", other = "not a regular file" }
+
+-- does the file hold a secret (in any of its profiles)?
+local function holds_secret(doc)
+  for _, t in pairs(doc) do
+    if type(t) == "table" and ((type(t.client_secret) == "string" and t.client_secret ~= "") or
+                               (type(t.access_token) == "string" and t.access_token ~= "")) then
+      return true
+    end
+  end
+  return false
+end
+
+-- the warning ssh-style tools give for a file of secrets others can read (or someone else owns), or nil
+function M.permission_warning(path, info)
+  local mode = info.mode % 512 -- the permission bits
+  if mode % 64 ~= 0 then
+    local who = (mode % 8 ~= 0) and "everyone" or "your group"
+    return string.format("warning: %s holds a secret and is open to %s (mode %04o); protect it with: chmod 600 %s",
+                         path, who, mode, path)
+  end
+  if not info.mine and info.owner ~= 0 then
+    return string.format("warning: %s holds a secret and belongs to another user (uid %d); it should be yours, " ..
+                         "mode 600", path, info.owner)
+  end
+  return nil
+end
+
 -- load_profile(name, explicit) -> profile table | nil (no file, or no such profile when not asked for)
--- | nil, message
+-- | nil, message; and the permission warning, if any
 local function load_profile(name, explicit)
   local path = M.profile_file()
-  local fh = path and io.open(path, "rb")
-  if not fh then
-    if explicit then return nil, "no profile " .. name .. ": cannot read " .. (path or "~/.gc/config.toml (HOME is not set)") end
+  if not path then
+    if explicit then return nil, "no profile " .. name .. ": cannot read ~/.gc/config.toml (HOME is not set)" end
     return nil
   end
-  local text, why = fh:read(toml.MAX_SIZE + 1)
-  fh:close()
-  if not text and why then return nil, "cannot read " .. path .. ": " .. tostring(why) end
-  local doc, err = toml.parse(text or "")
+  local text, info, reason = core.read_file(path, toml.MAX_SIZE)
+  if not text then
+    if reason == "interrupted" then require("usage.cli.failure").check() end -- (raises: the signal's status)
+    if reason == "missing" and not explicit then return nil end
+    if reason == "missing" then return nil, "no profile " .. name .. ": cannot read " .. path .. ": " .. info end
+    if reason == "not_file" then
+      return nil, string.format("cannot read %s: it is %s, not a file", path, KINDS[info] or info)
+    end
+    if reason == "too_large" then return nil, path .. ": larger than " .. toml.MAX_SIZE .. " bytes" end
+    return nil, "cannot read " .. path .. ": " .. tostring(info)
+  end
+  local doc, err = toml.parse(text)
   if not doc then return nil, path .. ": " .. err end
+  local warning = holds_secret(doc) and M.permission_warning(path, info) or nil
   local profile = doc[name]
   if not profile then
-    if not explicit then return nil end
+    if not explicit then return nil, nil, warning end
     local names = {}
     for k in pairs(doc) do
       if k ~= "" then names[#names + 1] = k end
@@ -76,7 +118,7 @@ local function load_profile(name, explicit)
     if setting then profile[setting] = profile[key] end
   end
   profile.path = path
-  return profile
+  return profile, nil, warning
 end
 
 -- environment(text) -> the environment of a region key, region name or domain | nil
@@ -109,7 +151,7 @@ end
 -- ignored = { names of the GENESYSCLOUD_* variables set but not read, with an explicit --profile } }
 function M.resolve(options)
   local name = options.profile or M.DEFAULT_PROFILE
-  local profile, perr = load_profile(name, options.profile ~= nil)
+  local profile, perr, warning = load_profile(name, options.profile ~= nil)
   if perr then return nil, perr end
   profile = profile or {}
   local explicit = options.profile ~= nil
@@ -133,6 +175,7 @@ function M.resolve(options)
     if profile[key] then return profile[key], "profile " .. name end
     return nil
   end
+  creds.warnings = { warning }
   local token, token_from = vars.access_token, M.VARS.access_token
   local id, id_from = setting("client_id")
   local secret = setting("client_secret")

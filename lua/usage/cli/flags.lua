@@ -215,6 +215,11 @@ local function common_flags(cmd, add)
   add { name = "output", short = "o", arg = "FILE", kind = "option", group = "output",
         doc = "write to FILE, complete or not at all (a temporary file renamed at the end)" }
   if fmts then add { name = "bom", kind = "option", group = "output", doc = "start CSV with a UTF-8 byte order mark (Excel)" } end
+  if fmts then
+    add { name = "raw-csv", kind = "option", group = "output",
+          doc = "CSV text cells exactly as the server sent them (by default a cell that a spreadsheet would run " ..
+                "as a formula, starting with = + - @ tab or CR, gets a leading ')" }
+  end
   add { name = "dry-run", kind = "option", group = "output",
         doc = "print the requests that would be sent (method, path, JSON body) and the days; send nothing" }
   add { name = "profile", arg = "NAME", kind = "option", group = "connection", convert = function(v)

@@ -7,14 +7,22 @@
 --   ndjson  one object a row, nothing else (the days go to stderr: the format has no room for them)
 -- Rows are flat objects whose keys are the column names, in column order; counts are whole numbers.
 -- csv, json and ndjson write each batch as it comes; table collects the rows to align them.
---   local w = formats.writer(name, fh, { columns =, row_model =, meta = { command, days, header }, bom = })
+--   local w = formats.writer(name, fh, { columns =, row_model =, meta = { command, days, header }, bom =,
+--                                        raw_csv =, granularity = })
 --   w:write(rows) ... w:finish()
+--   w.outside:note()   -- rows dated outside meta.days were left out (usage.cli.outside): the line to say so
 -- Without columns, the first batch decides them (a job read with --job, the summary).
+-- Whatever the server sent, each format stays valid: every string goes through usage.sanitize (valid
+-- UTF-8 everywhere; CSV without NUL and with formulas neutralised unless raw_csv; the table with controls,
+-- BIDI overrides and invisible characters shown visibly), and a number JSON cannot hold (NaN, infinite)
+-- is written null.
 
 local json = require "usage.json"
+local sanitize = require "usage.sanitize"
 local rows_mod = require "usage.rows"
 local text = require "usage.cli.text"
 local columns_mod = require "usage.cli.columns"
+local outside_mod = require "usage.cli.outside"
 
 local M = {}
 
@@ -23,9 +31,16 @@ local value_of, number = columns_mod.value, text.number
 
 M.ROW_FORMATS = { "table", "csv", "json", "ndjson" }
 
+-- a number as JSON: whole numbers in full, null for NaN and the infinities (JSON has no such numbers)
+function M.json_number(v)
+  if not text.finite(v) then return "null" end
+  return number(v)
+end
+
 local function json_value(v)
   if v == nil then return "null" end
-  if type(v) == "number" then return number(v) end
+  if type(v) == "number" then return M.json_number(v) end
+  if type(v) == "string" then return sanitize.json(v) end
   return json.encode(v)
 end
 
@@ -40,8 +55,8 @@ end
 function M.days_json(days)
   if not days then return "null" end
   return concat {
-    '{"first":', json.encode(days.first), ',"last":', json.encode(days.last), ',"count":', number(days.count),
-    ',"label":', json.encode(days.label), ',"complete":', days.partial and "false" or "true", "}",
+    '{"first":', sanitize.json(days.first), ',"last":', sanitize.json(days.last), ',"count":', number(days.count),
+    ',"label":', sanitize.json(days.label), ',"complete":', days.partial and "false" or "true", "}",
   }
 end
 
@@ -54,13 +69,14 @@ function writers.csv(w)
     for i, c in ipairs(self.columns) do names[i] = c.name end
     fh:write(self.opts.bom and text.BOM or "", text.csv_line(names))
   end
+  local raw = w.opts.raw_csv
   function w:batch(rows)
     local cols, buf, n = self.columns, {}, 0
     for r = 1, #rows do
       local row = rows[r]
       for i = 1, #cols do
         local v = value_of(cols[i], row)
-        buf[n + 1] = v == nil and "" or (type(v) == "number" and number(v) or text.csv_field(v))
+        buf[n + 1] = v == nil and "" or (type(v) == "number" and number(v) or text.csv_field(v, raw))
         buf[n + 2] = i < #cols and "," or "\r\n"
         n = n + 2
       end
@@ -83,7 +99,7 @@ function writers.json(w)
   local first = true
   function w:begin()
     local meta = self.opts.meta or {}
-    fh:write('{"command":', json.encode(meta.command or ""), ',"days":', M.days_json(meta.days), ',"rows":[')
+    fh:write('{"command":', sanitize.json(meta.command or ""), ',"days":', M.days_json(meta.days), ',"rows":[')
   end
   function w:batch(rows)
     local out = {}
@@ -144,19 +160,45 @@ function writers.table(w)
   end
 end
 
--- writer(name, fh, opts) -> w with w:write(rows), w:finish(), w.count (rows written)
+-- the date column of a writer's columns, or nil
+local function date_column(cols)
+  for _, c in ipairs(cols) do
+    if c.name == "date" then return c end
+  end
+  return nil
+end
+
+-- writer(name, fh, opts) -> w with w:write(rows), w:finish(), w.count (rows written), w.outside (the
+-- filter of the days: rows dated outside meta.days are left out and counted; nil without days or dates)
 function M.writer(name, fh, opts)
   local w = { fh = fh, opts = opts or {}, count = 0, columns = opts and opts.columns }
   writers[name](w)
-  local started = false
+  local started, date_col = false, nil
   local function start(rows)
     if started then return end
     started = true
     w.columns = w.columns or columns_mod.from_rows(w.opts.row_model, rows)
+    local days = w.opts.meta and w.opts.meta.days
+    date_col = days and date_column(w.columns)
+    if date_col then w.outside = outside_mod.new(days, w.opts.granularity) end
     if w.begin then w:begin() end
   end
   function w.write(_, rows)
     start(rows)
+    if date_col then
+      local kept, n, keep = {}, 0, w.outside
+      for r = 1, #rows do
+        local row = rows[r]
+        local path = date_col.path
+        local v = row[path[1]]
+        if path[2] then v = type(v) == "table" and v[path[2]] or nil end
+        if keep:keep(v) then
+          n = n + 1
+          kept[n] = row
+        end
+      end
+      rows = kept
+    end
     w:batch(rows)
     w.count = w.count + #rows
   end

@@ -40,6 +40,7 @@ local function resolve_format(ctx, failure)
   end
   ctx.format = o.format or by_ext or "table"
   if o.bom and ctx.format ~= "csv" then failure.usage("--bom is for CSV output, not " .. ctx.format, name) end
+  if o["raw-csv"] and ctx.format ~= "csv" then failure.usage("--raw-csv is for CSV output, not " .. ctx.format, name) end
 end
 
 -- prepare(parsed, state) -> ctx: the flags sorted into body, path parameters, flow options, days and
@@ -83,6 +84,7 @@ local function prepare(parsed, state)
                                            base_url = ctx.options["base-url"] }
   if not creds then usage(why) end
   for _, s in ipairs(creds.secrets) do ctx.term:secret(s) end
+  for _, w in ipairs(creds.warnings or {}) do ctx.term:line(PROG .. ": " .. w) end -- (also with --quiet)
   ctx.creds = creds
 
   if ctx.opts.job then
@@ -141,6 +143,7 @@ end
 
 local function main(argv, state)
   require("usage").trap_signals() -- from here on a signal ends waits and transfers; the command cleans up
+  require("usage.core").signal_deadline(5) -- and whatever it is doing, it is gone 5 s after the signal
   local failure = require "usage.cli.failure"
   state.term = require("usage.cli.term").new { progress = false }
   local parser = require("usage.cli.parser").new(require "usage.cli.commands")

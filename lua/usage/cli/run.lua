@@ -160,7 +160,9 @@ function M.rows(ctx, keep, seen)
   local flow = call.flow
   local cols = call.body and columns.select(ctx.flags.row_model, flow.body, call.body) or nil
   local writer = formats.writer(ctx.format, ctx.out.fh, { columns = cols, row_model = ctx.flags.row_model,
-                                                          meta = ctx.meta, bom = ctx.options.bom })
+                                                          meta = ctx.meta, bom = ctx.options.bom,
+                                                          raw_csv = ctx.options["raw-csv"],
+                                                          granularity = call.body and call.body.granularity })
   if ctx.days and ctx.days.empty then
     writer:finish()
     return
@@ -189,6 +191,8 @@ function M.rows(ctx, keep, seen)
   failure.check()
   writer:finish()
   M.days_note(ctx)
+  local left_out = writer.outside and writer.outside:note()
+  if left_out then ctx.term:warn(left_out) end
 end
 
 return M

@@ -1,8 +1,9 @@
 -- usage.cli.term: everything the command line writes to stderr goes through here: error lines, notes,
 -- the --verbose log and the progress line. Each line is passed through a redactor that knows the
 -- secrets the command line holds (the client secret, its Basic form, a given access token), on top of
--- the library's own redaction, and has its control characters (terminal escape sequences a server may
--- have sent) turned into spaces. The progress line is drawn only on a terminal.
+-- the library's own redaction, and is made safe for a terminal by usage.sanitize.display: valid UTF-8, and
+-- the controls (escape sequences, C1 CSI and OSC), BIDI overrides and invisible characters a server may
+-- have sent shown escaped (\x1b, \x9b, \u202e), on one line. The progress line is drawn only on a terminal.
 -- Silent on success in cron: notes (what a run is doing: jobs started, files written, the days covered)
 -- go to a terminal or with --verbose only; warnings (what the output lacks: rows cut at a cap, days a
 -- service may not serve) always, unless --quiet; failures always.
@@ -11,6 +12,7 @@
 --   t:tracker(label)
 
 local redact = require "usage.redact"
+local sanitize = require "usage.sanitize"
 local text = require "usage.cli.text"
 
 local M = {}
@@ -81,10 +83,10 @@ function Term:line(s)
 end
 
 -- block(text): text of the tool's own (help, a traceback with GENESYS_USAGE_DEBUG), lines kept, secrets
--- still redacted
+-- still redacted, each line made safe as a line is (a traceback may quote a server's text)
 function Term:block(s)
   self:clear()
-  self.stream:write(self.redactor:text(tostring(s)))
+  self.stream:write((self.redactor:text(tostring(s)):gsub("[^\n]+", sanitize.display)))
   self.stream:flush()
 end
 

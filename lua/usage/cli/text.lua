@@ -1,8 +1,14 @@
 -- usage.cli.text: text helpers of the command line: numbers as text (integers in full, thousands
 -- separators), the display width of UTF-8 text, aligned tables, RFC 4180 CSV fields, and one-line
--- cleaning of text that came from a server.
+-- cleaning of text that came from a server (usage.sanitize). No number can make them loop or allocate
+-- without bound: nan, inf, -inf, huge and negative values are written as text like any other, and a
+-- table cell is cut at MAX_CELL columns.
+
+local sanitize = require "usage.sanitize"
 
 local M = {}
+
+M.MAX_CELL = 200 -- the widest cell of an aligned table (terminal columns); longer ones end with "…"
 
 local floor, format, concat, rep = math.floor, string.format, table.concat, string.rep
 local math_type = math.type
@@ -14,6 +20,7 @@ local math_type = math.type
 function M.number(v)
   if math_type and math_type(v) == "integer" then return format("%d", v) end
   if v ~= v then return "NaN" end
+  if v == 0 then return "0" end -- (never "-0")
   if v == floor(v) and v > -2 ^ 63 and v < 2 ^ 63 then return format("%.0f", v) end
   if v == math.huge then return "inf" elseif v == -math.huge then return "-inf" end
   for _, f in ipairs { "%.15g", "%.16g", "%.17g" } do
@@ -34,8 +41,16 @@ function M.thousands(v)
   return sign .. concat(parts, ",")
 end
 
--- 0.1234 -> "12.34%"; a share too small to show is "<0.01%", not "0.00%"
+-- is v a number that is neither infinite nor NaN?
+local function finite(v)
+  return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge
+end
+M.finite = finite
+
+-- 0.1234 -> "12.34%"; a share too small to show is "<0.01%", not "0.00%"; "n/a" when it is no number
+-- (NaN, infinite: a total that could not be made)
 function M.percent(x)
+  if not finite(x) or not finite(x * 100) then return "n/a" end
   if x > 0 and x < 0.00005 then return "<0.01%" end
   return format("%.2f%%", x * 100)
 end
@@ -49,9 +64,10 @@ end
 ---------------------------------------------------------------------------------------------------
 -- text from elsewhere
 
--- s on one line: control characters (escape sequences included) become spaces
+-- s on one line, for people: valid UTF-8, and controls (escape sequences included), BIDI overrides and
+-- invisible characters shown visibly (usage.sanitize.display)
 function M.one_line(s)
-  return (tostring(s):gsub("%c", " "))
+  return sanitize.display(s)
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -127,17 +143,27 @@ M.pad = pad
 -- render(headers, rows, right [, total]) -> array of lines: aligned columns two spaces apart, a rule
 -- under the headers; right[i] right-aligns column i. total: { label = text, [i] = cell } drawn under a
 -- second rule, its label spanning the columns before its first cell.
+-- Cells wider than MAX_CELL columns are cut (with "…"); a trapped signal (Ctrl-C) stops a long table.
 function M.render(headers, rows, right, total)
   local n = #headers
   local widths = {}
   for i = 1, n do widths[i] = M.width(headers[i]) end
+  local check = require("usage.cli.failure").check
   local function measure(cells, from)
     for i = from, n do
-      local w = M.width(cells[i] or "")
+      local cell = cells[i] or ""
+      local w = M.width(cell)
+      if w > M.MAX_CELL then
+        cell = M.cut(cell, M.MAX_CELL)
+        cells[i], w = cell, M.width(cell)
+      end
       if w > widths[i] then widths[i] = w end
     end
   end
-  for _, r in ipairs(rows) do measure(r, 1) end
+  for k, r in ipairs(rows) do
+    if k % 4096 == 0 then check() end
+    measure(r, 1)
+  end
   local span = 0 -- columns the total's label covers (none: the label gets a line of its own)
   if total then
     while span < n and not total[span + 1] do span = span + 1 end
@@ -156,7 +182,10 @@ function M.render(headers, rows, right, total)
   for i = 1, n do rule[i] = rep("-", widths[i]) end
   rule = concat(rule, "  ")
   local lines = { line(headers, 1), rule }
-  for _, r in ipairs(rows) do lines[#lines + 1] = line(r, 1) end
+  for k, r in ipairs(rows) do
+    if k % 4096 == 0 then check() end
+    lines[#lines + 1] = line(r, 1)
+  end
   if total then
     lines[#lines + 1] = rule
     if span == 0 then
@@ -172,16 +201,19 @@ function M.render(headers, rows, right, total)
 end
 
 ---------------------------------------------------------------------------------------------------
--- CSV (RFC 4180: CRLF line ends; a field with a comma, quote, CR or LF quoted, quotes doubled)
+-- CSV (RFC 4180: CRLF line ends; a field with a comma, quote, CR or LF quoted, quotes doubled). Text goes
+-- through usage.sanitize.csv: valid UTF-8, no NUL or other stray control, and a cell a spreadsheet would
+-- run as a formula starts with ' unless raw.
 
-function M.csv_field(s)
+function M.csv_field(s, raw)
+  s = sanitize.csv(s, raw)
   if s:find('[,"\r\n]') then return '"' .. s:gsub('"', '""') .. '"' end
   return s
 end
 
-function M.csv_line(cells)
+function M.csv_line(cells, raw)
   local out = {}
-  for i, c in ipairs(cells) do out[i] = M.csv_field(c) end
+  for i, c in ipairs(cells) do out[i] = M.csv_field(c, raw) end
   return concat(out, ",") .. "\r\n"
 end
 

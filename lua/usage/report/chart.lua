@@ -4,18 +4,23 @@
 -- clients' names (XML-escaped) and totals, a tooltip (<title>) on each point. The y axis is linear, or
 -- logarithmic when the top clients' peaks differ by more than 100x (scale "auto").
 --   chart.svg(r, { title =, days_label =, scale = "auto"|"linear"|"log", chart = "requests"|"429"|"5xx" })
+-- No value can break it: the axes have at most a dozen ticks whatever the counts (1.7e308, 2^63-1, NaN,
+-- infinities, negative counts, all zero), every coordinate is a finite number inside the plot (values
+-- below 0 or not numbers are drawn at 0, above the top at the top; tooltips and the legend say the
+-- value as it is), and every text is valid XML (usage.sanitize.xml).
 
 local text = require "usage.cli.text"
+local sanitize = require "usage.sanitize"
 local aggregate = require "usage.report.aggregate"
 
 local M = {}
 
 local format, concat, floor = string.format, table.concat, math.floor
+local finite = text.finite
 
-function M.xml_escape(s)
-  s = tostring(s):gsub("[%z\1-\8\11\12\14-\31\127]", "")
-  return (s:gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }))
-end
+M.MAX_VALUE = 1.7976931348623157e308 -- the largest finite double
+
+M.xml_escape = sanitize.xml
 local esc = M.xml_escape
 
 local PALETTE = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -24,33 +29,47 @@ M.PALETTE = PALETTE
 
 M.WHAT = { requests = "requests", ["429"] = "429 responses", ["5xx"] = "5xx responses" }
 
--- 1234567 -> "1.2M"
+-- a value as the chart draws it: a finite number from 0 to MAX_VALUE (NaN and below 0: 0)
+local function plotted(v)
+  if type(v) ~= "number" or v ~= v or v <= 0 then return 0 end
+  if v > M.MAX_VALUE then return M.MAX_VALUE end
+  return v
+end
+
+-- 1234567 -> "1.2M"; NaN and the infinities as words, never a format error or "-nan"
 function M.short_number(v)
+  if type(v) ~= "number" then return tostring(v) end
+  if not finite(v) then return v ~= v and "NaN" or (v > 0 and "inf" or "-inf") end
+  if v < 0 then return "-" .. M.short_number(-v) end
   for _, u in ipairs { { 1e12, "T" }, { 1e9, "G" }, { 1e6, "M" }, { 1e3, "K" } } do
     if v >= u[1] then
       local x = v / u[1]
+      if x >= 1e6 then return format("%.3g", v) end -- beyond 1000T: 1.7e+308, not 170000...000T
       return ((x >= 100 or x == floor(x)) and format("%.0f", x) or format("%.1f", x)) .. u[2]
     end
   end
   return v == floor(v) and format("%.0f", v) or format("%.2g", v)
 end
 
+-- a round step (1, 2 or 5 times a power of ten) of at least range / ticks; range is finite and > 0
 local function nice_step(range, ticks)
   local raw = range / ticks
-  local mag = 10 ^ floor(math.log(raw, 10))
-  for _, m in ipairs { 1, 2, 5, 10 } do
+  local e = floor(math.log(raw, 10))
+  if e > 307 then e = 307 elseif e < -307 then e = -307 end
+  local mag = 10 ^ e
+  for _, m in ipairs { 1, 2, 5 } do
     if raw <= m * mag then return m * mag end
   end
-  return 10 * mag
+  return 10 * mag -- (finite: mag is at most 1e307)
 end
 
--- the y axis: map(value) -> y, and the tick values
+-- the y axis: map(value) -> y (finite, inside the plot), and at most a dozen tick values
 local function y_axis(series, key, days, scale, top, height)
   local maxv, minv, lo_peak, hi_peak = 0, nil, nil, 0
   for _, c in ipairs(series) do
     local peak = 0
     for _, d in ipairs(days) do
-      local v = c.daily[d] and c.daily[d][key] or 0
+      local v = plotted(c.daily[d] and c.daily[d][key])
       if v > peak then peak = v end
       if v > 0 and (not minv or v < minv) then minv = v end
     end
@@ -60,19 +79,44 @@ local function y_axis(series, key, days, scale, top, height)
   end
   if scale == "auto" then scale = (lo_peak and hi_peak / lo_peak > 100) and "log" or "linear" end
   local ticks = {}
+  local bottom = top + height
   if scale == "log" then
+    -- decades from the smallest value's to the largest's (10^-300 .. 10^308: all finite, all > 0)
     local lo = minv and floor(math.log(minv, 10)) or 0
-    local hi = math.max(lo + 1, math.ceil(math.log(math.max(maxv, 10), 10)))
-    for e = lo, hi, math.max(1, math.ceil((hi - lo) / 8)) do ticks[#ticks + 1] = 10 ^ e end
+    if lo < -300 then lo = -300 elseif lo > 307 then lo = 307 end
+    local hi = math.ceil(math.log(math.max(maxv, 10), 10))
+    if hi > 308 then hi = 308 end
+    if hi < lo + 1 then hi = lo + 1 end
+    local step = math.max(1, math.ceil((hi - lo) / 8))
+    for k = 0, 11 do
+      local e = lo + k * step
+      if e > hi then break end
+      ticks[#ticks + 1] = 10 ^ e
+    end
     return function(v)
+      v = plotted(v)
       local l = v > 0 and math.log(v, 10) or lo
-      return top + height - (math.max(l, lo) - lo) / (hi - lo) * height
+      if l < lo then l = lo elseif l > hi then l = hi end
+      return bottom - (l - lo) / (hi - lo) * height
     end, ticks, scale
   end
-  local step = nice_step(maxv > 0 and maxv or 1, 5)
-  local top_tick = math.ceil((maxv > 0 and maxv or 1) / step) * step
-  for i = 0, floor(top_tick / step + 0.5) do ticks[#ticks + 1] = i * step end
-  return function(v) return top + height - v / top_tick * height end, ticks, scale
+  if maxv <= 0 then maxv = 1 end
+  local step = nice_step(maxv, 5)
+  -- the top tick: the first multiple of step at or above maxv (at most 6 steps), unless that overflows
+  local n = math.ceil(maxv / step)
+  if n > 10 then n = 10 end
+  local top_tick = n * step
+  if not finite(top_tick) or top_tick < maxv then top_tick = maxv end
+  for k = 0, n do
+    local t = k * step
+    if t > top_tick then break end
+    ticks[#ticks + 1] = t
+  end
+  return function(v)
+    local f = plotted(v) / top_tick
+    if f > 1 then f = 1 end
+    return bottom - f * height
+  end, ticks, scale
 end
 
 function M.svg(r, opts)
@@ -143,7 +187,7 @@ function M.svg(r, opts)
   for i, c in ipairs(series) do
     local y = top + 8 + i * 20
     add(format('<rect x="%d" y="%d" width="14" height="4" fill="%s"/>\n', lx, y - 6, PALETTE[(i - 1) % #PALETTE + 1]))
-    add(format('<text x="%d" y="%d">%s (%s)</text>\n', lx + 20, y, esc(text.cut(c.name ~= "" and c.name or c.id, 28)),
+    add(format('<text x="%d" y="%d">%s (%s)</text>\n', lx + 20, y, esc(text.cut(sanitize.display(c.name ~= "" and c.name or c.id), 28)),
                esc(M.short_number(c[key]))))
   end
   if #series == 0 then add(format('<text x="%d" y="%d">no usage in these days</text>\n', lx, top + 28)) end
@@ -157,7 +201,7 @@ function M.svg(r, opts)
     for i, p in ipairs(pair_list) do
       local name = p.name ~= "" and p.name or (p.id ~= "" and p.id or "-")
       add(format('<text x="%d" y="%d">%d. %s: %s %s: %s requests, %s 429, %s 5xx</text>\n', left, H + 12 + 18 * i, i,
-                 esc(text.cut(name, 40)), esc(p.method), esc(text.cut(p.templateUri, 70)), esc(text.thousands(p.requests)),
+                 esc(text.cut(sanitize.display(name), 40)), esc(p.method), esc(text.cut(sanitize.display(p.templateUri), 70)), esc(text.thousands(p.requests)),
                  esc(text.thousands(p.status429)), esc(text.thousands(p.status500))))
     end
     if #pair_list == 0 then add(format('<text x="%d" y="%d">none</text>\n', left, H + 30)) end

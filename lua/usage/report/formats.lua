@@ -7,9 +7,11 @@
 --   json    { command, days, rankBy, only, totals, statusClasses, clients (with their daily series),
 --           endpoints, pairs, daily }: clients, endpoints and pairs in the order of --rank-by
 --   ndjson  the records of csv as JSON objects, one a line
--- Keys are written in a fixed order, counts as whole numbers.
+-- Keys are written in a fixed order, counts as whole numbers. Strings from the server go through
+-- usage.sanitize (as in usage.cli.formats): JSON is valid UTF-8 and never holds NaN or an infinity (null),
+-- CSV cells that a spreadsheet would run as formulas are neutralised unless raw.
 
-local json = require "usage.json"
+local sanitize = require "usage.sanitize"
 local text = require "usage.cli.text"
 local formats = require "usage.cli.formats"
 local aggregate = require "usage.report.aggregate"
@@ -55,7 +57,11 @@ end
 ---------------------------------------------------------------------------------------------------
 -- records (csv, ndjson, json)
 
-local function fraction(x) return format("%.6f", x) end
+-- a share or a ratio: six decimals; null (JSON) or empty (CSV) when it is no number
+local function fraction(x)
+  if not text.finite(x) then return nil end
+  return format("%.6f", x)
+end
 
 -- an object with its keys in order: obj { "key", value, ... }; a value is a string, a number (written
 -- whole), a fraction ({ f = x }), a list of objects already written ({ list = {...} }), or nil (null)
@@ -66,12 +72,12 @@ local function obj(kv)
     local t = type(v)
     local s
     if v == nil then s = "null"
-    elseif t == "number" then s = text.number(v)
-    elseif t == "string" then s = json.encode(v)
-    elseif v.f then s = fraction(v.f)
+    elseif t == "number" then s = formats.json_number(v)
+    elseif t == "string" then s = sanitize.json(v)
+    elseif v.f then s = fraction(v.f) or "null"
     elseif v.raw then s = v.raw
     else s = "[" .. concat(v.list, ",") .. "]" end
-    parts[#parts + 1] = json.encode(kv[i]) .. ":" .. s
+    parts[#parts + 1] = sanitize.json(kv[i]) .. ":" .. s
   end
   return "{" .. concat(parts, ",") .. "}"
 end
@@ -122,15 +128,19 @@ local function records(r)
   return out
 end
 
-function M.csv(r, bom)
+function M.csv(r, bom, raw)
   local lines = { (bom and text.BOM or "") .. text.csv_line(M.CSV_COLUMNS) }
   for _, rec in ipairs(records(r)) do
     local cells = {}
     for i, col in ipairs(M.CSV_COLUMNS) do
       local v = rec[col]
-      cells[i] = v == nil and "" or (type(v) == "table" and fraction(v.f) or (type(v) == "number" and text.number(v) or v))
+      local t = type(v)
+      if v == nil then cells[i] = ""
+      elseif t == "table" then cells[i] = fraction(v.f) or ""
+      elseif t == "number" then cells[i] = text.number(v)
+      else cells[i] = text.csv_field(v, raw) end
     end
-    lines[#lines + 1] = text.csv_line(cells)
+    lines[#lines + 1] = concat(cells, ",") .. "\r\n"
   end
   return concat(lines)
 end

@@ -2,6 +2,8 @@
 -- the title with the days, the totals, the status-class panel (2xx/3xx/4xx/429/5xx shares, as the admin
 -- UI's API Usage view shows them), the chart (usage.report.chart) and the tables of the top clients,
 -- endpoints and client x endpoint pairs, with the same cells as the table format (usage.report.aggregate.display).
+-- Every text goes through usage.sanitize.xml (valid UTF-8, no character XML forbids, controls and BIDI
+-- overrides shown).
 
 local text = require "usage.cli.text"
 local aggregate = require "usage.report.aggregate"
@@ -34,12 +36,18 @@ local function html_table(id, headers, rows, numeric)
   return concat(out)
 end
 
+-- the width of a share's bar: 1 to 120 pixels (a share that is no number, or beyond 0..1, stays inside)
+local function bar_width(share)
+  if not text.finite(share) or share < 0 then return 1 end
+  return math.max(1, math.min(share, 1) * 120)
+end
+
 local function panel(r, d)
   local out = { '<div class="classes" id="status-classes">' }
   for i, c in ipairs(d.classes) do
     out[#out + 1] = format('<div class="class" data-class="%s">%s<b>%s</b>%s responses<div class="bar" style="width:%.0fpx">' ..
                            '</div></div>', esc(c.name), esc(c.name), esc(c.share), esc(c.count),
-                           math.max(1, r.classes[i].share * 120))
+                           bar_width(r.classes[i].share))
   end
   out[#out + 1] = "</div>\n<p>429 responses are part of 4xx.</p>\n"
   return concat(out)

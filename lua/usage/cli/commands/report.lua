@@ -13,6 +13,7 @@ local aggregate = require "usage.report.aggregate"
 local rformats = require "usage.report.formats"
 local chart = require "usage.report.chart"
 local page = require "usage.report.page"
+local outside = require "usage.cli.outside"
 
 local M = {
   name = "report",
@@ -61,16 +62,21 @@ function M.calls(ctx)
              name = "report" } }
 end
 
--- collect(ctx) -> the folded rows of the job
+-- collect(ctx) -> the folded rows of the job (rows dated outside the days left out, and said)
 local function collect(ctx)
   local agg = aggregate.new()
   if ctx.days.count == 0 then return agg end -- (no complete day yet: nothing to ask)
+  local days = outside.new(ctx.days, "Day")
   local pager = run.start(ctx, M.calls(ctx)[1])
   run.each_page(ctx, pager, function(rows)
-    for _, row in ipairs(rows) do aggregate.add_row(agg, row) end
+    for _, row in ipairs(rows) do
+      if days:keep(row.date) then aggregate.add_row(agg, row) end
+    end
   end)
   ctx.term:done()
   failure.check()
+  local note = days:note()
+  if note then ctx.term:warn(note) end
   local exact, why = aggregate.exact(agg)
   if not exact then failure.runtime(why) end -- (a total that would be wrong is never printed)
   return agg
@@ -86,7 +92,7 @@ function M.run(ctx)
                  scale = o.scale, chart = o.chart or o["rank-by"], pairs = true }
   local out = ctx.out.fh
   if ctx.format == "table" then out:write(rformats.table(r, d, view.title .. " (UTC)"))
-  elseif ctx.format == "csv" then out:write(rformats.csv(r, o.bom))
+  elseif ctx.format == "csv" then out:write(rformats.csv(r, o.bom, o["raw-csv"]))
   elseif ctx.format == "json" then out:write(rformats.json(r, ctx.meta))
   elseif ctx.format == "ndjson" then out:write(rformats.ndjson(r))
   elseif ctx.format == "html" then out:write(page.html(r, d, view))

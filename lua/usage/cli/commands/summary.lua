@@ -56,6 +56,9 @@ local function days_of_rows(rows, now)
   return d
 end
 
+-- With the days flags, the rows of the days the command asked the API for but not the user (today, the
+-- days before the first) go silently; any other row dated outside the days is left out by the writer,
+-- which says so.
 function M.run(ctx)
   if ctx.days_from_rows then
     -- the period printed is the one of the rows' dates, whatever ?days=N means
@@ -72,9 +75,13 @@ function M.run(ctx)
     end)
   end
   local first, last = ctx.days.first, ctx.days.last
+  local today = interval.day_of(ctx.now)
+  local asked = tonumber(ctx.opts.days or ctx.flags.flow.submit_op.query.days.default) or 1
+  local asked_first = interval.date(today - asked) -- (?days=N under both readings: ending today or yesterday)
+  local asked_last = interval.date(today)
   return run.rows(ctx, function(row)
     local day = type(row.date) == "string" and row.date:sub(1, 10)
-    return not day or (day >= first and day <= last)
+    return not day or (day >= first and day <= last) or day < asked_first or day > asked_last
   end)
 end
 
