@@ -30,6 +30,11 @@ INC_lua5.4 := $(LUA54_INC)
 INC_luajit := $(LUAJIT_INC)
 OPTIONAL_CORES := $(foreach v,lua5.1 lua5.2 lua5.3,$(if $(wildcard $(INC_$(v))/lua.h),build/$(v)/usage/core.so))
 CORES   := $(SO54) $(SOJIT) $(OPTIONAL_CORES)
+# for the specs: the LD_PRELOAD shim that makes chosen libcurl calls fail and logs the options the core sets
+# (spec/curl_fault_spec.lua, spec/support/curlfault.c), and a Lua 5.4 core whose conversions saturate at a
+# 32-bit long and size_t, as on a 32-bit machine (spec/core_limits_spec.lua)
+CURLFAULT := build/test/curlfault.so
+NARROW    := build/test/narrow-lua5.4/usage/core.so
 
 DEB_PACKAGES := lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev libcurl4-openssl-dev lua-cjson \
                 lua-busted luarocks nginx libnginx-mod-http-lua prometheus lua-argparse chromium \
@@ -53,12 +58,21 @@ deps:
 	  echo "deps: run: sudo apt-get install -y$$missing"; exit 1; \
 	fi
 
-build: $(CORES)
+build: $(CORES) $(CURLFAULT) $(NARROW)
 
 build/%/usage/core.so: $(SRC) $(HDR)
 	@test -f '$(INC_$*)/lua.h' || { echo "make: no Lua headers for $* in '$(INC_$*)' (make deps)" >&2; exit 1; }
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -fvisibility=hidden -I$(INC_$*) -o $@ $(SRC) $(CURL_LIBS) -pthread
+
+$(NARROW): $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -DUSAGE_LONG_LIMIT=2147483647L -DUSAGE_SIZE_LIMIT=4294967295u -fPIC -shared \
+	  -fvisibility=hidden -I$(LUA54_INC) -o $@ $(SRC) $(CURL_LIBS) -pthread
+
+$(CURLFAULT): spec/support/curlfault.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -o $@ $< -Wl,--no-as-needed $(CURL_LIBS) -ldl
 
 test: build
 	@sh spec/run.sh
