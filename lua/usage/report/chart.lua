@@ -35,9 +35,12 @@ function M.short_number(v)
   return v == floor(v) and format("%.0f", v) or format("%.2g", v)
 end
 
+-- Lua 5.1's math.log has no base argument (math.log(x, 10) is ln x there); math.log10 is exact on powers of ten
+local log10 = math.log10 or function(x) return math.log(x, 10) end
+
 local function nice_step(range, ticks)
   local raw = range / ticks
-  local mag = 10 ^ floor(math.log(raw, 10))
+  local mag = 10 ^ floor(log10(raw))
   for _, m in ipairs { 1, 2, 5, 10 } do
     if raw <= m * mag then return m * mag end
   end
@@ -61,11 +64,11 @@ local function y_axis(series, key, days, scale, top, height)
   if scale == "auto" then scale = (lo_peak and hi_peak / lo_peak > 100) and "log" or "linear" end
   local ticks = {}
   if scale == "log" then
-    local lo = minv and floor(math.log(minv, 10)) or 0
-    local hi = math.max(lo + 1, math.ceil(math.log(math.max(maxv, 10), 10)))
+    local lo = minv and floor(log10(minv)) or 0
+    local hi = math.max(lo + 1, math.ceil(log10(math.max(maxv, 10))))
     for e = lo, hi, math.max(1, math.ceil((hi - lo) / 8)) do ticks[#ticks + 1] = 10 ^ e end
     return function(v)
-      local l = v > 0 and math.log(v, 10) or lo
+      local l = v > 0 and log10(v) or lo
       return top + height - (math.max(l, lo) - lo) / (hi - lo) * height
     end, ticks, scale
   end

@@ -13,8 +13,19 @@ local M = {}
 local CMD = {} -- marks the scheduler's own yields
 local owners = setmetatable({}, { __mode = "k" }) -- coroutine -> scheduler
 
-local unpack = table.unpack or unpack -- luacheck: ignore (LuaJIT)
+local unpack = table.unpack or unpack -- luacheck: ignore (Lua 5.1, LuaJIT)
 local pack = table.pack or function(...) return { n = select("#", ...), ... } end
+
+-- Whether a coroutine can yield across pcall (and so across the library's own pcalls, a for loop's
+-- iterator and metamethods): Lua 5.2+ and LuaJIT can, PUC Lua 5.1 cannot ("attempt to yield across
+-- metamethod/C-call boundary"). Without it gather runs its functions one after another on the blocking
+-- runtime: the same results, without the overlap.
+local function probe_yield_across_pcall()
+  local co = coroutine.create(function() return pcall(coroutine.yield, true) end)
+  local ok, yielded = coroutine.resume(co)
+  return ok and yielded == true and coroutine.status(co) == "suspended"
+end
+M.concurrent = probe_yield_across_pcall()
 
 local function interrupted()
   local sig = core.pending_signal()
@@ -273,6 +284,13 @@ function M.gather(fns)
   local sched = M.current()
   if sched then
     if #fns > 0 then join(sched, fns, results, errs) end
+    return results, errs
+  end
+  if not M.concurrent then -- PUC Lua 5.1: one after another (see probe_yield_across_pcall)
+    for i, fn in ipairs(fns) do
+      local res = pack(pcall(fn))
+      if res[1] then results[i], errs[i] = res[2], res[3] else errs[i] = res[2] end
+    end
     return results, errs
   end
   sched = new_scheduler()
