@@ -51,7 +51,7 @@ describe("docs", function()
     end
   end)
 
-  it("examples/quickstart.lua runs against the fake cloud", function()
+  it("examples/quickstart.lua runs against the fake cloud #integration", function()
     local H = require "helper"
     local fake = H.start()
     finally(function() fake:stop() end)
