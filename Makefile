@@ -7,6 +7,9 @@ BUSTED     ?= /usr/bin/busted
 CC         ?= cc
 CFLAGS     ?= -O2 -g
 WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes
+LUA51_INC  ?= /usr/include/lua5.1
+LUA52_INC  ?= /usr/include/lua5.2
+LUA53_INC  ?= /usr/include/lua5.3
 LUA54_INC  ?= /usr/include/lua5.4
 LUAJIT_INC ?= /usr/include/luajit-2.1
 CURL_LIBS  ?= -lcurl
@@ -17,12 +20,28 @@ HDR     := $(wildcard src/*.h)
 SO54    := build/lua5.4/usage/core.so
 SOJIT   := build/luajit/usage/core.so
 
+# one core per Lua: build/<interpreter>/usage/core.so, from one source (src/compat.h decides by the headers).
+# 5.4 and LuaJIT always (the full suite runs under them); 5.1, 5.2 and 5.3 when their headers are present
+# (`make deps` installs them; `make unit` fails, naming what is missing, without them).
+INC_lua5.1 := $(LUA51_INC)
+INC_lua5.2 := $(LUA52_INC)
+INC_lua5.3 := $(LUA53_INC)
+INC_lua5.4 := $(LUA54_INC)
+INC_luajit := $(LUAJIT_INC)
+OPTIONAL_CORES := $(foreach v,lua5.1 lua5.2 lua5.3,$(if $(wildcard $(INC_$(v))/lua.h),build/$(v)/usage/core.so))
+CORES   := $(SO54) $(SOJIT) $(OPTIONAL_CORES)
+# for the specs: the LD_PRELOAD shim that makes chosen libcurl calls fail and logs the options the core sets
+# (spec/curl_fault_spec.lua, spec/support/curlfault.c), and a Lua 5.4 core whose conversions saturate at a
+# 32-bit long and size_t, as on a 32-bit machine (spec/core_limits_spec.lua)
+CURLFAULT := build/test/curlfault.so
+NARROW    := build/test/narrow-lua5.4/usage/core.so
+
 DEB_PACKAGES := lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev libcurl4-openssl-dev lua-cjson \
                 lua-busted luarocks nginx libnginx-mod-http-lua prometheus lua-argparse chromium \
                 lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
                 lua-dbi-sqlite3 lua-dbi-postgresql sqlite3 postgresql faketime
 
-.PHONY: all deps build test demo fake example bench rockspec clean
+.PHONY: all deps build unit test demo fake example bench rockspec clean
 
 all: build
 
@@ -39,16 +58,27 @@ deps:
 	  echo "deps: run: sudo apt-get install -y$$missing"; exit 1; \
 	fi
 
-build: $(SO54) $(SOJIT)
+build: $(CORES) $(CURLFAULT) $(NARROW)
 
-$(SO54): $(SRC) $(HDR)
+build/%/usage/core.so: $(SRC) $(HDR)
+	@test -f '$(INC_$*)/lua.h' || { echo "make: no Lua headers for $* in '$(INC_$*)' (make deps)" >&2; exit 1; }
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -fvisibility=hidden -I$(LUA54_INC) -o $@ $(SRC) $(CURL_LIBS) -pthread
+	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -fvisibility=hidden -I$(INC_$*) -o $@ $(SRC) $(CURL_LIBS) -pthread
 
-$(SOJIT): $(SRC) $(HDR)
+$(NARROW): $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -fvisibility=hidden -I$(LUAJIT_INC) -o $@ $(SRC) $(CURL_LIBS) -pthread
+	$(CC) $(CFLAGS) $(WARN) -DUSAGE_LONG_LIMIT=2147483647L -DUSAGE_SIZE_LIMIT=4294967295u -fPIC -shared \
+	  -fvisibility=hidden -I$(LUA54_INC) -o $@ $(SRC) $(CURL_LIBS) -pthread
 
+$(CURLFAULT): spec/support/curlfault.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -o $@ $< -Wl,--no-as-needed $(CURL_LIBS) -ldl
+
+# the specs that need no server (spec/unit.lua lists them) under Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT
+unit: build
+	@sh spec/run.sh --unit
+
+# `make unit`, then every spec under Lua 5.4 and LuaJIT, then the JavaScript SDK acceptance
 test: build
 	@sh spec/run.sh
 

@@ -9,18 +9,19 @@ source = {
 description = {
   summary = "Genesys Cloud Usage API client: libcurl + lua-cjson core, polling and paging as coroutines",
   detailed = [[
-A client for the Genesys Cloud Usage API for Lua 5.4, LuaJIT and OpenResty (the Lua module `usage`).
+A client for the Genesys Cloud Usage API for Lua 5.1 to 5.4, LuaJIT and OpenResty (the Lua module `usage`).
 The 11 operations, OAuth client credentials with token reuse and re-login, retries that honour
 Retry-After, submit-then-poll and cursor paging as one call or a row iterator, concurrent queries on
 one libcurl multi handle, a client-side rate limit, and the genesys-usage command line (installed as
-genesys-usage for Lua 5.4 and genesys-usage-luajit for LuaJIT, side by side in one tree).
+genesys-usage for Lua 5.1 to 5.4 and genesys-usage-luajit for LuaJIT, the 5.4 and LuaJIT builds side by
+side in one tree).
 ]],
   homepage = "https://github.com/lua-genesys-usage/lua-genesys-usage",
   license = "MIT",
   labels = { "genesys", "http", "curl", "openresty" },
 }
 dependencies = {
-  "lua >= 5.1",
+  "lua >= 5.1, <= 5.4",
   "lua-cjson >= 2.1.0",
   "argparse >= 0.7",
 }

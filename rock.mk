@@ -4,17 +4,18 @@
 # rockspecs' build_variables and install_variables). Every src/*.c is compiled and every lua/**.lua
 # installed, so adding a module or a C file needs no edit here or in the rockspecs.
 #
-# The build follows the Lua version of the rocks tree (ROCKS_TREE = <tree>/lib/luarocks/rocks-<ver>):
-#   5.4 (5.3)  usage.core against LUA_INCDIR; the command is `genesys-usage`, run by $(LUA)
-#   5.1        LuaJIT: usage.core needs LuaJIT 2.1's headers (LUA_INCDIR=/usr/include/luajit-2.1);
-#              the command is `genesys-usage-luajit`, run by luajit: $(LUAJIT) if set (environment or
-#              command line), else $(LUA) if it is a LuaJIT, else <tree>/bin/luajit (OpenResty's
-#              tree), $(LUA_BINDIR)/luajit, the first luajit on PATH
-# Two names, so that both builds live in one tree: luarocks keeps one manifest per Lua version and
-# moves aside (to NAME~) a command that the other version's manifest owns.
+# usage.core is compiled against LUA_INCDIR, whatever Lua it holds (src/compat.h decides by the headers:
+# Lua 5.1, 5.2, 5.3, 5.4 or LuaJIT 2.1). The command follows the headers too:
+#   PUC Lua (5.1 to 5.4)  `genesys-usage`, run by $(LUA)
+#   LuaJIT (a 5.1 tree whose LUA_INCDIR holds luajit.h, e.g. LUA_INCDIR=/usr/include/luajit-2.1)
+#                         `genesys-usage-luajit`, run by luajit: $(LUAJIT) if set (environment or command
+#                         line), else $(LUA) if it is a LuaJIT, else <tree>/bin/luajit (OpenResty's tree),
+#                         $(LUA_BINDIR)/luajit, the first luajit on PATH
+# Two names, so that the Lua 5.4 and the LuaJIT builds live in one tree: luarocks keeps one manifest per
+# Lua version and moves aside (to NAME~) a command that the other version's manifest owns.
 # The command is a sh launcher, not a Lua script, so luarocks copies it as it is (the rockspecs also
 # set deploy.wrap_bin_scripts = false) instead of writing its own wrapper, which runs the version's
-# default interpreter (lua5.1 for 5.1, which cannot load the core). The launcher runs the rock's copy
+# default interpreter (lua5.1 for 5.1, which cannot load a core built for LuaJIT). The launcher runs the rock's copy
 # of bin/genesys-usage with the tree's module directories first on package.path and package.cpath;
 # the tree's paths are written into it at install time, as luarocks does for its own wrappers.
 
@@ -33,7 +34,11 @@ CORE := build/rock/usage/core.so
 # install: the rock's directories (PREFIX, LUADIR, LIBDIR, BINDIR), the tree and its Lua version
 LUA_VER := $(patsubst rocks-%,%,$(notdir $(ROCKS_TREE)))
 TREE    := $(patsubst %/lib/luarocks/rocks-$(LUA_VER),%,$(ROCKS_TREE))
-COMMAND := $(if $(filter 5.1,$(LUA_VER)),genesys-usage-luajit,genesys-usage)
+# the build notes which Lua its headers were (install gets no LUA_INCDIR from luarocks)
+ENGINE_FILE := build/rock/engine
+ENGINE  := $(if $(wildcard $(LUA_INCDIR)/luajit.h),luajit,lua)
+BUILT   := $(shell cat $(ENGINE_FILE) 2>/dev/null)
+COMMAND := $(if $(filter luajit,$(BUILT)),genesys-usage-luajit,genesys-usage)
 ENTRY   := $(PREFIX)/libexec/genesys-usage
 SETPATH := package.path="$(TREE)/share/lua/$(LUA_VER)/?.lua;$(TREE)/share/lua/$(LUA_VER)/?/init.lua;"..package.path \
            package.cpath="$(TREE)/lib/lua/$(LUA_VER)/?.so;"..package.cpath
@@ -42,18 +47,14 @@ SETPATH := package.path="$(TREE)/share/lua/$(LUA_VER)/?.lua;$(TREE)/share/lua/$(
 
 # always compiled afresh: a 5.4 and a LuaJIT build of one checkout share this output path
 all:
-	@if grep -Eq 'define[[:space:]]+LUA_VERSION_NUM[[:space:]]+501' '$(LUA_INCDIR)/lua.h' && \
-	    [ ! -f '$(LUA_INCDIR)/luajit.h' ]; then \
-	  echo "rock.mk: the 5.1 build of usage.core needs LuaJIT 2.1's headers, not $(LUA_INCDIR):" >&2; \
-	  echo "rock.mk: add LUA_INCDIR=/usr/include/luajit-2.1 (OpenResty: <prefix>/luajit/include/luajit-2.1)" >&2; \
-	  exit 1; \
-	fi
+	@test -f '$(LUA_INCDIR)/lua.h' || { echo "rock.mk: no lua.h in LUA_INCDIR='$(LUA_INCDIR)'" >&2; exit 1; }
 	@mkdir -p $(dir $(CORE))
+	@echo $(ENGINE) > $(ENGINE_FILE)
 	$(CC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -I'$(LUA_INCDIR)' $(if $(CURL_INCDIR),-I'$(CURL_INCDIR)') \
 	  $(LIBFLAG) -o $(CORE) $(SRC) $(if $(CURL_LIBDIR),-L'$(CURL_LIBDIR)') -lcurl -pthread
 
 install:
-	@test -f $(CORE) || { echo "rock.mk: build first (make -f rock.mk)" >&2; exit 1; }
+	@test -f $(CORE) && test -n '$(BUILT)' || { echo "rock.mk: build first (make -f rock.mk)" >&2; exit 1; }
 	@test -n '$(PREFIX)' && test -n '$(LUADIR)' && test -n '$(LIBDIR)' && test -n '$(BINDIR)' || \
 	  { echo "rock.mk: install needs PREFIX, LUADIR, LIBDIR and BINDIR (luarocks passes them)" >&2; exit 1; }
 	@test -n '$(LUA_VER)' && test '$(TREE)' != '$(ROCKS_TREE)' || \
@@ -65,7 +66,7 @@ install:
 	done
 	cp bin/genesys-usage '$(ENTRY)'
 	@interp='$(LUA)'; \
-	if [ '$(LUA_VER)' = 5.1 ]; then \
+	if [ '$(BUILT)' = luajit ]; then \
 	  if [ -n '$(LUAJIT)' ]; then interp='$(LUAJIT)'; else \
 	    case "$${interp##*/}" in luajit*) ;; *) interp=; \
 	      for c in '$(TREE)/bin/luajit' '$(LUA_BINDIR)/luajit' "$$(command -v luajit)"; do \
@@ -75,7 +76,7 @@ install:
 	  fi; \
 	fi; \
 	if [ -z "$$interp" ] || [ ! -x "$$interp" ]; then \
-	  echo "rock.mk: no interpreter for the command ($${interp:-LuaJIT for a 5.1 build}): set LUAJIT=/path/to/luajit" >&2; \
+	  echo "rock.mk: no interpreter for the command ($${interp:-LuaJIT for a LuaJIT build}): set LUAJIT=/path/to/luajit" >&2; \
 	  exit 1; \
 	fi; \
 	echo "rock.mk: $(BINDIR)/$(COMMAND) runs $$interp"; \

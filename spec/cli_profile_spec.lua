@@ -96,15 +96,15 @@ describe("the TOML reader", function()
   end)
 end)
 
-describe("genesys-usage --profile", function()
+describe("genesys-usage --profile #integration", function()
   local fake, t
 
   local fixture = support.with_fake()
-  setup(function()
+  lazy_setup(function()
     fake, t = fixture.start()
     assert(nginx.run("mkdir -p " .. nginx.sh_quote(t:path(".gc"))))
   end)
-  teardown(fixture.stop)
+  lazy_teardown(fixture.stop)
 
   local function profile_file(text) nginx.write_file(t:path(".gc/config.toml"), text) end
 

@@ -68,7 +68,7 @@ describe("docs", function()
     assert.truthy(tostring(err):find("'no_such_option' is unknown", 1, true), tostring(err))
   end)
 
-  it("examples/quickstart.lua runs against the fake cloud", function()
+  it("examples/quickstart.lua runs against the fake cloud #integration", function()
     local H = require "helper"
     local fake = H.start()
     finally(function() fake:stop() end)

@@ -2,7 +2,8 @@
 -- luarocks 3 offline (--deps-mode=none: Debian's lua-cjson; no rock server) on a snapshot of the
 -- working tree: `luarocks pack` of the versioned rockspec, `luarocks build` of the source rock, and
 -- the Lua 5.4 and LuaJIT builds installed side by side in one tree. Under `lua5.4 busted` the single
--- installs are for Lua 5.4, under `luajit busted` for LuaJIT.
+-- installs are for Lua 5.4, under `luajit busted` for LuaJIT; the build for another PUC Lua (the
+-- rockspec says 5.1 to 5.4) is for 5.3 under `lua5.4 busted`, for 5.1 under `luajit busted`.
 local sys = require "support.nginx"
 local sh, read_file = sys.sh_quote, sys.read_file
 
@@ -13,8 +14,13 @@ local FLAVOURS = {
   luajit = { lua_version = "5.1", interp = "luajit", command = "genesys-usage-luajit", engine = "(LuaJIT",
              flags = "LUA_INCDIR=" .. sh(LUAJIT_INC) },
 }
+-- PUC Lua 5.1 and 5.3: their own trees (a 5.1 tree holds either PUC Lua's build or LuaJIT's), luarocks'
+-- default headers for the version
+FLAVOURS.lua51 = { lua_version = "5.1", interp = "lua5.1", command = "genesys-usage", engine = "(Lua 5.1)", flags = "" }
+FLAVOURS.lua53 = { lua_version = "5.3", interp = "lua5.3", command = "genesys-usage", engine = "(Lua 5.3)", flags = "" }
 local MINE = JIT and FLAVOURS.luajit or FLAVOURS.lua54
 local OTHER = JIT and FLAVOURS.lua54 or FLAVOURS.luajit
+local PUC = JIT and FLAVOURS.lua51 or FLAVOURS.lua53
 local SCM = "genesys-usage-scm-1.rockspec"
 local URL = "git+https://github.com/lua-genesys-usage/lua-genesys-usage.git"
 local VERSION = require("usage")._VERSION
@@ -75,7 +81,7 @@ describe("the rockspecs", function()
       assert.equal("3.0", spec.rockspec_format)
       assert.equal("genesys-usage", spec.package)
       assert.equal(URL, spec.source.url)
-      assert.same({ "lua >= 5.1", "lua-cjson >= 2.1.0", "argparse >= 0.7" }, spec.dependencies)
+      assert.same({ "lua >= 5.1, <= 5.4", "lua-cjson >= 2.1.0", "argparse >= 0.7" }, spec.dependencies)
     end
     assert.equal("scm-1", scm.version)
     assert.is_nil(scm.source.tag)
@@ -137,7 +143,11 @@ describe("luarocks with the rock", function()
     local code = "package.path=" .. ("%q"):format(lua .. "/?.lua;" .. lua .. "/?/init.lua;") .. "..package.path " ..
       "package.cpath=" .. ("%q"):format(lib .. "/?.so;") .. "..package.cpath " ..
       "local u = require 'usage' " ..
-      "print(u._VERSION, package.searchpath('usage', package.path), package.searchpath('usage.core', package.cpath))"
+      -- (PUC Lua 5.1 has no package.searchpath)
+      "local search = package.searchpath or function(name, path) name = name:gsub('%.', '/') " ..
+      "for t in path:gmatch('[^;]+') do local f = t:gsub('%?', name) local h = io.open(f) " ..
+      "if h then h:close() return f end end end " ..
+      "print(u._VERSION, search('usage', package.path), search('usage.core', package.cpath))"
     local out, ok = capture("cd " .. sh(work) .. " && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 " ..
       flavour.interp .. " -e " .. sh(code))
     assert(ok, out)
@@ -219,7 +229,7 @@ describe("luarocks with the rock", function()
       assert_build_log(out)
     end
     assert.same({ "genesys-usage", "genesys-usage-luajit" }, lines("ls " .. sh(tree .. "/bin") .. " | sort"))
-    for _, flavour in pairs(FLAVOURS) do
+    for _, flavour in ipairs { FLAVOURS.lua54, FLAVOURS.luajit } do
       assert_modules(flavour, tree)
       assert_requires(flavour, tree)
       assert_command(flavour, tree)
@@ -232,5 +242,18 @@ describe("luarocks with the rock", function()
     assert.is_nil(read_file(tree .. "/lib/lua/" .. OTHER.lua_version .. "/usage/core.so"))
     assert_requires(MINE, tree)
     assert_command(MINE, tree)
+  end)
+
+  it("builds for PUC Lua " .. PUC.lua_version .. " with luarocks' own headers, and the command runs under lua" ..
+     PUC.lua_version, function()
+    local tree = work .. "/lua" .. PUC.lua_version
+    local out, ok = luarocks(PUC, "make --deps-mode=none " .. SCM .. " --tree " .. sh(tree), src)
+    assert(ok, out)
+    assert_build_log(out)
+    assert.truthy(out:find("-I'/usr/include/lua" .. PUC.lua_version .. "'", 1, true), out)
+    assert.same({ PUC.command }, lines("ls " .. sh(tree .. "/bin")))
+    assert_modules(PUC, tree)
+    assert_requires(PUC, tree)
+    assert_command(PUC, tree)
   end)
 end)

@@ -1,11 +1,18 @@
 #!/bin/sh
-# Runs every test suite: the busted specs under Lua 5.4 and under LuaJIT, then the acceptance of
-# the fake cloud by the official JavaScript SDK. Ends with one line: "N passed, M failed".
-# Usage: sh spec/run.sh [busted args...]   (e.g. sh spec/run.sh spec/client_spec.lua)
+# Runs the test suites and ends with one line: "N passed, M failed".
+#   sh spec/run.sh           (make test) the unit layer under Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT, then every
+#                            spec under Lua 5.4 and under LuaJIT, then the official JavaScript SDK against
+#                            the fake cloud
+#   sh spec/run.sh --unit    (make unit) the unit layer only: the files spec/unit.lua lists, without their
+#                            #integration tests, no server started (USAGE_SPEC_UNIT=1), one line per Lua
+#                            with its time
+#   sh spec/run.sh ARGS...   busted ARGS under Lua 5.4 and LuaJIT (e.g. sh spec/run.sh spec/client_spec.lua)
+# A check that did not run is a failure: a pending test, a suite that says SKIPPED, a missing interpreter.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
 BUSTED=${BUSTED:-/usr/bin/busted}
+UNIT_LUAS=${UNIT_LUAS:-lua5.1 lua5.2 lua5.3 lua5.4 luajit}
 passed=0
 failed=0
 pending=0
@@ -21,6 +28,7 @@ busted_suite() {
   if [ -z "$line" ]; then
     echo "!! $name: busted printed no summary (crashed?)"
     failed=$((failed + 1))
+    suite_line="no summary"
     return
   fi
   s=$(echo "$line" | sed -E 's#^([0-9]+) succ.*#\1#')
@@ -30,6 +38,7 @@ busted_suite() {
   passed=$((passed + s))
   failed=$((failed + f + e))
   pending=$((pending + p))
+  suite_line="$s passed, $((f + e)) failed, $p pending"
 }
 
 # add the counts of a line "N passed, M failed"
@@ -52,10 +61,52 @@ line_suite() {
   fi
 }
 
-busted_suite "busted (Lua 5.4)" lua5.4 "$BUSTED" "$@"
-busted_suite "busted (LuaJIT)" luajit "$BUSTED" "$@"
-if [ $# -eq 0 ] && [ -f spec/js/run.sh ]; then
-  line_suite "official JavaScript SDK against the fake cloud" sh spec/js/run.sh
+now() { date +%s.%N; }
+
+# the unit layer under every Lua; one summary line per interpreter at the end
+unit_layer() {
+  files=$(lua5.4 -e 'for _, f in ipairs(dofile("spec/unit.lua").unit) do print(f) end') || {
+    echo "!! unit layer: cannot read spec/unit.lua with lua5.4"
+    failed=$((failed + 1))
+    return
+  }
+  : >"$tmp/unit-times"
+  for lua in $UNIT_LUAS; do
+    core=build/$lua/usage/core.so
+    if ! command -v "$lua" >/dev/null 2>&1; then
+      echo "!! unit layer: $lua is not installed (make deps), counted as a failure"
+      echo "unit layer under $lua: not run ($lua is not installed)" >>"$tmp/unit-times"
+      failed=$((failed + 1))
+      continue
+    fi
+    if [ ! -f "$core" ]; then
+      echo "!! unit layer: $core is missing (make build; its headers come with make deps), counted as a failure"
+      echo "unit layer under $lua: not run ($core is missing)" >>"$tmp/unit-times"
+      failed=$((failed + 1))
+      continue
+    fi
+    t0=$(now)
+    # shellcheck disable=SC2086 # one word per file
+    busted_suite "unit layer (${lua})" env USAGE_SPEC_UNIT=1 "$lua" "$BUSTED" --exclude-tags=integration $files
+    t1=$(now)
+    echo "unit layer under $lua: $suite_line in $(echo "$t0 $t1" | awk '{ printf "%.1f", $2 - $1 }') s" >>"$tmp/unit-times"
+  done
+  cat "$tmp/unit-times"
+}
+
+if [ "${1:-}" = "--unit" ]; then
+  unit_layer
+elif [ $# -gt 0 ]; then
+  busted_suite "busted (Lua 5.4)" lua5.4 "$BUSTED" "$@"
+  busted_suite "busted (LuaJIT)" luajit "$BUSTED" "$@"
+else
+  unit_layer
+  busted_suite "busted (Lua 5.4)" lua5.4 "$BUSTED"
+  busted_suite "busted (LuaJIT)" luajit "$BUSTED"
+  if [ -f spec/js/run.sh ]; then
+    line_suite "official JavaScript SDK against the fake cloud" sh spec/js/run.sh
+  fi
+  cat "$tmp/unit-times"
 fi
 
 # a pending busted test is a check that did not run: it fails the run

@@ -7,16 +7,24 @@
 #include <stdlib.h>
 #include <time.h>
 
+/* The output of one slice of an encoder: what usage_prepbuffsize is asked for, never more than it can give
+ * (luaL_prepbuffer alone guarantees only LUAL_BUFFERSIZE, 512 bytes on a 32-bit Lua 5.4). */
+#define OUT_CHUNK (USAGE_PREPBUFF_MAX < 768 ? USAGE_PREPBUFF_MAX : (size_t)768)
+#define PCT_IN_CHUNK (OUT_CHUNK / 3)       /* a byte becomes at most 3 */
+#define B64_IN_CHUNK (OUT_CHUNK / 4 * 3)   /* 3 bytes become 4: a multiple of 3 until the last slice */
+
+_Static_assert(OUT_CHUNK >= 4 && PCT_IN_CHUNK * 3 <= OUT_CHUNK && (B64_IN_CHUNK + 2) / 3 * 4 <= OUT_CHUNK,
+               "an encoder's slice must fit what usage_prepbuffsize gives");
+
 static int l_percent_encode(lua_State *L)
 {
 	size_t n;
 	const char *s = luaL_checklstring(L, 1, &n);
 	luaL_Buffer b;
 	luaL_buffinit(L, &b);
-	/* encode in slices so the stack buffer of luaL_Buffer is enough */
 	while (n > 0) {
-		size_t chunk = n > 256 ? 256 : n;
-		char *out = luaL_prepbuffer(&b);
+		size_t chunk = n > PCT_IN_CHUNK ? PCT_IN_CHUNK : n;
+		char *out = usage_prepbuffsize(&b, chunk * 3);
 		size_t w = usage_pct_encode(s, chunk, out);
 		luaL_addsize(&b, w);
 		s += chunk;
@@ -33,8 +41,8 @@ static int l_base64(lua_State *L)
 	luaL_Buffer b;
 	luaL_buffinit(L, &b);
 	while (n > 0) {
-		size_t chunk = n > 192 ? 192 : n; /* a multiple of 3 until the last slice */
-		char *out = luaL_prepbuffer(&b);
+		size_t chunk = n > B64_IN_CHUNK ? B64_IN_CHUNK : n;
+		char *out = usage_prepbuffsize(&b, (chunk + 2) / 3 * 4);
 		size_t w = usage_base64(s, chunk, out);
 		luaL_addsize(&b, w);
 		s += chunk;

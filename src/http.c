@@ -125,6 +125,90 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 	return usage_signal_pending() != 0;
 }
 
+/* ---------- checked libcurl calls ----------
+ * Every curl_easy_setopt is checked (as Lua-cURLv3 does): the first one libcurl refuses (out of memory for
+ * CURLOPT_COPYPOSTFIELDS, an option the loaded libcurl lacks, ...) ends the setup, and the caller answers
+ * nil, code, message naming it. Never a raise for it, never a transfer on a half-configured handle. */
+
+static int setup_failed(usage_session *s, const char *call, CURLcode rc)
+{
+	s->failed_call = call;
+	s->failed_rc = rc;
+	return 0;
+}
+
+#define SETOPT_NAMED(s, opt, name, val)                                                                \
+	do {                                                                                           \
+		CURLcode rc_ = curl_easy_setopt((s)->easy, opt, val);                                  \
+		if (rc_ != CURLE_OK)                                                                   \
+			return setup_failed((s), "curl_easy_setopt(" name ")", rc_);                   \
+	} while (0)
+#define SETOPT(s, opt, val) SETOPT_NAMED(s, opt, #opt, val)
+
+static const char *transport_code(CURLcode rc, int too_large);
+
+int usage_push_curl_failure(lua_State *L, const char *call, CURLcode rc)
+{
+	lua_pushnil(L);
+	lua_pushstring(L, transport_code(rc, 0));
+	lua_pushfstring(L, "%s failed: %s", call, curl_easy_strerror(rc));
+	return 3;
+}
+
+int usage_push_multi_failure(lua_State *L, const char *call, CURLMcode mc)
+{
+	lua_pushnil(L);
+	lua_pushstring(L, mc == CURLM_OUT_OF_MEMORY ? "no_memory" : "transport");
+	lua_pushfstring(L, "%s failed: %s", call, curl_multi_strerror(mc));
+	return 3;
+}
+
+int usage_session_push_failure(lua_State *L, usage_session *s)
+{
+	return usage_push_curl_failure(L, s->failed_call ? s->failed_call : "libcurl", s->failed_rc);
+}
+
+/* the session can take no transfer: curl_multi_remove_handle failed on it (see http.h) */
+static void push_broken_message(lua_State *L, usage_session *s)
+{
+	lua_pushfstring(L, "this session cannot be used again: curl_multi_remove_handle failed: %s",
+	                curl_multi_strerror(s->broken));
+}
+
+static int push_broken(lua_State *L, usage_session *s)
+{
+	lua_pushnil(L);
+	lua_pushstring(L, s->broken == CURLM_OUT_OF_MEMORY ? "no_memory" : "transport");
+	push_broken_message(L, s);
+	return 3;
+}
+
+/* The protocols option is chosen by the libcurl loaded at run time, not by the headers built against:
+ * CURLOPT_PROTOCOLS_STR from 7.85.0 on, CURLOPT_PROTOCOLS (deprecated since) before. */
+#if LIBCURL_VERSION_NUM >= 0x075500
+#  define USAGE_OPT_PROTOCOLS_STR CURLOPT_PROTOCOLS_STR
+#else
+#  define USAGE_OPT_PROTOCOLS_STR ((CURLoption)(CURLOPTTYPE_OBJECTPOINT + 318))
+#endif
+
+static int set_protocols(usage_session *s)
+{
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+	if (v && v->version_num >= 0x075500) {
+		SETOPT_NAMED(s, USAGE_OPT_PROTOCOLS_STR, "CURLOPT_PROTOCOLS_STR", "http,https");
+	} else {
+#if defined(__GNUC__)
+#  pragma GCC diagnostic push
+#  pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+		SETOPT(s, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#if defined(__GNUC__)
+#  pragma GCC diagnostic pop
+#endif
+	}
+	return 1;
+}
+
 /* ---------- session lifecycle ---------- */
 
 usage_session *usage_check_session(lua_State *L, int idx)
@@ -212,8 +296,40 @@ static void check_header_text(lua_State *L, const char *what, const char *s, siz
 		luaL_error(L, "%s contains CR, LF or NUL", what);
 }
 
+/* The settings of a new session's handle; 0 when libcurl refused one (s->failed_call). */
+static int configure(usage_session *s, const char *ua, const char *proxy, const char *ca_file, int insecure,
+                     int http2, int no_env_proxy)
+{
+	SETOPT(s, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(s, CURLOPT_PRIVATE, (void *)s);
+	SETOPT(s, CURLOPT_ERRORBUFFER, s->errbuf);
+	SETOPT(s, CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(s, CURLOPT_WRITEDATA, (void *)s);
+	SETOPT(s, CURLOPT_HEADERFUNCTION, on_header);
+	SETOPT(s, CURLOPT_HEADERDATA, (void *)s);
+	SETOPT(s, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl supports */
+	SETOPT(s, CURLOPT_TCP_KEEPALIVE, 1L);
+	SETOPT(s, CURLOPT_FOLLOWLOCATION, 0L);
+	if (!set_protocols(s))
+		return 0;
+	if (http2)
+		SETOPT(s, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	if (ua)
+		SETOPT(s, CURLOPT_USERAGENT, ua);
+	if (proxy)
+		SETOPT(s, CURLOPT_PROXY, proxy);
+	else if (no_env_proxy) /* "": no proxy at all, not even one from http_proxy/ALL_PROXY */
+		SETOPT(s, CURLOPT_PROXY, "");
+	if (ca_file)
+		SETOPT(s, CURLOPT_CAINFO, ca_file);
+	SETOPT(s, CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
+	SETOPT(s, CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
+	return 1;
+}
+
 /* core.session{ user_agent=, proxy=, no_env_proxy=false, ca_file=, insecure=false, http2=true }: what must
- * not mix between clients (TLS, proxy, CA, user agent). Per-request settings come with each request. */
+ * not mix between clients (TLS, proxy, CA, user agent). Per-request settings come with each request.
+ * -> session | nil, code, message (libcurl could not create or set up the handle: no_memory, transport) */
 int usage_session_new(lua_State *L)
 {
 	lua_settop(L, 1);
@@ -237,42 +353,19 @@ int usage_session_new(lua_State *L)
 	s->closed = 1; /* until the handle exists, so __gc has nothing to do */
 	luaL_setmetatable(L, USAGE_SESSION_MT);
 	s->easy = curl_easy_init();
-	if (!s->easy)
-		return luaL_error(L, "curl_easy_init failed");
+	if (!s->easy) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "no_memory");
+		lua_pushliteral(L, "curl_easy_init failed");
+		return 3;
+	}
 	s->closed = 0;
+	s->timeout_ms = s->connect_ms = 0; /* as after curl_easy_init */
 
-	CURL *e = s->easy;
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)s);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)s);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)s);
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl supports */
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	if (http2)
-		curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	if (ua)
-		curl_easy_setopt(e, CURLOPT_USERAGENT, ua);
-	if (proxy)
-		curl_easy_setopt(e, CURLOPT_PROXY, proxy);
-	else if (no_env_proxy) /* "": no proxy at all, not even one from http_proxy/ALL_PROXY */
-		curl_easy_setopt(e, CURLOPT_PROXY, "");
-	if (ca_file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
-	if (insecure) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	} else {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (!configure(s, ua, proxy, ca_file, insecure, http2, no_env_proxy)) {
+		usage_session_push_failure(L, s);
+		session_close(L, s); /* never a half-configured handle */
+		return 3;
 	}
 	return 1;
 }
@@ -362,12 +455,67 @@ static struct curl_slist *build_headers(lua_State *L, int req, int with_body)
 	return list;
 }
 
-void usage_session_prepare(lua_State *L, usage_session *s, int req)
+/* Seconds as the milliseconds of a libcurl timeout: a positive timeout never becomes 0 (no timeout at all),
+ * and it saturates at what a long holds (24.8 days with a 32-bit long: no timeout in practice). */
+static long timeout_ms_of(double seconds)
+{
+	if (!(seconds > 0))
+		return 0;
+	long ms = (long)usage_to_bounded(seconds * 1000.0, (uintmax_t)USAGE_LONG_LIMIT);
+	return ms > 0 ? ms : 1;
+}
+
+/* The per-transfer options, each checked; 0 at the first one libcurl refuses. */
+static int set_transfer(usage_session *s, const char *url, const char *method, const char *body, size_t body_len,
+                        long timeout_ms, long connect_ms, struct curl_slist *headers)
+{
+	/* the new header list first: the handle must never point at the old one once it is freed */
+	SETOPT(s, CURLOPT_HTTPHEADER, headers);
+	curl_slist_free_all(s->headers);
+	s->headers = headers;
+	SETOPT(s, CURLOPT_URL, url);
+	int plain_get = strcmp(method, "GET") == 0 && !body;
+	if (!plain_get || !s->plain_get) { /* a plain GET after another one needs no change */
+		s->plain_get = 0;         /* until every method option below is set */
+		SETOPT(s, CURLOPT_NOBODY, 0L);
+		SETOPT(s, CURLOPT_CUSTOMREQUEST, (char *)NULL);
+		if (plain_get) {
+			SETOPT(s, CURLOPT_HTTPGET, 1L);
+		} else if (strcmp(method, "HEAD") == 0) {
+			SETOPT(s, CURLOPT_NOBODY, 1L);
+		} else {
+			SETOPT(s, CURLOPT_POST, 1L);
+			SETOPT(s, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+			SETOPT(s, CURLOPT_COPYPOSTFIELDS, body ? body : "");
+			if (strcmp(method, "POST") != 0)
+				SETOPT(s, CURLOPT_CUSTOMREQUEST, method);
+		}
+	}
+	s->plain_get = plain_get;
+	if (timeout_ms != s->timeout_ms) { /* setting a timeout costs libcurl some work: only on change */
+		s->timeout_ms = -1;
+		SETOPT(s, CURLOPT_TIMEOUT_MS, timeout_ms);
+		s->timeout_ms = timeout_ms;
+	}
+	if (connect_ms != s->connect_ms) {
+		s->connect_ms = -1;
+		SETOPT(s, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+		s->connect_ms = connect_ms;
+	}
+	if (!s->watch_signals && usage_signals_trapped()) {
+		SETOPT(s, CURLOPT_XFERINFOFUNCTION, on_progress);
+		SETOPT(s, CURLOPT_NOPROGRESS, 0L);
+		s->watch_signals = 1;
+	}
+	return 1;
+}
+
+int usage_session_prepare(lua_State *L, usage_session *s, int req)
 {
 	luaL_checktype(L, req, LUA_TTABLE);
-	CURL *e = s->easy;
 	size_t url_len, body_len = 0;
 
+	/* every argument is checked (and may raise) before the handle is touched */
 	lua_getfield(L, req, "url");
 	if (lua_type(L, -1) != LUA_TSTRING)
 		luaL_error(L, "request 'url' must be a string");
@@ -394,46 +542,18 @@ void usage_session_prepare(lua_State *L, usage_session *s, int req)
 	double connect_timeout = opt_number(L, req, "connect_timeout", 0, 0);
 	double max_size = opt_number(L, req, "max_size", (double)DEFAULT_MAX_SIZE, 1);
 	int raw_headers = opt_bool(L, req, "raw_headers", 0);
-
 	struct curl_slist *headers = build_headers(L, req, body != NULL);
-	curl_slist_free_all(s->headers);
-	s->headers = headers;
 
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	int plain_get = strcmp(method, "GET") == 0 && !body;
-	if (!plain_get || !s->plain_get) { /* a plain GET after another one needs no change */
-		curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, (char *)NULL);
-		if (plain_get) {
-			curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-		} else if (strcmp(method, "HEAD") == 0) {
-			curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-		} else {
-			curl_easy_setopt(e, CURLOPT_POST, 1L);
-			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-			curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body ? body : "");
-			if (strcmp(method, "POST") != 0)
-				curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-		}
+	s->failed_call = NULL;
+	int ok = set_transfer(s, url, method, body, body_len, timeout_ms_of(timeout), timeout_ms_of(connect_timeout),
+	                      headers);
+	lua_pop(L, 1); /* body: libcurl copied it (CURLOPT_COPYPOSTFIELDS) */
+	if (!ok) {
+		if (s->headers != headers) /* not handed to the handle */
+			curl_slist_free_all(headers);
+		return 0;
 	}
-	s->plain_get = plain_get;
-	lua_pop(L, 1); /* body */
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
-	long timeout_ms = (long)(timeout * 1000), connect_ms = (long)(connect_timeout * 1000);
-	if (timeout_ms != s->timeout_ms) { /* setting a timeout costs libcurl some work: only on change */
-		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-		s->timeout_ms = timeout_ms;
-	}
-	if (connect_ms != s->connect_ms) {
-		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-		s->connect_ms = connect_ms;
-	}
-	if (!s->watch_signals && usage_signals_trapped()) {
-		curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-		s->watch_signals = 1;
-	}
-	s->max_size = (size_t)max_size;
+	s->max_size = (size_t)usage_to_bounded(max_size, (uintmax_t)USAGE_SIZE_LIMIT);
 	s->too_large = 0;
 	s->no_memory = 0;
 	s->raw_headers = raw_headers;
@@ -442,6 +562,7 @@ void usage_session_prepare(lua_State *L, usage_session *s, int req)
 	s->corr_len = 0;
 	s->retry_len = 0;
 	s->errbuf[0] = '\0';
+	return 1;
 }
 
 /* ---------- results ---------- */
@@ -574,7 +695,15 @@ int usage_session_push_result(lua_State *L, usage_session *s, CURLcode rc)
 		lua_pushnil(L);
 	} else {
 		long status = 0;
-		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+		CURLcode irc = curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (irc != CURLE_OK) {
+			usage_push_curl_failure(L, "curl_easy_getinfo(CURLINFO_RESPONSE_CODE)", irc);
+			lua_pushnil(L);
+			lua_pushnil(L);
+			buf_recycle(&s->body);
+			buf_recycle(&s->head);
+			return 5;
+		}
 		lua_pushinteger(L, (lua_Integer)status);
 		if (s->raw_headers)
 			lua_pushlstring(L, s->head.data ? s->head.data : "", s->head.len);
@@ -603,7 +732,10 @@ static int l_session_request(lua_State *L)
 	usage_session *s = usage_check_session(L, 1);
 	if (s->multi)
 		return luaL_error(L, "session is busy in a multi transfer");
-	usage_session_prepare(L, s, 2);
+	if (s->broken)
+		return push_broken(L, s);
+	if (!usage_session_prepare(L, s, 2))
+		return usage_session_push_failure(L, s);
 	CURLcode rc = curl_easy_perform(s->easy);
 	return usage_session_push_result(L, s, rc);
 }
@@ -625,12 +757,38 @@ static int l_session_busy(lua_State *L)
 	return 1;
 }
 
+/* session:usable() -> true | false, message: whether the session can take transfers (not closed, not
+ * broken by a failed curl_multi_remove_handle); a pool drops the ones that cannot. */
+static int l_session_usable(lua_State *L)
+{
+	usage_session *s = luaL_checkudata(L, 1, USAGE_SESSION_MT);
+	if (s->closed) {
+		lua_pushboolean(L, 0);
+		lua_pushliteral(L, "session is closed");
+		return 2;
+	}
+	if (s->broken) {
+		lua_pushboolean(L, 0);
+		push_broken_message(L, s);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* Push `nil, code, message` and return 3 when the session cannot take a transfer (multi.c, before add). */
+int usage_session_refuse(lua_State *L, usage_session *s)
+{
+	return s->broken ? push_broken(L, s) : 0;
+}
+
 void usage_session_register(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
 		{"request", l_session_request},
 		{"result", l_session_result},
 		{"busy", l_session_busy},
+		{"usable", l_session_usable},
 		{"close", l_session_close},
 		{"__gc", l_session_close},
 #if LUA_VERSION_NUM >= 504

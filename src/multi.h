@@ -13,8 +13,10 @@ typedef struct usage_multi {
 	usage_session *sessions; /* list of them */
 } usage_multi;
 
-/* Take a session out of its multi (transfer abandoned) and drop the reference that kept it alive. */
-void usage_multi_detach(lua_State *L, usage_session *s);
+/* Take a session out of its multi (transfer abandoned) and drop the reference that kept it alive. When
+ * curl_multi_remove_handle fails the session is marked broken (it takes no more transfers) and its code is
+ * returned; CURLM_OK otherwise. */
+CURLMcode usage_multi_detach(lua_State *L, usage_session *s);
 int usage_multi_new(lua_State *L);
 void usage_multi_register(lua_State *L);
 

@@ -56,30 +56,76 @@ int usage_is_loopback(const char *host)
 	return 0;
 }
 
-/* t[key] = the part, when there is one */
-static void set_part(lua_State *L, CURLU *u, CURLUPart part, const char *key, unsigned flags)
+/* A part of the URL: CURLUE_OK with it, one of the CURLUE_NO_* codes when the URL has no such part
+ * (*v stays NULL), or the failure of the call (out of memory, ...). */
+static CURLUcode get_part(CURLU *u, CURLUPart part, char **v, unsigned flags)
 {
-	char *v = NULL;
-	if (curl_url_get(u, part, &v, flags) == CURLUE_OK && v) {
+	*v = NULL;
+	CURLUcode rc = curl_url_get(u, part, v, flags);
+	switch (rc) {
+	case CURLUE_NO_SCHEME:
+	case CURLUE_NO_USER:
+	case CURLUE_NO_PASSWORD:
+	case CURLUE_NO_OPTIONS:
+	case CURLUE_NO_HOST:
+	case CURLUE_NO_PORT:
+	case CURLUE_NO_QUERY:
+	case CURLUE_NO_FRAGMENT:
+		curl_free(*v);
+		*v = NULL;
+		return CURLUE_OK;
+	default:
+		return rc;
+	}
+}
+
+/* t[key] = the part, when there is one; the code of a failed call otherwise */
+static CURLUcode set_part(lua_State *L, CURLU *u, CURLUPart part, const char *key, unsigned flags)
+{
+	char *v;
+	CURLUcode rc = get_part(u, part, &v, flags);
+	if (rc == CURLUE_OK && v) {
 		lua_pushstring(L, v);
 		lua_setfield(L, -2, key);
 	}
 	curl_free(v);
+	return rc;
 }
 
-static int push_parsed(lua_State *L, CURLU *u)
+/* Push the table of u's parts; CURLUE_OK, or the code of the first curl_url_get that failed (then
+ * nothing is pushed). */
+static CURLUcode push_parsed(lua_State *L, CURLU *u)
 {
+	static const struct {
+		CURLUPart part;
+		const char *key;
+	} PARTS[] = {
+		{CURLUPART_URL, "url"},
+		{CURLUPART_PATH, "path"},
+		{CURLUPART_QUERY, "query"},
+		{CURLUPART_FRAGMENT, "fragment"},
+		{CURLUPART_USER, "user"},
+		{CURLUPART_PASSWORD, "password"},
+	};
 	char *scheme = NULL, *host = NULL, *port = NULL;
+	CURLUcode rc;
 	lua_newtable(L);
-	set_part(L, u, CURLUPART_URL, "url", 0);
-	set_part(L, u, CURLUPART_PATH, "path", 0);
-	set_part(L, u, CURLUPART_QUERY, "query", 0);
-	set_part(L, u, CURLUPART_FRAGMENT, "fragment", 0);
-	set_part(L, u, CURLUPART_USER, "user", 0);
-	set_part(L, u, CURLUPART_PASSWORD, "password", 0);
-	curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
-	curl_url_get(u, CURLUPART_HOST, &host, 0);
-	curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+	for (size_t i = 0; i < sizeof PARTS / sizeof PARTS[0]; i++) {
+		rc = set_part(L, u, PARTS[i].part, PARTS[i].key, 0);
+		if (rc != CURLUE_OK) {
+			lua_pop(L, 1);
+			return rc;
+		}
+	}
+	if ((rc = get_part(u, CURLUPART_SCHEME, &scheme, 0)) != CURLUE_OK ||
+	    (rc = get_part(u, CURLUPART_HOST, &host, 0)) != CURLUE_OK ||
+	    (rc = get_part(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)) != CURLUE_OK) {
+		curl_free(scheme);
+		curl_free(host);
+		curl_free(port);
+		lua_pop(L, 1);
+		return rc;
+	}
 	if (scheme) {
 		for (char *c = scheme; *c; c++)
 			*c = (char)tolower((unsigned char)*c);
@@ -105,7 +151,7 @@ static int push_parsed(lua_State *L, CURLU *u)
 	curl_free(scheme);
 	curl_free(host);
 	curl_free(port);
-	return 1;
+	return CURLUE_OK;
 }
 
 static int fail(lua_State *L, CURLU *u, const char *what, CURLUcode rc)
@@ -116,13 +162,14 @@ static int fail(lua_State *L, CURLU *u, const char *what, CURLUcode rc)
 	return 2;
 }
 
-static int scheme_ok(CURLU *u)
+/* CURLUE_OK with *ok: whether the scheme is http or https; else the code of the failed call */
+static CURLUcode scheme_ok(CURLU *u, int *ok)
 {
-	char *scheme = NULL;
-	int ok = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK && scheme &&
-	         (strcasecmp(scheme, "http") == 0 || strcasecmp(scheme, "https") == 0);
+	char *scheme;
+	CURLUcode rc = get_part(u, CURLUPART_SCHEME, &scheme, 0);
+	*ok = rc == CURLUE_OK && scheme && (strcasecmp(scheme, "http") == 0 || strcasecmp(scheme, "https") == 0);
 	curl_free(scheme);
-	return ok;
+	return rc;
 }
 
 /* the string argument at idx, or NULL (with nil, message pushed) when it holds a NUL byte */
@@ -137,11 +184,14 @@ static const char *url_arg(lua_State *L, int idx)
 	return NULL;
 }
 
+/* a new URL handle, or NULL with nil, message pushed */
 static CURLU *new_url(lua_State *L)
 {
 	CURLU *u = curl_url();
-	if (!u)
-		luaL_error(L, "curl_url: out of memory");
+	if (!u) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "curl_url failed: out of memory");
+	}
 	return u;
 }
 
@@ -152,19 +202,27 @@ static int l_parse_url(lua_State *L)
 		return 2;
 	int any_scheme = lua_toboolean(L, 2);
 	CURLU *u = new_url(L);
+	if (!u)
+		return 2;
 	unsigned flags = any_scheme ? (CURLU_NON_SUPPORT_SCHEME | CURLU_GUESS_SCHEME) : 0;
 	CURLUcode rc = curl_url_set(u, CURLUPART_URL, s, flags);
 	if (rc != CURLUE_OK)
 		return fail(L, u, "not a valid URL", rc);
-	if (any_scheme && !strstr(s, "://")) /* libcurl's proxies default to http:// */
-		curl_url_set(u, CURLUPART_SCHEME, "http", 0);
+	if (any_scheme && !strstr(s, "://")) { /* libcurl's proxies default to http:// */
+		rc = curl_url_set(u, CURLUPART_SCHEME, "http", 0);
+		if (rc != CURLUE_OK)
+			return fail(L, u, "not a valid URL", rc);
+	}
 	/* libcurl decodes a %-encoded host and normalizes a numeric one in separate passes (http://%33333333/
 	 * -> http://3333333/ -> http://0.50.220.213/): parse the normalized form again until it is stable, so
 	 * the host checked is the address libcurl ends up with */
 	for (int pass = 0;; pass++) {
 		char *now = NULL, *again = NULL;
-		if (curl_url_get(u, CURLUPART_URL, &now, 0) != CURLUE_OK)
-			return fail(L, u, "not a valid URL", CURLUE_MALFORMED_INPUT);
+		rc = curl_url_get(u, CURLUPART_URL, &now, 0);
+		if (rc != CURLUE_OK) {
+			curl_free(now);
+			return fail(L, u, "not a valid URL", rc);
+		}
 		rc = curl_url_set(u, CURLUPART_URL, now, flags);
 		if (rc == CURLUE_OK)
 			rc = curl_url_get(u, CURLUPART_URL, &again, 0);
@@ -178,13 +236,18 @@ static int l_parse_url(lua_State *L)
 		if (pass == 3)
 			return fail(L, u, "not a valid URL (its spelling does not settle)", CURLUE_MALFORMED_INPUT);
 	}
-	if (!any_scheme && !scheme_ok(u)) {
+	int http = 1;
+	if (!any_scheme && (rc = scheme_ok(u, &http)) != CURLUE_OK)
+		return fail(L, u, "not a valid URL", rc);
+	if (!http) {
 		curl_url_cleanup(u);
 		lua_pushnil(L);
 		lua_pushliteral(L, "only http and https URLs are supported");
 		return 2;
 	}
-	push_parsed(L, u);
+	rc = push_parsed(L, u);
+	if (rc != CURLUE_OK)
+		return fail(L, u, "not a valid URL", rc);
 	curl_url_cleanup(u);
 	return 1;
 }
@@ -196,13 +259,18 @@ static int l_resolve_url(lua_State *L)
 	if (!ref)
 		return 2;
 	CURLU *u = new_url(L);
+	if (!u)
+		return 2;
 	CURLUcode rc = curl_url_set(u, CURLUPART_URL, base, 0);
 	if (rc != CURLUE_OK)
 		return fail(L, u, "bad base URL", rc);
 	rc = curl_url_set(u, CURLUPART_URL, ref, 0); /* relative to the base, as a redirect would be */
 	if (rc != CURLUE_OK)
 		return fail(L, u, "not a valid URL reference", rc);
-	if (!scheme_ok(u)) {
+	int http;
+	if ((rc = scheme_ok(u, &http)) != CURLUE_OK)
+		return fail(L, u, "not a valid URL", rc);
+	if (!http) {
 		curl_url_cleanup(u);
 		lua_pushnil(L);
 		lua_pushliteral(L, "only http and https URLs are supported");
@@ -210,8 +278,10 @@ static int l_resolve_url(lua_State *L)
 	}
 	char *out = NULL;
 	rc = curl_url_get(u, CURLUPART_URL, &out, 0);
-	if (rc != CURLUE_OK)
+	if (rc != CURLUE_OK) {
+		curl_free(out);
 		return fail(L, u, "not a valid URL", rc);
+	}
 	lua_pushstring(L, out);
 	curl_free(out);
 	curl_url_cleanup(u);

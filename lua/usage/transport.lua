@@ -17,7 +17,8 @@ function M.new(options, thread_pool)
   return setmetatable({ options = options, thread_pool = thread_pool, idle = {} }, Transport)
 end
 
--- a session for one transfer: an idle one, or a new one
+-- a session for one transfer: an idle one, or a new one -> session | nil, code, message (libcurl could not
+-- make or set up a handle)
 function Transport:acquire()
   local idle = self.idle
   local s = idle[#idle]
@@ -28,8 +29,9 @@ function Transport:acquire()
   return core.session(self.options)
 end
 
+-- back to the pool, unless it is full or the session cannot take another transfer (s:usable())
 function Transport:release(s)
-  if #self.idle < MAX_IDLE then
+  if #self.idle < MAX_IDLE and s:usable() then
     self.idle[#self.idle + 1] = s
   else
     s:close()

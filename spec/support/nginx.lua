@@ -175,6 +175,36 @@ function M.logs_tail(prefix, n)
   return M.tail((M.read_file(prefix .. "/logs/error.log") or "") .. (M.read_file(prefix .. "/logs/startup.log") or ""), n)
 end
 
+-- ---------------------------------------------------------------- servers: the unit layer, missing tools
+
+-- The unit layer (`make unit`: the files of spec/unit.lua, USAGE_SPEC_UNIT=1) starts no server: a test
+-- that tries is in the wrong list, and fails saying so.
+function M.server_allowed(what)
+  if os.getenv("USAGE_SPEC_UNIT") == "1" then
+    error("support: a unit spec may not start a server (" .. what .. "): the unit layer needs no nginx and no " ..
+          "network; move the test to an integration spec (spec/unit.lua lists the unit files)", 3)
+  end
+end
+
+M.LUA_MODULE = "/usr/lib/nginx/modules/ngx_http_lua_module.so"
+
+-- true | nil, message. One policy for the integration specs: without nginx and its Lua module they fail
+-- with this message, they never pend or skip.
+function M.nginx_available(cmd)
+  cmd = cmd or "nginx"
+  if not M.run("command -v " .. M.sh_quote(cmd) .. " >/dev/null 2>&1") then
+    return nil, "nginx is not installed ('" .. cmd .. "' is not on PATH): the integration specs need the Debian " ..
+                "packages nginx and libnginx-mod-http-lua (`make deps`)"
+  end
+  local fh = io.open(M.LUA_MODULE, "rb")
+  if not fh then
+    return nil, "nginx's Lua module is not installed (" .. M.LUA_MODULE .. "): the integration specs need the " ..
+                "Debian package libnginx-mod-http-lua (`make deps`)"
+  end
+  fh:close()
+  return true
+end
+
 --[[ start_nginx(o) -> port, pid  |  nil, message
   Writes <prefix>/conf/nginx.conf, starts nginx (a daemon) with it and waits for its pid file.
   o.prefix        the temporary prefix (make_prefix); logs/error.log, logs/startup.log go there
@@ -186,6 +216,9 @@ end
   o.args          more command-line arguments (shell words, e.g. "-g 'user me;'")
 ]]
 function M.start_nginx(o)
+  M.server_allowed("nginx")
+  local ok, missing = M.nginx_available(o.nginx)
+  if not ok then return nil, missing end
   local prefix, last_err = o.prefix, nil
   for _ = 1, (o.port and 1 or o.tries or 10) do
     local port = o.port or M.pick_port()

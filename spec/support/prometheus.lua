@@ -209,6 +209,7 @@ end
   opts.tries            ports to try when the bind fails (default 5)
 ]]
 function M.start(opts)
+  nginx.server_allowed("prometheus")
   opts = opts or {}
   local ok, missing = M.available()
   if not ok then error("support.prometheus: " .. missing, 2) end

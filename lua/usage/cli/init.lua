@@ -197,10 +197,10 @@ function M.main(argv)
   math.randomseed(math.floor(require("usage.core").now() * 1000) % 2147483647)
   local failure = require "usage.cli.failure"
   local state = {}
-  local ok, result = xpcall(main, function(e)
+  local ok, result = xpcall(function() return main(argv or {}, state) end, function(e) -- (5.1: no arguments)
     if failure.is(e) then return e end
     return { message = tostring(e), trace = debug.traceback("", 2) }
-  end, argv or {}, state)
+  end)
   pcall(io.stdout.flush, io.stdout)
   if ok then return result or 0 end
   require("usage.cli.sink").abort_all()

@@ -51,10 +51,13 @@ function M.short_number(v)
   return v == floor(v) and format("%.0f", v) or format("%.2g", v)
 end
 
+-- Lua 5.1's math.log has no base argument (math.log(x, 10) is ln x there); math.log10 is exact on powers of ten
+local log10 = math.log10 or function(x) return math.log(x, 10) end
+
 -- a round step (1, 2 or 5 times a power of ten) of at least range / ticks; range is finite and > 0
 local function nice_step(range, ticks)
   local raw = range / ticks
-  local e = floor(math.log(raw, 10))
+  local e = floor(log10(raw))
   if e > 307 then e = 307 elseif e < -307 then e = -307 end
   local mag = 10 ^ e
   for _, m in ipairs { 1, 2, 5 } do
@@ -82,9 +85,9 @@ local function y_axis(series, key, days, scale, top, height)
   local bottom = top + height
   if scale == "log" then
     -- decades from the smallest value's to the largest's (10^-300 .. 10^308: all finite, all > 0)
-    local lo = minv and floor(math.log(minv, 10)) or 0
+    local lo = minv and floor(log10(minv)) or 0
     if lo < -300 then lo = -300 elseif lo > 307 then lo = 307 end
-    local hi = math.ceil(math.log(math.max(maxv, 10), 10))
+    local hi = math.ceil(log10(math.max(maxv, 10)))
     if hi > 308 then hi = 308 end
     if hi < lo + 1 then hi = lo + 1 end
     local step = math.max(1, math.ceil((hi - lo) / 8))
@@ -95,7 +98,7 @@ local function y_axis(series, key, days, scale, top, height)
     end
     return function(v)
       v = plotted(v)
-      local l = v > 0 and math.log(v, 10) or lo
+      local l = v > 0 and log10(v) or lo
       if l < lo then l = lo elseif l > hi then l = hi end
       return bottom - (l - lo) / (hi - lo) * height
     end, ticks, scale

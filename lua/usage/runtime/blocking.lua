@@ -18,7 +18,8 @@ end
 function rt.request(transport, req)
   local err = interrupted()
   if err then return nil, "interrupted", err.message end
-  local s = transport:acquire()
+  local s, code, message = transport:acquire()
+  if not s then return nil, code, message end
   local status, headers, body, correlation_id, retry_after = s:request(req)
   transport:release(s)
   return status, headers, body, correlation_id, retry_after

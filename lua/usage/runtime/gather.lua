@@ -13,8 +13,19 @@ local M = {}
 local CMD = {} -- marks the scheduler's own yields
 local owners = setmetatable({}, { __mode = "k" }) -- coroutine -> scheduler
 
-local unpack = table.unpack or unpack -- luacheck: ignore (LuaJIT)
+local unpack = table.unpack or unpack -- luacheck: ignore (Lua 5.1, LuaJIT)
 local pack = table.pack or function(...) return { n = select("#", ...), ... } end
+
+-- Whether a coroutine can yield across pcall (and so across the library's own pcalls, a for loop's
+-- iterator and metamethods): Lua 5.2+ and LuaJIT can, PUC Lua 5.1 cannot ("attempt to yield across
+-- metamethod/C-call boundary"). Without it gather runs its functions one after another on the blocking
+-- runtime: the same results, without the overlap.
+local function probe_yield_across_pcall()
+  local co = coroutine.create(function() return pcall(coroutine.yield, true) end)
+  local ok, yielded = coroutine.resume(co)
+  return ok and yielded == true and coroutine.status(co) == "suspended"
+end
+M.concurrent = probe_yield_across_pcall()
 
 local function interrupted()
   local sig = core.pending_signal()
@@ -30,7 +41,8 @@ M.runtime = rt
 function rt.request(transport, req)
   local err = interrupted()
   if err then return nil, "interrupted", err.message end
-  local s = transport:acquire()
+  local s, code, message = transport:acquire()
+  if not s then return nil, code, message end
   local ok, a, b, c, d, e = coroutine.yield(CMD, "http", s, req)
   transport:release(s)
   if not ok then error(a, 0) end -- bad arguments: raised in the caller, as the blocking runtime does
@@ -90,12 +102,35 @@ Scheduler.__index = Scheduler
 
 local function new_scheduler()
   return setmetatable({
-    multi = core.multi(),
+    multi = core.multi(), -- nil when libcurl could not make one: a transfer tries again (Scheduler:multi_handle)
     ready = {}, ready_head = 1, ready_tail = 0,
     timers = {},         -- { task, at, waiter? }
     by_session = {},     -- session -> task
     live = 0,
   }, Scheduler)
+end
+
+-- the multi handle -> multi | nil, code, message (libcurl could not make one)
+function Scheduler:multi_handle()
+  if not self.multi then
+    local multi, code, message = core.multi()
+    if not multi then return nil, code, message end
+    self.multi = multi
+  end
+  return self.multi
+end
+
+-- A libcurl multi call failed: every transfer under way ends with that failure, and the handle is
+-- dropped (the next transfer gets a new one): a multi in an unknown state is never reused.
+function Scheduler:fail_transfers(code, message)
+  local multi = self.multi
+  self.multi = nil
+  for s, task in pairs(self.by_session) do
+    multi:remove(s)
+    self.by_session[s] = nil
+    self:push(task, true, nil, code, message)
+  end
+  multi:close()
 end
 
 function Scheduler:push(task, ...)
@@ -125,11 +160,18 @@ function Scheduler:step(task, args)
   end
   local kind = res[3]
   if kind == "http" then
-    local ok, err = pcall(self.multi.add, self.multi, res[4], res[5])
-    if ok then
-      self.by_session[res[4]] = task
+    local multi, code, message = self:multi_handle()
+    if not multi then
+      self:push(task, true, nil, code, message)
+      return
+    end
+    local ok, added, acode, amessage = pcall(multi.add, multi, res[4], res[5])
+    if not ok then
+      self:push(task, false, added) -- bad arguments: raised in the caller
+    elseif not added then
+      self:push(task, true, nil, acode, amessage) -- libcurl refused the transfer: nothing was sent
     else
-      self:push(task, false, err)
+      self.by_session[res[4]] = task
     end
   elseif kind == "sleep" then
     self.timers[#self.timers + 1] = { task = task, at = core.now() + res[4] }
@@ -148,7 +190,7 @@ end
 -- A trapped signal: every transfer, sleep and timed wait ends now with "interrupted".
 function Scheduler:interrupt(err)
   for s, task in pairs(self.by_session) do
-    self.multi:remove(s)
+    self.multi:remove(s) -- a session libcurl cannot take back is broken, and its pool drops it
     self.by_session[s] = nil
     self:push(task, true, nil, "interrupted", err.message)
   end
@@ -180,14 +222,23 @@ function Scheduler:run()
       if t.at - now < wait then wait = t.at - now end
     end
     if wait < 0 then wait = 0 end
-    if #self.timers == 0 and self.multi:count() == 0 then
+    local multi = self.multi
+    if #self.timers == 0 and (not multi or multi:count() == 0) then
       error("usage.gather: every task is blocked on something that will never happen", 0)
     end
-    local done = self.multi:perform(wait) -- a signal ends the wait early (EINTR)
-    for _, s in ipairs(done) do
-      local task = self.by_session[s]
-      self.by_session[s] = nil
-      if task then self:push(task, true, s:result()) end
+    if multi then
+      local done, code, message = multi:perform(wait) -- a signal ends the wait early (EINTR)
+      if not done then
+        self:fail_transfers(code, message)
+      else
+        for _, s in ipairs(done) do
+          local task = self.by_session[s]
+          self.by_session[s] = nil
+          if task then self:push(task, true, s:result()) end
+        end
+      end
+    elseif wait > 0 then
+      core.sleep(wait) -- no multi handle (libcurl could not make one), only timers: a signal ends it too
     end
     local err = interrupted()
     if err then
@@ -235,6 +286,13 @@ function M.gather(fns)
     if #fns > 0 then join(sched, fns, results, errs) end
     return results, errs
   end
+  if not M.concurrent then -- PUC Lua 5.1: one after another (see probe_yield_across_pcall)
+    for i, fn in ipairs(fns) do
+      local res = pack(pcall(fn))
+      if res[1] then results[i], errs[i] = res[2], res[3] else errs[i] = res[2] end
+    end
+    return results, errs
+  end
   sched = new_scheduler()
   for i, fn in ipairs(fns) do
     sched:spawn(fn, function(ok, a, b)
@@ -242,7 +300,7 @@ function M.gather(fns)
     end)
   end
   local ok, err = pcall(sched.run, sched)
-  sched.multi:close()
+  if sched.multi then sched.multi:close() end
   if not ok then error(err, 0) end
   return results, errs
 end

@@ -23,15 +23,22 @@ local function key_of(opts)
   }, "\0")
 end
 
+-- -> session | nil, code, message (libcurl could not make or set up a handle)
 local function session_for(opts)
   local key = key_of(opts)
   local s = sessions[key]
-  if s then return s end
+  if s and s:usable() then return s end
+  if s then -- broken (see session:usable()): never reused
+    s:close()
+    sessions[key], count = nil, count - 1
+  end
   if count >= MAX_SESSIONS then
     for _, old in pairs(sessions) do old:close() end
     sessions, count = {}, 0
   end
-  s = core.session(opts)
+  local code, message
+  s, code, message = core.session(opts)
+  if not s then return nil, code, message end
   sessions[key] = s
   count = count + 1
   return s
@@ -40,8 +47,9 @@ end
 -- request(session_opts, req) -> status, headers, body, correlation id, retry-after | nil, code, message
 --   | nil, M.RAISE, message
 function M.request(opts, req)
-  local ok, s = pcall(session_for, opts or {})
+  local ok, s, code, message = pcall(session_for, opts or {})
   if not ok then return nil, M.RAISE, tostring(s) end
+  if not s then return nil, code, message end
   local status, headers, body, correlation_id, retry_after
   ok, status, headers, body, correlation_id, retry_after = pcall(s.request, s, req)
   if not ok then return nil, M.RAISE, tostring(status) end
