@@ -17,6 +17,7 @@ local CODES = {
   { "connection to server", "connection" }, { "could not connect", "connection" },
   { "could not receive data", "connection" }, { "could not send data", "connection" },
   { "lock timeout", "busy" },
+  { "Statement unavailable: database closed", "connection" }, -- LuaDBI: the connection is gone
 }
 
 function M.classify(message)
@@ -26,6 +27,9 @@ function M.classify(message)
     if message:find(c[1], 1, true) then
       if c[2] == "overflow" then
         text = "a figure is beyond 2^63-1, the largest integer a store holds (PostgreSQL: " .. text .. ")"
+      elseif c[2] == "connection" then
+        text = "the connection to the PostgreSQL server was lost (" .. text .. "); what was being written " ..
+               "was rolled back by the server"
       end
       return c[2], text
     end
