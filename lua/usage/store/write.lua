@@ -16,7 +16,7 @@ local text = require "usage.store.text"
 
 local M = {}
 
-M.BATCH = { sqlite = 100, postgresql = 99 } -- rows per INSERT statement (LuaDBI's PostgreSQL driver
+M.BATCH = { sqlite = 500, postgresql = 99 } -- rows per INSERT statement (LuaDBI's PostgreSQL driver
                                             -- numbers at most 999 placeholders correctly)
 
 local COUNT_FIELDS = { { "requestCount", "requests" }, { "status200" }, { "status300" }, { "status400" },
@@ -24,8 +24,7 @@ local COUNT_FIELDS = { { "requestCount", "requests" }, { "status200" }, { "statu
 local COUNT_NAMES = { "requests", "status200", "status300", "status400", "status429", "status500" }
 local COLS = 10
 local null = json.null
-local mtype = math.type
-local TWO53 = num.TWO53
+local TWO53, TWO63 = num.TWO53, 2 ^ 63
 local WIDE = 2097152 -- 2^21: client and endpoint keys below it make one numeric key with the day
 
 local normalize = rows_mod.normalize
@@ -197,7 +196,7 @@ function Writer:add(rows)
     -- count must have been absent, null or 0)
     for c = 1, 6 do
       local v = n[COUNT_NAMES[c]]
-      if not (mtype and mtype(v) == "integer" and v > 0) then
+      if not (v > 0 and v % 1 == 0 and v < TWO63) then -- (the usual case costs no call)
         local ok, why = num.check(v)
         if not ok then return self:bad_row(COUNT_FIELDS[c][1] .. " " .. why .. " (" .. tostring(v) .. ")") end
         if v == 0 then
