@@ -51,8 +51,8 @@ function DB:prepare(sql)
     end
   end
   local ok, s, err = pcall(self.conn.prepare, self.conn, sql)
-  if not ok then return self:driver(s, "preparing a statement") end
-  if not s then return self:driver(err, "preparing a statement") end
+  if not ok then return self:driver(s) end
+  if not s then return self:driver(err) end
   self.stmts[sql] = s
   return s
 end

@@ -206,17 +206,28 @@ end
 ---------------------------------------------------------------------------------------------------
 -- writing
 
+-- with the sync lock held (taken here unless this store already holds it)
+local function locked(self, purpose, fn)
+  local ok, err = writable(self)
+  if not ok then return nil, err end
+  if self.lock_token then return fn() end
+  local token, lerr = self:reading(function() return lock.acquire(self, purpose) end)
+  if not token then return nil, lerr end
+  local res = pack(pcall(fn))
+  self:reading(function() lock.release(self) return true end)
+  if not res[1] then error(res[2], 0) end
+  return (table.unpack or unpack)(res, 2, res.n)
+end
+
 -- put(org, first, last, rows) -> { days, added, replaced, rows } | nil, err: the rows (API rows of either
--- generation, or usage.rows.normalize's shape with date) are the whole content of the org's days
--- first..last (both "YYYY-MM-DD"), replacing what the store had, in one transaction
+-- generation, as the API answered them) are the whole content of the org's days first..last (both
+-- "YYYY-MM-DD"), replacing what the store had, in one transaction, under the store's sync lock
 function Store:put(org, first, last, rows)
   check_org("store:put", org)
   if type(rows) ~= "table" then error("store:put: rows must be an array of rows", 2) end
   local a, b = read.span_of({ first = first, last = last }, "store:put")
   if not a then return self.db:fail("bad_span", b) end
-  local ok, err = writable(self)
-  if not ok then return nil, err end
-  return self:reading(function()
+  return locked(self, "put of org " .. org, function() return self:reading(function()
     local org_key, kerr = write.org_key(self, org, lock.iso(os.time()))
     if not org_key then return nil, kerr end
     local w = write.new(self, org_key, a, b)
@@ -224,8 +235,8 @@ function Store:put(org, first, last, rows)
     if not bok then return nil, berr end
     local aok, aerr = w:add(rows)
     if not aok then return w:abort(aerr) end
-    return w:finish(lock.iso(os.time()))
-  end)
+    return w:finish(lock.iso(os.time()), function() return lock.heartbeat(self) end)
+  end) end)
 end
 
 local SYNC_TYPES = { org = "string", now = "number", refresh_days = "number", on_progress = "function",
@@ -253,19 +264,6 @@ local function check_client(fname, client)
   if type(client) ~= "table" or type(client.aggregates) ~= "function" then
     error(fname .. ": expects a client made by usage.new", 3)
   end
-end
-
--- with the sync lock held (taken here unless this store already holds it)
-local function locked(self, purpose, fn)
-  local ok, err = writable(self)
-  if not ok then return nil, err end
-  if self.lock_token then return fn() end
-  local token, lerr = self:reading(function() return lock.acquire(self, purpose) end)
-  if not token then return nil, lerr end
-  local res = pack(pcall(fn))
-  self:reading(function() lock.release(self) return true end)
-  if not res[1] then error(res[2], 0) end
-  return (table.unpack or unpack)(res, 2, res.n)
 end
 
 -- sync(client, opts) -> summary | nil, err (err.summary: what was stored before the failure)
@@ -324,9 +322,9 @@ function Store:coverage(opts) return read.coverage(self, opts, "store:coverage")
 function Store:orgs() return read.orgs(self) end
 function Store:client_names(opts) return read.client_names(self, opts) end
 
--- sql(text, ...) -> rows (arrays of text values) | nil, err: a read-only question in plain SQL (bound
--- parameters), for what the methods do not answer; integers come back as the drivers give them (cast them
--- to text for exact figures)
+-- sql(text, ...) -> rows (arrays of the columns) | nil, err: plain SQL with bound parameters, for what the
+-- methods do not answer; integers come back as the drivers give them (cast them to text for exact figures).
+-- What it changes is the caller's business: the store's rules (whole days, the sync lock) are not applied.
 function Store:sql(text, ...)
   if type(text) ~= "string" then error("store:sql: expects SQL text", 2) end
   local params = pack(...)

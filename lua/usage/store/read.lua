@@ -218,14 +218,14 @@ local function build(opts, keys, a, b, merged)
   -- order: period, org, then the biggest first (keys break ties: a stable order)
   local order = {}
   for _, l in ipairs(layout) do if l == "period" then order[#order + 1] = "g.period" end end
-  for _, l in ipairs(layout) do if l == "org" then order[#order + 1] = "g.org_key" end end
+  for _, l in ipairs(layout) do if l == "org" then order[#order + 1] = "o.label" end end
   order[#order + 1] = "g.requests DESC"
   for _, l in ipairs(layout) do
     if l == "client" then order[#order + 1] = "g.client_key" end
     if l == "endpoint" then order[#order + 1] = "g.endpoint_key" end
   end
-  local sql = "SELECT " .. table.concat(outer, ", ") .. " FROM (" .. inner .. ") g ORDER BY " ..
-              table.concat(order, ", ")
+  local sql = "SELECT " .. table.concat(outer, ", ") .. " FROM (" .. inner .. ") g" ..
+              (merged and "" or " JOIN orgs o ON o.org_key = g.org_key") .. " ORDER BY " .. table.concat(order, ", ")
   -- daily totals per org: every stored day, zeros for a day without usage
   if opts.by == "org" and per == "day" and not merged then
     local zero = {}
@@ -242,8 +242,8 @@ local function build(opts, keys, a, b, merged)
     sql = "SELECT CAST(d.org_key AS TEXT), CAST(d.day AS TEXT), " .. table.concat(zero, ", ") ..
           " FROM stored_days d LEFT JOIN (" ..
           inner:gsub("CAST%(u%.day AS TEXT%) AS period", "u.day AS day", 1) ..
-          ") g ON g.org_key = d.org_key AND g.day = d.day WHERE " .. dwhere ..
-          " ORDER BY d.day, d.org_key"
+          ") g ON g.org_key = d.org_key AND g.day = d.day JOIN orgs o ON o.org_key = d.org_key WHERE " .. dwhere ..
+          " ORDER BY d.day, o.label"
     params = dparams
   end
   return sql, params, layout

@@ -22,6 +22,8 @@ function M.classify(message, db)
     if message:find(c[1], 1, true) then
       if c[2] == "overflow" then
         text = "a sum is beyond 2^63-1, the largest integer a store holds (SQLite: " .. text .. ")"
+      elseif c[2] == "not_a_store" then
+        text = "not a SQLite database (SQLite: " .. text .. "): not a genesys-usage store, left as it is"
       elseif c[2] == "busy" then
         text = string.format("another program holds a lock on the store's file (SQLite: %s; waited %g s, " ..
                              "busy_timeout)", text, db and db.busy_timeout or 0)

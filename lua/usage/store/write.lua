@@ -97,6 +97,38 @@ local function endpoint_key(store, raw_uri, raw_method)
   return tonumber(row[1])
 end
 
+-- zeros_ok(raw, n) -> true when each count normalize gave as 0 was absent, null or 0 in the row (and not
+-- something that is not a count)
+local function zeros_ok(raw, n)
+  for c = 1, 6 do
+    if n[COUNT_NAMES[c]] == 0 then
+      local f = COUNT_FIELDS[c]
+      local r = raw[f[1]]
+      if r == nil and f[2] then r = raw[f[2]] end
+      if r ~= nil and r ~= null and r ~= 0 then return false end
+    end
+  end
+  return true
+end
+
+-- check_counts(raw, n) -> true | nil, why: the slow check of a row's counts
+local function check_counts(raw, n)
+  for c = 1, 6 do
+    local v = n[COUNT_NAMES[c]]
+    local ok, why = num.check(v)
+    if not ok then return nil, COUNT_FIELDS[c][1] .. " " .. why .. " (" .. tostring(v) .. ")" end
+    if v == 0 then
+      local f = COUNT_FIELDS[c]
+      local r = raw[f[1]]
+      if r == nil and f[2] then r = raw[f[2]] end
+      if r ~= nil and r ~= null and r ~= 0 then
+        return nil, f[1] .. " is a " .. type(r) .. " (" .. tostring(r) .. "), not a count"
+      end
+    end
+  end
+  return true
+end
+
 ---------------------------------------------------------------------------------------------------
 
 local Writer = {}
@@ -169,7 +201,7 @@ function Writer:flush(all)
     for i = left + 1, n * COLS do vals[i] = nil end
     self.nrows = n - at
     self.seen = {}
-    for r = 0, self.nrows - 1 do -- the keys still pending stay seen
+    for r = 0, self.sqlite and -1 or self.nrows - 1 do -- the keys still pending stay seen (PostgreSQL)
       local b = r * COLS
       local ck, ek = vals[b + 3], vals[b + 4]
       local key
@@ -188,26 +220,20 @@ function Writer:add(rows)
   local bind, vals, org_key = self.bind, self.vals, self.org_key
   local sqlite = self.sqlite
   local names = self.names
+  local last_name, last_ck, last_di
   for i = 1, #rows do
     local raw = rows[i]
     if type(raw) ~= "table" then return self:bad_row("a row is a " .. type(raw) .. ", not an object") end
     local n = normalize(raw)
     -- counts: whole numbers 0..2^63-1 (normalize turns a count that is not a number into 0: such a
-    -- count must have been absent, null or 0)
-    for c = 1, 6 do
-      local v = n[COUNT_NAMES[c]]
-      if not (v > 0 and v % 1 == 0 and v < TWO63) then -- (the usual case costs no call)
-        local ok, why = num.check(v)
-        if not ok then return self:bad_row(COUNT_FIELDS[c][1] .. " " .. why .. " (" .. tostring(v) .. ")") end
-        if v == 0 then
-          local f = COUNT_FIELDS[c]
-          local r = raw[f[1]]
-          if r == nil and f[2] then r = raw[f[2]] end
-          if r ~= nil and r ~= null and r ~= 0 then
-            return self:bad_row(f[1] .. " is a " .. type(r) .. " (" .. tostring(r) .. "), not a count")
-          end
-        end
-      end
+    -- count must have been absent, null or 0); the usual case costs no call
+    local r1, r2, r3, r4, r5, r6 = n.requests, n.status200, n.status300, n.status400, n.status429, n.status500
+    if not (r1 >= 0 and r1 % 1 == 0 and r1 < TWO63 and r2 >= 0 and r2 % 1 == 0 and r2 < TWO63 and
+            r3 >= 0 and r3 % 1 == 0 and r3 < TWO63 and r4 >= 0 and r4 % 1 == 0 and r4 < TWO63 and
+            r5 >= 0 and r5 % 1 == 0 and r5 < TWO63 and r6 >= 0 and r6 % 1 == 0 and r6 < TWO63) or
+       ((r1 == 0 or r2 == 0 or r3 == 0 or r4 == 0 or r5 == 0 or r6 == 0) and not zeros_ok(raw, n)) then
+      local _, why = check_counts(raw, n)
+      return self:bad_row(why)
     end
     local di = n.date and index[n.date]
     if not di then
@@ -241,7 +267,8 @@ function Writer:add(rows)
       et[hm] = ek
     end
     local name = n.client_name
-    if name then
+    if name and (name ~= last_name or ck ~= last_ck or di ~= last_di) then -- (rows come grouped: most repeat)
+      last_name, last_ck, last_di = name, ck, di
       local per = names[ck]
       if not per then
         per = {}
@@ -256,32 +283,35 @@ function Writer:add(rows)
     end
     local day = days[di + 1]
     -- a key twice in one statement: PostgreSQL refuses that in one INSERT .. ON CONFLICT, so send first
-    local key
-    if ck < WIDE and ek < WIDE then key = (di * WIDE + ck) * WIDE + ek else key = day .. ":" .. ck .. ":" .. ek end
-    if self.seen[key] then
-      local ok, err = self:flush(true)
-      if not ok then return nil, err end
+    -- (SQLite takes the rows of a statement one after the other: no need)
+    if not sqlite then
+      local key
+      if ck < WIDE and ek < WIDE then key = (di * WIDE + ck) * WIDE + ek else key = day .. ":" .. ck .. ":" .. ek end
+      if self.seen[key] then
+        local ok, err = self:flush(true)
+        if not ok then return nil, err end
+      end
+      self.seen[key] = true
     end
-    self.seen[key] = true
     local b = self.nrows * COLS
     vals[b + 1] = org_key
     vals[b + 2] = day
     vals[b + 3] = ck
     vals[b + 4] = ek
     if sqlite then -- below 2^53 the number itself (a double, exact), else its text
-      local v = n.requests;  vals[b + 5] = v < TWO53 and v or bind(v)
-      v = n.status200;       vals[b + 6] = v < TWO53 and v or bind(v)
-      v = n.status300;       vals[b + 7] = v < TWO53 and v or bind(v)
-      v = n.status400;       vals[b + 8] = v < TWO53 and v or bind(v)
-      v = n.status429;       vals[b + 9] = v < TWO53 and v or bind(v)
-      v = n.status500;       vals[b + 10] = v < TWO53 and v or bind(v)
+      vals[b + 5] = r1 < TWO53 and r1 or bind(r1)
+      vals[b + 6] = r2 < TWO53 and r2 or bind(r2)
+      vals[b + 7] = r3 < TWO53 and r3 or bind(r3)
+      vals[b + 8] = r4 < TWO53 and r4 or bind(r4)
+      vals[b + 9] = r5 < TWO53 and r5 or bind(r5)
+      vals[b + 10] = r6 < TWO53 and r6 or bind(r6)
     else
-      vals[b + 5] = bind(n.requests)
-      vals[b + 6] = bind(n.status200)
-      vals[b + 7] = bind(n.status300)
-      vals[b + 8] = bind(n.status400)
-      vals[b + 9] = bind(n.status429)
-      vals[b + 10] = bind(n.status500)
+      vals[b + 5] = bind(r1)
+      vals[b + 6] = bind(r2)
+      vals[b + 7] = bind(r3)
+      vals[b + 8] = bind(r4)
+      vals[b + 9] = bind(r5)
+      vals[b + 10] = bind(r6)
     end
     self.nrows = self.nrows + 1
     self.rows = self.rows + 1
