@@ -327,7 +327,8 @@ for _, B in ipairs(support.backends()) do
         assert.equal(137, p:wait(10), show(p))
         fake:config { latency = 0 }
         local cov = check_whole(target, first, last)
-        assert.is_true(cov.stored >= 90 and cov.stored < 150, "stored " .. cov.stored)
+        -- the jobs are 90 and 60 days: one of them is stored whole, the other not at all
+        assert.is_true(cov.stored == 90 or cov.stored == 60, "stored " .. cov.stored)
         if B.name == "sqlite" then -- the dead sync's lock row is still there
           assert.equal("1", B:shell(target, "SELECT count(*) FROM sync_lock"):match("%d+"))
         end
@@ -362,9 +363,10 @@ for _, B in ipairs(support.backends()) do
 
       it("two syncs of one store never interleave: the second waits, or says what holds the store", function()
         local target = B:target("twice")
-        fake:config { latency = 0.05 } -- the first sync takes several seconds
+        -- the first sync holds the store for at least 4 s: its job's first page is slow
+        fake:fault { fault = "slow", delay = 4, count = 1, match = { method = "GET", path = "/aggregates/query/jobs/" } }
         local first = today() - 60
-        local p = spawn(target, { "first=" .. interval.date(first), "page_size=50" })
+        local p = spawn(target, { "first=" .. interval.date(first), "page_size=500" })
         finally(function() p:stop() end)
         assert(p:wait_for("planned", 60), show(p))
         local s = assert(store.open(target, { lock_wait = 0.3 }))
@@ -378,9 +380,9 @@ for _, B in ipairs(support.backends()) do
         local w = assert(store.open(target, { lock_wait = 120 }))
         opened[#opened + 1] = w
         local sm = assert(w:sync(client, { org = "acme", first = interval.date(first) }))
-        assert.equal(0, p:wait(1), show(p))
+        assert.equal(0, p:wait(30), show(p))
+        assert.truthy(p:stdout():find('"status":"ok"', 1, true), show(p))
         assert.same({ 1, 0, 3 }, { sm.jobs, sm.days_added, sm.days_replaced })
-        fake:config { latency = 0 }
         assert.is_true(check_whole(target, first, today() - 1).complete)
       end)
     end)
