@@ -42,6 +42,67 @@ local function expected(rows, key_of)
   return out
 end
 
+describe("usage.store sync plan", function()
+  local plan = require("usage.store.sync").plan
+  local function spans_of(stored_list, first, last, refresh)
+    local stored = {}
+    for _, d in ipairs(stored_list) do stored[d] = true end
+    local spans, n = plan(stored, first, last, refresh)
+    local out = {}
+    for i, sp in ipairs(spans) do out[i] = { sp.first, sp.last } end
+    return out, n
+  end
+
+  it("backfills the whole window in jobs of at most 90 days", function()
+    local spans, n = spans_of({}, 1000, 1363, 3)
+    assert.same({ { 1000, 1089 }, { 1090, 1179 }, { 1180, 1269 }, { 1270, 1359 }, { 1360, 1363 } }, spans)
+    assert.equal(364, n)
+  end)
+
+  it("then fetches the days it lacks and the last refresh_days days it has", function()
+    local stored = {}
+    for d = 1000, 1360 do stored[#stored + 1] = d end
+    assert.same({ { 1358, 1363 } }, (spans_of(stored, 1000, 1363, 3)))
+    assert.same({ { 1361, 1363 } }, (spans_of(stored, 1000, 1363, 0)))
+    -- a hole in the middle, and the refresh days counted among the stored ones
+    local holed = {}
+    for d = 1000, 1363 do if d < 1100 or d > 1104 then holed[#holed + 1] = d end end
+    local spans, n = spans_of(holed, 1000, 1363, 3)
+    assert.same({ { 1100, 1104 }, { 1361, 1363 } }, spans)
+    assert.equal(8, n)
+    -- everything stored, nothing to refresh: nothing to do
+    local all = {}
+    for d = 1000, 1363 do all[#all + 1] = d end
+    assert.same({}, (spans_of(all, 1000, 1363, 0)))
+  end)
+end)
+
+do
+  describe("usage.store default file", function()
+    it("is $XDG_DATA_HOME/genesys-usage/usage.sqlite3, else ~/.local/share/genesys-usage/, made private", function()
+      local dir = nginx.temp_dir("usage-store-home")
+      finally(function() nginx.remove_dir(dir) end)
+      local code = [[
+        local store = require "usage.store"
+        print(store.default_path())
+        local s = assert(store.open())
+        print(s.where)
+        s:close()
+      ]]
+      local rc, out, err = support.lua(code, { env = { XDG_DATA_HOME = dir .. "/xdg", HOME = dir .. "/home" } })
+      assert.equal(0, rc, err)
+      assert.equal((dir .. "/xdg/genesys-usage/usage.sqlite3\n"):rep(2), out)
+      assert.truthy(nginx.read_file(dir .. "/xdg/genesys-usage/usage.sqlite3"))
+      local p = io.popen("stat -c %a " .. nginx.sh_quote(dir .. "/xdg/genesys-usage"))
+      assert.equal("700", p:read("*l"))
+      p:close()
+      rc, out, err = support.lua(code, { env = { XDG_DATA_HOME = "relative/ignored", HOME = dir .. "/home" } })
+      assert.equal(0, rc, err)
+      assert.equal((dir .. "/home/.local/share/genesys-usage/usage.sqlite3\n"):rep(2), out)
+    end)
+  end)
+end
+
 for _, B in ipairs(support.backends()) do
   describe("usage.store (" .. B.name .. ")", function()
     setup(function() B:start() end)
@@ -90,6 +151,27 @@ for _, B in ipairs(support.backends()) do
         local r, err = s:usage { first = "2026-01-01", last = "2026-01-02" }
         assert.is_nil(r)
         assert.equal("closed", err.code)
+        if _VERSION == "Lua 5.4" then -- a to-be-closed variable closes it at the end of its scope
+          local target = B:target("closing2")
+          local f = assert(load("local store, target = ... local s <close> = assert(store.open(target)) return s"))
+          local s2 = f(store, target)
+          assert.is_true(s2.closed)
+        end
+        if B.name == "postgresql" then -- the garbage collector closes a store nobody holds
+          local target = B:target("collected")
+          local function sessions()
+            return tonumber(B.pg:psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = 'collected'"):match("%d+"))
+          end
+          do local _ = assert(store.open(target)) end
+          assert.equal(1, sessions())
+          collectgarbage()
+          collectgarbage()
+          for _ = 1, 100 do -- (the server ends the session a moment after the client left)
+            if sessions() == 0 then break end
+            nginx.sleep(0.02)
+          end
+          assert.equal(0, sessions())
+        end
       end)
 
       it("raises for programmer errors only", function()
