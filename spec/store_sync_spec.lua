@@ -245,6 +245,23 @@ for _, B in ipairs(support.backends()) do
       assert_days_equal(api, (store_daily(s, first, last, "acme")), first, last)
     end)
 
+    it("a callback that raises mid-job: the job is rolled back, the lock released, the error returned", function()
+      local s, target = open("raising")
+      local first = today() - 20
+      local r, err = s:sync(client, { org = "acme", first = interval.date(first), page_size = 100,
+                                      on_progress = function(p)
+                                        if p.state == "paging" then error("a bug in the caller's callback") end
+                                      end })
+      assert.is_nil(r)
+      assert.equal("internal", err.code)
+      assert.truthy(err.message:find("a bug in the caller's callback", 1, true), err.message)
+      local cov = assert(s:coverage { first = interval.date(first), last = interval.date(today() - 1), org = "acme" })
+      assert.equal(0, cov[1].stored)
+      assert.equal("0", B:shell(target, "SELECT count(*) FROM usage_rows"):match("%d+"))
+      local ok = assert(s:sync(client, { org = "acme", first = interval.date(first) }))
+      assert.equal(20, ok.days_added)
+    end)
+
     it("a connection lost halfway: the job is rolled back, whole days only, the next sync completes", function()
       local s, target = open("lost")
       local first, last = today() - 150, today() - 1

@@ -186,6 +186,7 @@ function Store:reading(fn)
   local ok, err = self.mutex:lock()
   if not ok then return nil, err end
   local res = pack(pcall(fn))
+  if not res[1] and self.db.in_tx then self.db:rollback() end -- a raise leaves no transaction open
   self.mutex:unlock()
   if not res[1] then error(res[2], 0) end
   return (table.unpack or unpack)(res, 2, res.n)

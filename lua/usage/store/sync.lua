@@ -69,6 +69,7 @@ local function exclusive(store, fn)
   local ok, err = store.mutex:lock()
   if not ok then return nil, err end
   local res = pack(pcall(fn))
+  if not res[1] and store.db.in_tx then store.db:rollback() end -- a raise (a bug, lua.c's Ctrl-C) leaves no transaction open
   store.mutex:unlock()
   if not res[1] then error(res[2], 0) end
   return (table.unpack or unpack)(res, 2, res.n)
