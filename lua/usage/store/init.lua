@@ -21,7 +21,6 @@
 -- Methods (docs/store.md has them all): close, sync, sync_orgs, put, usage, coverage, orgs, client_names,
 -- schema_version; fields backend ("sqlite" | "postgresql"), where (the file, or the URL without password).
 
-local core = require "usage.core"
 local errors = require "usage.errors"
 local redact = require "usage.redact"
 local interval = require "usage.interval"
@@ -335,6 +334,5 @@ function Store:sql(text, ...)
 end
 
 M.Store = Store
-M.now = core.now
 
 return M
