@@ -335,6 +335,8 @@ for _, B in ipairs(support.backends()) do
           { "text count", { date = "2026-05-01", oauthClient = { id = "a" }, templateUri = "u", httpMethod = "GET",
                             requestCount = "12" } },
           { "boolean count", { date = "2026-05-01", oauthClient = { id = "a" }, status200 = true } },
+          { "false requests", { date = "2026-05-01", oauthClient = { id = "a" }, requests = false } },
+          { "table count", { date = "2026-05-01", oauthClient = { id = "a" }, status500 = {} } },
           { "infinite", api_row { date = "2026-05-01", client = "a", uri = "u", method = "GET", requests = math.huge } },
           { "outside the days", api_row { date = "2026-05-07", client = "a", uri = "u", method = "GET", requests = 1 } },
           { "no date", { oauthClient = { id = "a" }, requestCount = 1 } },

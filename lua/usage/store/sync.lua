@@ -132,11 +132,11 @@ function M.one(store, client, opts)
   local spans, count = M.plan(stored, first, last, opts.refresh_days)
   summary.jobs, summary.days_planned = #spans, count
   local progress = opts.on_progress
-  local days_done, jobs_done = 0, 0
+  local days_done, jobs_done, job_rows = 0, 0, 0 -- job_rows: the rows of the job being written
   local function tell(state, span, extra)
     if not progress then return end
     local p = { org = org, state = state, jobs = #spans, jobs_done = jobs_done, jobs_failed = summary.jobs_failed,
-                days = count, days_done = days_done, rows = summary.rows, elapsed = core.now() - t0,
+                days = count, days_done = days_done, rows = summary.rows + job_rows, elapsed = core.now() - t0,
                 first = span and interval.date(span.first), last = span and interval.date(span.last) }
     for k, v in pairs(extra or {}) do p[k] = v end
     progress(p)
@@ -149,26 +149,28 @@ function M.one(store, client, opts)
     local page, perr = pager:next_page() -- submit, poll, first page: the jobs do this together
     if page == nil then return nil, perr end
     return exclusive(store, function()
+      job_rows = 0
       local w = write.new(store, org_key, span.first, span.last, sync_id)
       local bok, berr = w:begin()
       if not bok then return nil, berr end
-      local rows_before = summary.rows
-      while page do
-        local aok, aerr = w:add(page)
-        if not aok then return w:abort(aerr) end
-        summary.rows = summary.rows + #page
-        tell("paging", span, { job_rows = summary.rows - rows_before })
-        page, perr = pager:next_page()
-        if page == nil then
-          summary.rows = rows_before
-          return w:abort(perr)
+      local pok, stats, ferr = pcall(function()
+        while page do
+          local aok, aerr = w:add(page)
+          if not aok then return nil, aerr end
+          job_rows = job_rows + #page
+          tell("paging", span, { job_rows = job_rows })
+          page, perr = pager:next_page()
+          if page == nil then return nil, perr end
         end
-      end
-      local stats, ferr = w:finish(iso(os.time()), function() return lock.heartbeat(store) end)
-      if not stats then
-        summary.rows = rows_before
+        return w:finish(iso(os.time()), function() return lock.heartbeat(store) end)
+      end)
+      job_rows = 0
+      if not pok or not stats then
+        w:abort()
+        if not pok then error(stats, 0) end
         return nil, ferr
       end
+      summary.rows = summary.rows + stats.rows
       summary.days_added = summary.days_added + stats.added
       summary.days_replaced = summary.days_replaced + stats.replaced
       return stats
@@ -180,7 +182,11 @@ function M.one(store, client, opts)
     while next_i <= #queue do
       local span = queue[next_i]
       next_i = next_i + 1
-      local stats, jerr = run_job(span)
+      local pok, stats, jerr = pcall(run_job, span)
+      if not pok then -- a raise (a caller's callback, a bug): this job failed, with what was raised
+        stats, jerr = nil, errors.is_error(stats) and stats or
+                           errors.new { code = "internal", message = "the job raised an error: " .. tostring(stats) }
+      end
       if stats then
         jobs_done = jobs_done + 1
         days_done = days_done + (span.last - span.first + 1)

@@ -97,18 +97,16 @@ local function endpoint_key(store, raw_uri, raw_method)
   return tonumber(row[1])
 end
 
--- zeros_ok(raw, n) -> true when each count normalize gave as 0 was absent, null or 0 in the row (and not
--- something that is not a count)
-local function zeros_ok(raw, n)
-  for c = 1, 6 do
-    if n[COUNT_NAMES[c]] == 0 then
-      local f = COUNT_FIELDS[c]
-      local r = raw[f[1]]
-      if r == nil and f[2] then r = raw[f[2]] end
-      if r ~= nil and r ~= null and r ~= 0 then return false end
-    end
-  end
-  return true
+-- nonzero(v): a raw count that normalize turned into 0 must have been absent, null or 0; anything else
+-- (text, a boolean, a table) is not a count
+local function nonzero(v)
+  return v ~= nil and v ~= 0 and v ~= null
+end
+
+local function nonzero_requests(raw) -- (normalize reads requestCount, else requests)
+  local v = raw.requestCount
+  if v == nil then v = raw.requests end
+  return nonzero(v)
 end
 
 -- check_counts(raw, n) -> true | nil, why: the slow check of a row's counts
@@ -228,12 +226,17 @@ function Writer:add(rows)
     -- counts: whole numbers 0..2^63-1 (normalize turns a count that is not a number into 0: such a
     -- count must have been absent, null or 0); the usual case costs no call
     local r1, r2, r3, r4, r5, r6 = n.requests, n.status200, n.status300, n.status400, n.status429, n.status500
-    if not (r1 >= 0 and r1 % 1 == 0 and r1 < TWO63 and r2 >= 0 and r2 % 1 == 0 and r2 < TWO63 and
-            r3 >= 0 and r3 % 1 == 0 and r3 < TWO63 and r4 >= 0 and r4 % 1 == 0 and r4 < TWO63 and
-            r5 >= 0 and r5 % 1 == 0 and r5 < TWO63 and r6 >= 0 and r6 % 1 == 0 and r6 < TWO63) or
-       ((r1 == 0 or r2 == 0 or r3 == 0 or r4 == 0 or r5 == 0 or r6 == 0) and not zeros_ok(raw, n)) then
-      local _, why = check_counts(raw, n)
-      return self:bad_row(why)
+    -- (a float of 2^63 or more makes the sum one too; Lua 5.4's integers are below 2^63 whatever they add up to)
+    if not (r1 >= 0 and r2 >= 0 and r3 >= 0 and r4 >= 0 and r5 >= 0 and r6 >= 0 and r1 % 1 == 0 and
+            r2 % 1 == 0 and r3 % 1 == 0 and r4 % 1 == 0 and r5 % 1 == 0 and r6 % 1 == 0 and
+            (r1 < TWO53 and r2 < TWO53 and r3 < TWO53 and r4 < TWO53 and r5 < TWO53 and r6 < TWO53 or
+             r1 + r2 + r3 + r4 + r5 + r6 < TWO63)) or
+       (r1 == 0 and nonzero_requests(raw)) or
+       (r2 == 0 and nonzero(raw.status200)) or (r3 == 0 and nonzero(raw.status300)) or
+       (r4 == 0 and nonzero(raw.status400)) or (r5 == 0 and nonzero(raw.status429)) or
+       (r6 == 0 and nonzero(raw.status500)) then
+      local ok, why = check_counts(raw, n) -- the slow check has the last word
+      if not ok then return self:bad_row(why) end
     end
     local di = n.date and index[n.date]
     if not di then
