@@ -41,7 +41,7 @@ DEB_PACKAGES := lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev libcurl4-openssl
                 lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
                 lua-dbi-sqlite3 lua-dbi-postgresql sqlite3 postgresql faketime
 
-.PHONY: all deps build unit test demo fake example bench rockspec clean
+.PHONY: all deps build unit test demo fake example bench bench-store rockspec clean
 
 all: build
 
@@ -96,6 +96,10 @@ example: build
 
 bench: build
 	@$(LUA54) bench/run.lua
+
+# the history store (usage.store, SQLite) against the sqlite3 shell: bench/store.lua, bench/README.md
+bench-store: build
+	@$(LUA54) bench/store.lua
 
 # genesys-usage-<usage._VERSION>-1.rockspec from genesys-usage-scm-1.rockspec (spec/packaging_spec checks it)
 rockspec: $(SO54)
