@@ -52,6 +52,12 @@ function M.parse(text)
       else
         local sname, rest = line:match("^([a-zA-Z_:][a-zA-Z0-9_:]*)(.*)$")
         assert(sname, "bad sample line: " .. line)
+        -- the _sum, _count and _bucket samples of a summary or a histogram (other exporters' families)
+        local base = sname:match("^(.-)_sum$") or sname:match("^(.-)_count$") or sname:match("^(.-)_bucket$")
+        if not by_name[sname] and base and by_name[base] and
+           (by_name[base].type == "summary" or by_name[base].type == "histogram") then
+          sname = base
+        end
         local f = family(sname)
         assert(f.type, "sample of " .. sname .. " before its TYPE")
         local labels = {}
