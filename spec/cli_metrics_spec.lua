@@ -224,6 +224,11 @@ describe("genesys-usage metrics", function()
       assert.equal(2, u.code, support.show(u))
       assert.truthy(u.err:find(c[2], 1, true), u.err)
     end
+    -- a profile name that cannot be a label (the TOML file may quote any key)
+    profiles(PROFILES .. '["tab\\there"]\nclient_credentials = "demo-client"\nclient_secret = "demo-secret"\n')
+    local u = t:run { "metrics", "--all-profiles" }
+    assert.equal(2, u.code, support.show(u))
+    assert.truthy(u.err:find("cannot be an org label", 1, true), u.err)
     assert.same({}, log_since(fake, mark))
   end)
 

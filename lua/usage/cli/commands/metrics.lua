@@ -78,12 +78,22 @@ function M.credentials(ctx)
     local list, why = credentials.resolve_many { profiles = profiles, all = o["all-profiles"], region = o.region,
                                                  base_url = o["base-url"] }
     if not list then return nil, why end
-    for i, p in ipairs(list) do orgs[i] = { label = p.profile, profile = p.profile, creds = p.creds } end
+    for i, p in ipairs(list) do
+      if p.profile:find("%c") then -- (a label of the exposition: one line)
+        usage(string.format("profile %q: a name with control characters cannot be an org label", p.profile))
+      end
+      orgs[i] = { label = p.profile, profile = p.profile, creds = p.creds }
+    end
   else
     local profile = profiles and profiles[1]
     local creds, why = credentials.resolve { profile = profile, region = o.region, base_url = o["base-url"] }
     if not creds then return nil, why end
-    orgs[1] = { label = o.org or profile or prometheus.DEFAULT_ORG, profile = profile, creds = creds }
+    local label = o.org or profile or prometheus.DEFAULT_ORG
+    if label:find("%c") then
+      usage(string.format("profile %q: a name with control characters cannot be an org label; give --org LABEL",
+                          label))
+    end
+    orgs[1] = { label = label, profile = profile, creds = creds }
   end
   for i = 2, #orgs do
     for _, s in ipairs(orgs[i].creds.secrets) do ctx.term:secret(s) end
