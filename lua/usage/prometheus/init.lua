@@ -13,9 +13,9 @@
 --
 --   local periods, err = prometheus.collect(client)        -- one aggregates job -> figures.usage
 
-local interval = require "usage.interval"
-local rows_mod = require "usage.rows"
-local errors_mod = require "usage.errors"
+local interval = require "usage.base.interval"
+local rows_mod = require "usage.base.rows"
+local errors_mod = require "usage.base.errors"
 
 local text = require "usage.prometheus.text"
 
@@ -38,7 +38,7 @@ local function fail(message, level)
 end
 
 ---------------------------------------------------------------------------------------------------
--- folding aggregates rows into per-client totals (usage.rows: the library's one aggregation, so that a
+-- folding aggregates rows into per-client totals (usage.base.rows: the library's one aggregation, so that a
 -- client has the same name and the same totals here as in the report)
 
 -- the totals of a client and the row fields that add up into them: OrganizationPublicApiUsage
@@ -74,7 +74,7 @@ Totals.__index = Totals
 -- totals:add(row) -> totals. row: OrganizationPublicApiUsage ({ date=, oauthClient = { id=, name= },
 -- requestCount=, status200=, ... }) or ApiUsageRow ({ clientId=, clientName=, requests=, ... }).
 -- Rows of one client id are summed; rows without an id are keyed by name. A client's name is the one
--- of its latest row (by date) that has one (usage.rows' rule, the report's too). Sums are exact or
+-- of its latest row (by date) that has one (usage.base.rows' rule, the report's too). Sums are exact or
 -- flagged: see totals:exact().
 function Totals:add(row)
   if type(row) ~= "table" then fail("a row must be a table, got " .. type(row), 2) end
@@ -216,7 +216,7 @@ end
 
 -- the clients of a period: checked, merged by id and name, capped at max_clients (the rest summed into
 -- one series, the overflow bucket: client_id "other", or "other_2", "other_3", ... when a client kept
--- has that id, so that the bucket never collides with a real client). Sums are exact (usage.rows.sum):
+-- has that id, so that the bucket never collides with a real client). Sums are exact (usage.base.rows.sum):
 -- a client whose total cannot be exact loses that sample, and problems[] says so.
 local function period_clients(list, max_clients, what, problems)
   check_table(list, what)
@@ -375,7 +375,7 @@ end
 ---------------------------------------------------------------------------------------------------
 -- collect: the usage figures of the periods, from one aggregates job
 
--- plan(opts) -> the days of the periods: { day =, month =, recent = (with opts.days), span = } (usage.interval
+-- plan(opts) -> the days of the periods: { day =, month =, recent = (with opts.days), span = } (usage.base.interval
 -- Days tables; span is what one aggregates job must cover), or nil, err. opts: now, days.
 --   day    the last complete UTC day (yesterday)
 --   month  month to date: the 1st of yesterday's month through yesterday (so on the 1st of a month, the
