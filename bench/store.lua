@@ -19,8 +19,8 @@ end
 setpaths(type(jit) == "table" and "luajit" or "lua5.4")
 
 local core = require "usage.core"
-local json = require "usage.json"
-local interval = require "usage.interval"
+local json = require "usage.base.json"
+local interval = require "usage.base.interval"
 
 local args = { reps = 5, days = 30, per_day = 3000, year_days = 365, year_per_day = 12000 }
 do

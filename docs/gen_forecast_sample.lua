@@ -5,8 +5,8 @@
 -- runaway client); OUTPUT: text, plugin, json (a few fields), prometheus.
 
 local forecast = require "usage.forecast"
-local interval = require "usage.interval"
-local json = require "usage.json"
+local interval = require "usage.base.interval"
+local json = require "usage.base.json"
 
 local case, output = arg[1], arg[2]
 local M = 1000000

@@ -41,7 +41,7 @@ end
 -- two orgs in one run (20 November 2026, 06:00 UTC), the month period only, acme with an allowance: its
 -- forecast from the same job's rows
 local forecast = require "usage.forecast"
-local interval = require "usage.interval"
+local interval = require "usage.base.interval"
 local now = interval.parse_instant("2026-11-20T06:00:00Z")
 local span = forecast.span(now)
 local frows = {}

@@ -1,6 +1,6 @@
 /* fuzz_json: the JSON bridge of src/json.c and src/jscan.c (core.json_decoder) in a Lua 5.4 state with
  * Debian's lua-cjson loaded by require "cjson".
- * The first input byte picks one of two cjson instances (bit 0): the client's settings (lua/usage/json.lua:
+ * The first input byte picks one of two cjson instances (bit 0): the client's settings (lua/usage/base/json.lua:
  * decode_max_depth 200, decode_invalid_numbers off) or cjson's defaults (depth 1000, NaN, Infinity and
  * hex numbers accepted), so the bridge also walks 1000-deep values and non-finite numbers; its other bits
  * give a limit of JSON values (0: none, else 4 * bits).

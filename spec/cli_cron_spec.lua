@@ -10,7 +10,7 @@ local H = require "helper"
 local nginx = require "support.nginx"
 local support = require "support.cli"
 local usage = require "usage"
-local json = require "usage.json"
+local json = require "usage.base.json"
 local failure = require "usage.cli.failure"
 local commands = require "usage.cli.commands"
 

@@ -6,7 +6,7 @@
 local H = require "helper"
 local support = require "support.cli"
 local usage = require "usage"
-local json = require "usage.json"
+local json = require "usage.base.json"
 
 local interval = usage.interval
 local HEAVY = H.HEAVY

@@ -7,10 +7,10 @@ local H = require "helper"
 local nginx = require "support.nginx"
 local support = require "support.cli"
 local usage = require "usage"
-local json = require "usage.json"
-local aggregate = require "usage.report.aggregate"
-local page = require "usage.report.page"
-local chart = require "usage.report.chart"
+local json = require "usage.base.json"
+local aggregate = require "usage.cli.report.aggregate"
+local page = require "usage.cli.report.page"
+local chart = require "usage.cli.report.chart"
 
 local read_file = nginx.read_file
 

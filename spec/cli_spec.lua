@@ -6,11 +6,12 @@ local H = require "helper"
 local nginx = require "support.nginx"
 local support = require "support.cli"
 local usage = require "usage"
-local json = require "usage.json"
-local models = require "usage.models"
-local operations = require "usage.operations"
+local json = require "usage.base.json"
+local models = require "usage.api.models"
+local operations = require "usage.api.operations"
 local flags = require "usage.cli.flags"
 local text = require "usage.cli.text"
+local btext = require "usage.base.text"
 local formats = require "usage.cli.formats"
 local columns = require "usage.cli.columns"
 
@@ -95,7 +96,7 @@ describe("genesys-usage", function()
 
     it("takes limits and defaults from the library", function()
       local h = ok(run { "query", "--help" }).out
-      local D = require("usage.options").DEFAULTS
+      local D = require("usage.client.options").DEFAULTS
       assert.truthy(h:find(string.format("doubling up to %g s (default %g)", D.poll.max_interval, D.poll.interval), 1, true))
       assert.truthy(h:find(string.format("(default %g)", D.timeout), 1, true))
       local r = run { "aggregates", "--last", "2d", "--page-size", "1001" }
@@ -234,19 +235,19 @@ describe("genesys-usage", function()
       assert.equal("aggregates: " .. three.label .. " (UTC, 3 days)", ls[1])
       assert.equal("", ls[2])
       assert.equal(#rows + 6, #ls) -- days, blank, header, rule, rows, rule, total
-      local w = text.width(ls[3])
+      local w = btext.width(ls[3])
       local total = 0
       for i = 3, #ls do
-        assert.equal(w, text.width(ls[i]), "line " .. i .. " is misaligned: " .. ls[i])
+        assert.equal(w, btext.width(ls[i]), "line " .. i .. " is misaligned: " .. ls[i])
       end
       for _, row in ipairs(rows) do total = total + row.requestCount end
       assert.truthy(ls[#ls]:find("^total %(" .. #rows .. " rows%)"))
-      assert.truthy(ls[#ls]:find(" " .. text.thousands(total) .. " ", 1, true), ls[#ls])
-      assert.truthy(text.thousands(total):find(",", 1, true))
-      assert.equal("1,234,567", text.thousands(1234567))
-      assert.equal("-1,000", text.thousands(-1000))
-      assert.equal("999", text.thousands(999))
-      assert.equal(14, text.width("データ同期 bot"))
+      assert.truthy(ls[#ls]:find(" " .. btext.thousands(total) .. " ", 1, true), ls[#ls])
+      assert.truthy(btext.thousands(total):find(",", 1, true))
+      assert.equal("1,234,567", btext.thousands(1234567))
+      assert.equal("-1,000", btext.thousands(-1000))
+      assert.equal("999", btext.thousands(999))
+      assert.equal(14, btext.width("データ同期 bot"))
     end)
 
     it("infers the format from --output's extension, refuses a mismatch, adds a BOM on request", function()
@@ -570,8 +571,8 @@ describe("genesys-usage", function()
     it("quotes CSV fields per RFC 4180 and prints counts as integers", function()
       assert.equal('a,"b,c","say ""hi""","x\ny","r\rs",Équipe\r\n',
                    text.csv_line { "a", "b,c", 'say "hi"', "x\ny", "r\rs", "Équipe" })
-      assert.equal("5994582206", text.number(5994582206.0))
-      assert.equal("1000000000000000", text.number(1e15))
+      assert.equal("5994582206", btext.number(5994582206.0))
+      assert.equal("1000000000000000", btext.number(1e15))
     end)
   end)
 end)

@@ -2,7 +2,7 @@
 -- faults, bad input, int64 counts, empty arrays, logging and secrets.
 local H = require "helper"
 local usage = require "usage"
-local json = require "usage.json"
+local json = require "usage.base.json"
 local core = require "usage.core"
 
 describe("the client", function()
@@ -215,7 +215,7 @@ describe("the client", function()
     it("logs in again shortly before the token expires", function()
       -- (a token is used for at least auth.MIN_LIFETIME whatever expires_in says, so that one that "expires"
       -- at once makes no login per request; lowered here to see the refresh in a second)
-      local auth = require "usage.auth"
+      local auth = require "usage.http.auth"
       local floor = auth.MIN_LIFETIME
       finally(function() auth.MIN_LIFETIME = floor end)
       auth.MIN_LIFETIME = 1

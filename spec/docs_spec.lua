@@ -33,7 +33,7 @@ describe("docs", function()
 
   it("the README documents every client method and every flow", function()
     local readme = read("README.md")
-    for _, op in ipairs(require("usage.operations").list) do
+    for _, op in ipairs(require("usage.api.operations").list) do
       assert.truthy(readme:find(op.name, 1, true), op.name .. " missing from README.md")
     end
     for _, flow in ipairs { "client:query", "client:client_query", "client:client_summary", "client:search",
@@ -54,7 +54,7 @@ describe("docs", function()
       end
     end
     local accepted, m = {}, 0
-    for name in pairs(require("usage.options").spec) do accepted[name], m = true, m + 1 end
+    for name in pairs(require("usage.client.options").spec) do accepted[name], m = true, m + 1 end
     assert.is_true(m >= 20, m)
     for name in pairs(accepted) do assert.truthy(documented[name], name .. " is missing from the README's table") end
     for name in pairs(documented) do

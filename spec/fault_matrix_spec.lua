@@ -22,7 +22,7 @@
 -- The resulting table goes to build/fault-matrix-<interpreter>.md (and docs/hardening.md).
 local H = require "helper"
 local usage = require "usage"
-local errors = require "usage.errors"
+local errors = require "usage.base.errors"
 local core = require "usage.core"
 local fakecloud = require "fakecloud"
 

@@ -2,7 +2,7 @@
 -- middle of paging, gather and the client-side rate limit.
 local H = require "helper"
 local usage = require "usage"
-local json = require "usage.json"
+local json = require "usage.base.json"
 local core = require "usage.core"
 
 local function keys_of(rows)
@@ -476,7 +476,7 @@ describe("flows", function()
 
   describe("aggregates past 90 days (#11)", function()
     it("splits a year into jobs of at most 90 whole days, read in date order, no day twice or missing", function()
-      local iv = require "usage.interval"
+      local iv = require "usage.base.interval"
       local days = assert(iv.days(330))
       local c = H.client(fake)
       local pager = c:aggregates({ interval = days.jobs, groupBy = { "OauthClientId" } }, { page_size = 1000 })
@@ -486,7 +486,7 @@ describe("flows", function()
       local posts = H.requests(fake, "/aggregates/query/jobs$", "POST")
       assert.equal(4, #posts)
       -- consecutive spans of at most 90 days covering the interval exactly
-      local json = require "usage.json"
+      local json = require "usage.base.json"
       local expect = iv.parse_date(days.first)
       for _, p in ipairs(posts) do
         local first, last = iv.covered(json.decode(p.body).interval, "jobs")
@@ -512,12 +512,12 @@ describe("flows", function()
     end)
 
     it("splits on month boundaries with Month granularity", function()
-      local iv = require "usage.interval"
+      local iv = require "usage.base.interval"
       local span = assert(iv.range(iv.date(iv.parse_date(iv.last_month().first) - 200), iv.last_month().last))
       local c = H.client(fake)
       local pager = c:aggregates({ interval = span.jobs, granularity = "Month" })
       assert(pager:all())
-      local json = require "usage.json"
+      local json = require "usage.base.json"
       local posts = H.requests(fake, "/aggregates/query/jobs$", "POST")
       assert.is_true(#posts >= 3, #posts) -- some 230 days: three jobs at least
       for _, p in ipairs(posts) do

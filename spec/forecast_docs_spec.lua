@@ -38,7 +38,7 @@ describe("docs/forecast.md", function()
   end)
 
   it("holds the licences table the data holds, naming its source", function()
-    local function fmt(n) return n and require("usage.cli.text").thousands(n) or "-" end
+    local function fmt(n) return n and require("usage.base.text").thousands(n) or "-" end
     for _, t in ipairs(licenses.TIERS) do
       local row = "| " .. t.name .. " | `" .. t.key .. "`"
       local at = doc:find(row, 1, true)

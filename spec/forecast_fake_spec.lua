@@ -3,8 +3,8 @@
 -- Nothing here depends on the fake's particular volumes: the expectations come from its raw records.
 local H = require "helper"
 local forecast = require "usage.forecast"
-local interval = require "usage.interval"
-local json = require "usage.json"
+local interval = require "usage.base.interval"
+local json = require "usage.base.json"
 local recompute = require("support.forecast_recompute").recompute
 
 local HOME = "d89a08f4-0a78-436c-9a69-7f980fb26104" -- the fake's home organization
@@ -76,7 +76,7 @@ describe("usage.forecast against the fake cloud", function()
     local out, status = forecast.plugin(r)
     assert.truthy(out:find("'projected'=" .. string.format("%.0f", r.projection.requests) .. ";", 1, true), out)
     assert.is_true(status >= 0 and status <= 2)
-    assert.truthy(forecast.text(r):find(require("usage.cli.text").thousands(r.projection.requests), 1, true))
+    assert.truthy(forecast.text(r):find(require("usage.base.text").thousands(r.projection.requests), 1, true))
     assert.equal(r.projection.requests, json.decode(forecast.json(r)).projection.requests)
   end)
 

@@ -2,8 +2,8 @@
 -- recomputed here independently, from the raw rows and from the JSON's own inputs), the table for people,
 -- and the Prometheus gauges (promtool check metrics).
 local forecast = require "usage.forecast"
-local interval = require "usage.interval"
-local json = require "usage.json"
+local interval = require "usage.base.interval"
+local json = require "usage.base.json"
 local nginx = require "support.nginx"
 local support = require "support.prometheus"
 local recompute = require("support.forecast_recompute").recompute
@@ -142,7 +142,7 @@ describe("usage.forecast outputs", function()
     local r = assert(forecast.compute { now = now, org = "acme", rows = noisy(now, { runaway = "2026-03-10" }),
                                         allowance = assert(forecast.allowance { licenses = "cx3=1000" }) })
     local t = forecast.text(r)
-    local T = require("usage.cli.text").thousands
+    local T = require("usage.base.text").thousands
     assert.truthy(t:find("API usage forecast for acme, March 2026 (today, 20 March 2026, is not over: not counted)", 1, true))
     assert.truthy(t:find("allowance +140,000,000 +1,000 CX 3 / CX 3 Digital named x 140,000"), t)
     assert.truthy(t:find("month to date +" .. T(r.month_to_date.requests) .. " +[%d.]+%% +1%-19 March 2026 %(19 days%)"), t)

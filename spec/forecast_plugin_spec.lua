@@ -4,7 +4,7 @@
 -- status boundary is checked.
 local forecast = require "usage.forecast"
 local plugin = require "usage.forecast.plugin"
-local interval = require "usage.interval"
+local interval = require "usage.base.interval"
 
 local UOMS = { [""] = true, s = true, ms = true, us = true, ["%"] = true, B = true, KB = true, MB = true,
                TB = true, c = true }

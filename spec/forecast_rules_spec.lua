@@ -3,8 +3,8 @@
 -- (examples/grafana-forecast-dashboard.json): its queries name only the forecast's families, parse, and give
 -- the expected answers on the gauges usage.forecast renders (promtool's PromQL unit tests).
 local forecast = require "usage.forecast"
-local interval = require "usage.interval"
-local json = require "usage.json"
+local interval = require "usage.base.interval"
+local json = require "usage.base.json"
 local nginx = require "support.nginx"
 local support = require "support.prometheus"
 

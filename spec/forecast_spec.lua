@@ -1,7 +1,7 @@
 -- usage.forecast: the method on synthetic daily rows whose answers are worked out by hand in the comments.
 -- Dates: 1 March 2026 is a Sunday; March has 31 days, February 28, April 30. "M" = million requests.
 local forecast = require "usage.forecast"
-local interval = require "usage.interval"
+local interval = require "usage.base.interval"
 local words = require "usage.forecast.words"
 
 local M = 1000000

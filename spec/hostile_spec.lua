@@ -551,7 +551,7 @@ describe("against a hostile server", function()
     end)
 
     it("the redactor never cuts a secret under 8 bytes out of other text, keys or values", function()
-      local r = require("usage.redact").new()
+      local r = require("usage.base.redact").new()
       r:add("e")
       local v = { entities = { { templateUri = "/api/v2/users/me", requestCount = 1 } }, e = "e" }
       local out = r:copy(v)
@@ -741,7 +741,7 @@ describe("against a hostile server", function()
   end)
 
   describe("counts beyond 2^31 and 2^53 (numbers from the server)", function()
-    local json = require "usage.json"
+    local json = require "usage.base.json"
     local integers = math.type ~= nil -- Lua 5.3+: int64 integers; LuaJIT: doubles
 
     local function page_of(count)

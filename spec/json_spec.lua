@@ -1,7 +1,7 @@
 -- usage.json: arrays stay arrays (empty ones too), counts stay integers, global cjson untouched.
-local json = require "usage.json"
+local json = require "usage.base.json"
 
-describe("usage.json", function()
+describe("usage.base.json", function()
   it("encodes empty arrays as [] and empty objects as {}", function()
     assert.equal('{"a":[],"b":{}}', json.encode { a = json.array(), b = {} })
     assert.equal("[]", json.encode(json.array {}))
@@ -41,7 +41,7 @@ describe("usage.json", function()
   it("does not change the global cjson settings", function()
     local cjson = require "cjson"
     local before = { cjson.encode_sparse_array() }
-    local _ = require("usage.json").decode('{"a":1}')
+    local _ = require("usage.base.json").decode('{"a":1}')
     assert.same(before, { cjson.encode_sparse_array() })
     assert.equal(1000, cjson.decode_max_depth())
   end)
@@ -86,10 +86,10 @@ describe("usage.json", function()
       end
       return wrapper
     end
-    local saved_cjson, saved_json = package.loaded.cjson, package.loaded["usage.json"]
-    package.loaded.cjson, package.loaded["usage.json"] = stub, nil
-    local ok, err = pcall(function() fn(require("usage.json"), array_mt) end)
-    package.loaded.cjson, package.loaded["usage.json"] = saved_cjson, saved_json
+    local saved_cjson, saved_json = package.loaded.cjson, package.loaded["usage.base.json"]
+    package.loaded.cjson, package.loaded["usage.base.json"] = stub, nil
+    local ok, err = pcall(function() fn(require("usage.base.json"), array_mt) end)
+    package.loaded.cjson, package.loaded["usage.base.json"] = saved_cjson, saved_json
     if not ok then error(err, 0) end
   end
 

@@ -5,8 +5,8 @@
 -- base, and the command line starts.
 
 local core = require "usage.core"
-local json = require "usage.json"
-local text = require "usage.cli.text"
+local json = require "usage.base.json"
+local text = require "usage.base.text"
 local nginx = require "support.nginx"
 
 local LUAJIT = type(jit) == "table"
@@ -77,7 +77,7 @@ describe("every Lua the rockspec promises", function()
   end)
 
   it("draws logarithmic axes with powers of ten (math.log has no base on 5.1)", function()
-    local chart = require "usage.report.chart"
+    local chart = require "usage.cli.report.chart"
     local days = { "2026-01-01", "2026-01-02" }
     local function client(id, peak)
       return { id = id, name = id, requests = peak,

@@ -1,9 +1,9 @@
 -- The operations table, the models and body validation, the interval helpers.
 local usage = require "usage"
-local operations = require "usage.operations"
-local validate = require "usage.validate"
-local interval = require "usage.interval"
-local json = require "usage.json"
+local operations = require "usage.api.operations"
+local validate = require "usage.api.validate"
+local interval = require "usage.base.interval"
+local json = require "usage.base.json"
 
 describe("the operations table", function()
   it("describes the 11 operations of the seed with their snake_case aliases", function()
@@ -44,7 +44,7 @@ describe("the operations table", function()
   end)
 end)
 
-describe("usage.regions", function()
+describe("usage.api.regions", function()
   it("has the 18 regions", function()
     local n = 0
     for _ in pairs(usage.regions) do n = n + 1 end
@@ -120,7 +120,7 @@ describe("body validation", function()
   end)
 end)
 
-describe("usage.interval", function()
+describe("usage.base.interval", function()
   it("parses instants, dates and offsets", function()
     assert.equal(1735689600, interval.parse_instant("2025-01-01"))
     assert.equal(1735689600, interval.parse_instant("2025-01-01T00:00:00Z"))

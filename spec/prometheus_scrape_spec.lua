@@ -6,7 +6,7 @@
 
 local prometheus = require "usage.prometheus"
 local forecast = require "usage.forecast"
-local interval = require "usage.interval"
+local interval = require "usage.base.interval"
 local support = require "support.prometheus"
 local nginx = require "support.nginx"
 local cjson = require "cjson"

@@ -504,7 +504,7 @@ describe("usage.prometheus", function()
 
   describe("the org label and several orgs", function()
     local forecast = require "usage.forecast"
-    local interval = require "usage.interval"
+    local interval = require "usage.base.interval"
 
     -- a forecast of synthetic rows (now: 20 March 2026)
     local function a_forecast(org, allowance)

@@ -6,10 +6,10 @@
 
 local H = require "helper"
 local usage = require "usage"
-local json = require "usage.json"
+local json = require "usage.base.json"
 local flows = require "usage.flows"
-local operations = require "usage.operations"
-local validate = require "usage.validate"
+local operations = require "usage.api.operations"
+local validate = require "usage.api.validate"
 
 local iv = usage.interval
 local DAY = 86400
@@ -186,7 +186,7 @@ describe("right under every reading", function()
 
   ------------------------------------------------------------------------------------------------
   describe("old-generation intervals end at the last included millisecond", function()
-    it("usage.interval's query string counts the same days whether its end is inclusive or exclusive", function()
+    it("usage.base.interval's query string counts the same days whether its end is inclusive or exclusive", function()
       for _, d in ipairs { iv.days(7, NOW), iv.yesterday(NOW), assert(iv.month("2026-02", NOW)), iv.last_month(NOW) } do
         assert.matches("T23:59:59%.999Z$", d.query)
         local a, b = iv.parse(d.query)

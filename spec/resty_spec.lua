@@ -6,7 +6,7 @@
 local fakecloud = require "fakecloud"
 local core = require "usage.core"
 local usage = require "usage"
-local interval = require "usage.interval"
+local interval = require "usage.base.interval"
 local cjson = require("cjson").new()
 
 local launcher = dofile(fakecloud.repo .. "/spec/resty/launcher.lua")

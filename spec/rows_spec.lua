@@ -1,5 +1,5 @@
 -- usage.rows: one normalized shape for the rows of both generations
-local rows = require "usage.rows"
+local rows = require "usage.base.rows"
 
 describe("usage.rows.normalize", function()
   it("reads an aggregates job row (OrganizationPublicApiUsage)", function()

@@ -3,7 +3,7 @@
 -- UTF-8 decoder with errors="replace" (Unicode's maximal-subpart practice), unicodedata's categories,
 -- json, csv and xml.dom.minidom.
 
-local sanitize = require "usage.sanitize"
+local sanitize = require "usage.base.sanitize"
 local nginx = require "support.nginx"
 local cjson = require("cjson").new()
 
@@ -46,7 +46,7 @@ local function corpus(n)
   return out
 end
 
-describe("usage.sanitize", function()
+describe("usage.base.sanitize", function()
   it("utf8: ill-formed sequences become U+FFFD exactly as Python's decoder replaces them", function()
     local cases = corpus(3000)
     for _, s in ipairs { "\237\160\128", "\226\130", "\192\175", "\244\144\128\128", "\240\128\128", "ok", "" } do
@@ -164,10 +164,10 @@ print(len(d.getElementsByTagName("a")))
 end)
 
 describe("the writers' numbers and days", function()
-  local text = require "usage.cli.text"
-  local chart = require "usage.report.chart"
+  local text = require "usage.base.text"
+  local chart = require "usage.cli.report.chart"
   local outside = require "usage.cli.outside"
-  local interval = require "usage.interval"
+  local interval = require "usage.base.interval"
 
   it("never write nan, -nan or a format error for NaN, the infinities, huge or negative values", function()
     local nan, inf = 0 / 0, math.huge
@@ -187,9 +187,9 @@ describe("the writers' numbers and days", function()
   end)
 
   it("the report's renderers with hostile counts (also those the command refuses to total): valid, finite, at once", function()
-    local aggregate = require "usage.report.aggregate"
-    local page = require "usage.report.page"
-    local rformats = require "usage.report.formats"
+    local aggregate = require "usage.cli.report.aggregate"
+    local page = require "usage.cli.report.page"
+    local rformats = require "usage.cli.report.formats"
     local days = { "2026-11-01", "2026-11-02", "2026-11-03" }
     local py = nginx.absolute("spec/support/outputs.py")
     local files = {} -- mode -> { { path, what } }
@@ -249,7 +249,7 @@ describe("the writers' numbers and days", function()
       if core.pending_signal() then break end
       nginx.sleep(0.01)
     end
-    local ok, err = pcall(text.render, { "n", "x" }, rows, {})
+    local ok, err = pcall(require("usage.cli.text").render, { "n", "x" }, rows, {})
     core.clear_signal()
     assert.is_false(ok)
     assert.is_true(failure.is(err))

@@ -3,8 +3,8 @@
 -- every day equal what the API answered for that day. Under SQLite and a real PostgreSQL.
 local store = require "usage.store"
 local usage = require "usage"
-local interval = require "usage.interval"
-local rows_mod = require "usage.rows"
+local interval = require "usage.base.interval"
+local rows_mod = require "usage.base.rows"
 local support = require "support.store"
 local cli = require "support.cli"
 local nginx = require "support.nginx"

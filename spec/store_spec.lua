@@ -3,7 +3,7 @@
 -- what a store must withstand (not a database, a newer schema, read-only, locked, a full disk, hostile
 -- strings, a password in the URL).
 local store = require "usage.store"
-local interval = require "usage.interval"
+local interval = require "usage.base.interval"
 local lock = require "usage.store.lock"
 local support = require "support.store"
 local nginx = require "support.nginx"

@@ -4,8 +4,8 @@
 -- next run completes. Every expectation is what the fake served (an aggregates job run by the spec).
 local store = require "usage.store"
 local usage = require "usage"
-local interval = require "usage.interval"
-local rows_mod = require "usage.rows"
+local interval = require "usage.base.interval"
+local rows_mod = require "usage.base.rows"
 local fakecloud = require "fakecloud"
 local support = require "support.store"
 local cli = require "support.cli"

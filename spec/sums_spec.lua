@@ -3,8 +3,8 @@
 -- would wrap around, LuaJIT doubles past 2^53, never inf or NaN in JSON or SVG), and a metrics overflow
 -- bucket that never collides with a real client (issue 18 "wrong answers"; issue 17 items 17 and 18).
 
-local rows = require "usage.rows"
-local aggregate = require "usage.report.aggregate"
+local rows = require "usage.base.rows"
+local aggregate = require "usage.cli.report.aggregate"
 local prometheus = require "usage.prometheus"
 local hostile = require "support.hostile"
 local nginx = require "support.nginx"
@@ -14,11 +14,11 @@ local IS_54 = math.type ~= nil
 
 describe("usage.rows: the one aggregation", function()
   it("needs nothing of the command line", function()
-    local src = nginx.read_file("lua/usage/rows.lua")
+    local src = nginx.read_file("lua/usage/base/rows.lua")
     assert.is_nil(src:find("usage%.cli"), "usage.rows requires usage.cli")
     local interp = jit and "luajit" or "lua5.4"
     local p = io.popen("LUA_PATH='lua/?.lua;lua/?/init.lua' " .. interp .. " -e '" ..
-                       "local r = require \"usage.rows\"; local agg = r.aggregation{endpoints=true,pairs=true};" ..
+                       "local r = require \"usage.base.rows\"; local agg = r.aggregation{endpoints=true,pairs=true};" ..
                        "agg:add{date=\"2026-11-30\",requestCount=1}; for k in pairs(package.loaded) do " ..
                        "if k:find(\"^usage%.cli\") then print(k) end end' 2>&1")
     local out = p:read("*a")
@@ -27,8 +27,8 @@ describe("usage.rows: the one aggregation", function()
   end)
 
   it("report and metrics both build on it", function()
-    for _, path in ipairs { "lua/usage/report/aggregate.lua", "lua/usage/prometheus/init.lua" } do
-      assert.truthy(nginx.read_file(path):find('require "usage.rows"', 1, true), path)
+    for _, path in ipairs { "lua/usage/cli/report/aggregate.lua", "lua/usage/prometheus/init.lua" } do
+      assert.truthy(nginx.read_file(path):find('require "usage.base.rows"', 1, true), path)
     end
   end)
 

@@ -23,7 +23,7 @@
 local usage = require "usage"
 local prometheus = require "usage.prometheus"
 local forecast = require "usage.forecast"
-local json = require "usage.json" -- the module's JSON: empty arrays stay [] (usage.array)
+local json = require("usage").json -- the module's JSON: empty arrays stay [] (usage.array)
 
 local M = {}
 

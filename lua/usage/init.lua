@@ -7,14 +7,14 @@
 
 local core = require "usage.core"
 local client = require "usage.client"
-local regions = require "usage.regions"
-local operations = require "usage.operations"
+local regions = require "usage.api.regions"
+local operations = require "usage.api.operations"
 local flows = require "usage.flows"
-local models = require "usage.models"
-local errors = require "usage.errors"
-local json = require "usage.json"
+local models = require "usage.api.models"
+local errors = require "usage.base.errors"
+local json = require "usage.base.json"
 local runtime = require "usage.runtime"
-local interval = require "usage.interval"
+local interval = require "usage.base.interval"
 
 local usage = {
   _VERSION = client.VERSION,

@@ -4,7 +4,7 @@
 
 local usage = require "usage"
 local core = require "usage.core"
-local interval = require "usage.interval"
+local interval = require "usage.base.interval"
 local cjson = require("cjson").new()
 
 local M = {}

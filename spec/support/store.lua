@@ -90,7 +90,7 @@ end
 -- a deterministic set of rows for days first..last (day numbers): clients x endpoints, some missing
 function M.rows_for(first, last, opts)
   opts = opts or {}
-  local interval = require "usage.interval"
+  local interval = require "usage.base.interval"
   local out = {}
   local nclients, nuris = opts.clients or 4, opts.uris or 3
   for d = first, last do

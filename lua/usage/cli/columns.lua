@@ -1,12 +1,12 @@
 -- usage.cli.columns: one set of column names for the rows of both generations, derived from the row
--- models (usage.models). Nested objects are flattened into camelCase names (oauthClient.id ->
+-- models (usage.api.models). Nested objects are flattened into camelCase names (oauthClient.id ->
 -- oauthClientId, user.id -> userId), and what means the same gets one name: the old generation's
 -- clientId/clientName and the new one's oauthClient.id/name are oauthClientId/oauthClientName, its
 -- requestCount and the old requests are requests; dates are YYYY-MM-DD in both.
 -- A query chooses its columns: the date of the buckets, the dimensions it groups by and the metrics it
 -- asks for (all of them when it asks for none); a metric asked for is 0 where a row leaves it out.
 
-local models = require "usage.models"
+local models = require "usage.api.models"
 
 local M = {}
 

@@ -19,7 +19,7 @@
 --   local creds, err = credentials.resolve { profile =, region =, base_url = }  -> creds | nil, message
 
 local core = require "usage.core"
-local regions = require "usage.regions"
+local regions = require "usage.api.regions"
 local toml = require "usage.cli.toml"
 
 local M = {}

@@ -5,10 +5,10 @@
 --   --yesterday, --this-month (its complete days), --last-month, --month YYYY-MM
 --   --interval START/END   dates: both days included, as --from/--to; instants: the days that
 --                          [START, END) touches (an END at 00:00 leaves its day out), said in a note
--- Each generation is then sent the interval that means exactly those days (usage.interval: `jobs` for
+-- Each generation is then sent the interval that means exactly those days (usage.base.interval: `jobs` for
 -- the new generation, whose end is inclusive; `query` for the old one, whose end is exclusive).
 
-local interval = require "usage.interval"
+local interval = require "usage.base.interval"
 
 local M = {}
 

@@ -1,14 +1,14 @@
 -- usage.cli.dryrun: --dry-run prints what a command would send, and sends nothing (not even a login):
 -- the days covered, where the credentials come from (never the secret), then for every request its
 -- method, path and JSON body: each job of an interval the library splits, and the reads that follow.
--- The bodies are checked and normalized as the library would send them (usage.validate); one it would
+-- The bodies are checked and normalized as the library would send them (usage.api.validate); one it would
 -- refuse is a usage error here too.
 
 local core = require "usage.core"
-local json = require "usage.json"
+local json = require "usage.base.json"
 local flows = require "usage.flows"
-local validate = require "usage.validate"
-local regions = require "usage.regions"
+local validate = require "usage.api.validate"
+local regions = require "usage.api.regions"
 local failure = require "usage.cli.failure"
 local days_mod = require "usage.cli.days"
 

@@ -1,23 +1,23 @@
 -- usage.cli.flags: the flags of each command, derived from what the library describes.
---   body fields   the request model of the command's submit operation (usage.models): templateUris ->
+--   body fields   the request model of the command's submit operation (usage.api.models): templateUris ->
 --                 --template-uri, httpMethods -> --http-method, groupBy -> --group-by, sortBy -> --sort-by
 --                 (kebab-case, minus the plural "s" of arrays); enum values from the model's enums, sort
 --                 fields from the row model (usage.cli.columns)
 --   path params   clientId -> --client-id (or the first argument)
 --   query params  of the submit and read operations (days -> --days, pageSize -> --page-size), with their
---                 limits from usage.operations; the cursor stays the pager's business
+--                 limits from usage.api.operations; the cursor stays the pager's business
 --   flow options  --job (read an existing job) where the flow takes opts.job
 --   days          usage.cli.days, for commands whose body has an interval
---   settings      limits and defaults from usage.options (timeouts, polling)
+--   settings      limits and defaults from usage.client.options (timeouts, polling)
 -- A flag is { name, kind, arg (metavariable or nil for a switch), doc, group, repeatable, convert =
 -- function(text) -> value | nil, message, target (body field, param or option name), aliases }.
 
-local operations = require "usage.operations"
-local models = require "usage.models"
+local operations = require "usage.api.operations"
+local models = require "usage.api.models"
 local flows = require "usage.flows"
-local options = require "usage.options"
-local validate = require "usage.validate"
-local args = require "usage.args"
+local options = require "usage.client.options"
+local validate = require "usage.api.validate"
+local args = require "usage.api.params"
 local columns = require "usage.cli.columns"
 local days = require "usage.cli.days"
 
@@ -53,7 +53,7 @@ local function quoted(v)
   return (format("%q", v):gsub("\\\n", "\\n"))
 end
 
--- an id (path parameter, job id): what usage.args.id accepts, checked here so that a bad one is a usage error
+-- an id (path parameter, job id): what usage.api.params.id accepts, checked here so that a bad one is a usage error
 function M.id(flag)
   return function(v)
     if v == "" or v == "." or v == ".." then return nil, format("--%s: %s is not an id", flag, quoted(v)) end

@@ -1,6 +1,6 @@
 -- usage.cli.formats: the row formats of the command line over the unified columns (usage.cli.columns).
 --   table   aligned columns (display width of UTF-8), counts with thousands separators, a totals line
---           (exact sums, usage.rows.sum; "?" and a line saying so where a total cannot be exact), under a
+--           (exact sums, usage.base.rows.sum; "?" and a line saying so where a total cannot be exact), under a
 --           header line that names the days covered
 --   csv     RFC 4180 with a header line; optional UTF-8 byte order mark (Excel)
 --   json    one object: { command, days = { first, last, count, label, complete } | null, rows = [...] }
@@ -12,28 +12,29 @@
 --   w:write(rows) ... w:finish()
 --   w.outside:note()   -- rows dated outside meta.days were left out (usage.cli.outside): the line to say so
 -- Without columns, the first batch decides them (a job read with --job, the summary).
--- Whatever the server sent, each format stays valid: every string goes through usage.sanitize (valid
+-- Whatever the server sent, each format stays valid: every string goes through usage.base.sanitize (valid
 -- UTF-8 everywhere; CSV without NUL and with formulas neutralised unless raw_csv; the table with controls,
 -- BIDI overrides and invisible characters shown visibly), and a number JSON cannot hold (NaN, infinite)
 -- is written null.
 
-local json = require "usage.json"
-local sanitize = require "usage.sanitize"
-local rows_mod = require "usage.rows"
+local json = require "usage.base.json"
+local sanitize = require "usage.base.sanitize"
+local rows_mod = require "usage.base.rows"
 local text = require "usage.cli.text"
+local btext = require "usage.base.text"
 local columns_mod = require "usage.cli.columns"
 local outside_mod = require "usage.cli.outside"
 
 local M = {}
 
 local concat = table.concat
-local value_of, number = columns_mod.value, text.number
+local value_of, number = columns_mod.value, btext.number
 
 M.ROW_FORMATS = { "table", "csv", "json", "ndjson" }
 
 -- a number as JSON: whole numbers in full, null for NaN and the infinities (JSON has no such numbers)
 function M.json_number(v)
-  if not text.finite(v) then return "null" end
+  if not btext.finite(v) then return "null" end
   return number(v)
 end
 
@@ -124,9 +125,9 @@ function writers.table(w)
         local v = value_of(c, rows[r])
         if c.count then
           if sums[i] ~= false then sums[i] = rows_mod.sum(sums[i] or 0, v or 0) or false end -- false: not exact
-          cells[i] = v and text.thousands(v) or ""
+          cells[i] = v and btext.thousands(v) or ""
         else
-          cells[i] = v == nil and "" or text.one_line(type(v) == "number" and number(v) or v)
+          cells[i] = v == nil and "" or btext.one_line(type(v) == "number" and number(v) or v)
         end
       end
       lines[#lines + 1] = cells
@@ -134,20 +135,20 @@ function writers.table(w)
   end
   function w:close()
     local meta = self.opts.meta or {}
-    if meta.header then fh:write(text.one_line(meta.header), "\n\n") end
+    if meta.header then fh:write(btext.one_line(meta.header), "\n\n") end
     if #lines == 0 then
       fh:write("(no rows)\n")
       return
     end
     local headers, right, inexact = {}, {}, {}
-    local total = { label = string.format("total (%s row%s)", text.thousands(#lines), #lines == 1 and "" or "s") }
+    local total = { label = string.format("total (%s row%s)", btext.thousands(#lines), #lines == 1 and "" or "s") }
     for i, c in ipairs(self.columns) do
       headers[i], right[i] = c.name, c.count
       if c.count then
         if sums[i] == false then
           total[i], inexact[#inexact + 1] = "?", c.name
         else
-          total[i] = text.thousands(sums[i] or 0)
+          total[i] = btext.thousands(sums[i] or 0)
         end
       end
     end

@@ -11,8 +11,8 @@
 --   if f:keep(row.date) then ... end
 --   local note = f:note()                      -- nil when nothing was left out
 
-local interval = require "usage.interval"
-local sanitize = require "usage.sanitize"
+local interval = require "usage.base.interval"
+local sanitize = require "usage.base.sanitize"
 
 local M = {}
 

@@ -11,7 +11,7 @@ local failure = require "usage.cli.failure"
 local formats = require "usage.cli.formats"
 local columns = require "usage.cli.columns"
 local days_mod = require "usage.cli.days"
-local text = require "usage.cli.text"
+local text = require "usage.base.text"
 
 local M = {}
 

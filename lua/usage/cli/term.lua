@@ -1,7 +1,7 @@
 -- usage.cli.term: everything the command line writes to stderr goes through here: error lines, notes,
 -- the --verbose log and the progress line. Each line is passed through a redactor that knows the
 -- secrets the command line holds (the client secret, its Basic form, a given access token), on top of
--- the library's own redaction, and is made safe for a terminal by usage.sanitize.display: valid UTF-8, and
+-- the library's own redaction, and is made safe for a terminal by usage.base.sanitize.display: valid UTF-8, and
 -- the controls (escape sequences, C1 CSI and OSC), BIDI overrides and invisible characters a server may
 -- have sent shown escaped (\x1b, \x9b, \u202e), on one line. The progress line is drawn only on a terminal.
 -- Silent on success in cron: notes (what a run is doing: jobs started, files written, the days covered)
@@ -11,9 +11,9 @@
 --   t:secret(s)  t:line(text)  t:block(text)  t:note(text)  t:warn(text)  t:draw(text)  t:done()  t:logger()
 --   t:tracker(label)
 
-local redact = require "usage.redact"
-local sanitize = require "usage.sanitize"
-local text = require "usage.cli.text"
+local redact = require "usage.base.redact"
+local sanitize = require "usage.base.sanitize"
+local text = require "usage.base.text"
 
 local M = {}
 

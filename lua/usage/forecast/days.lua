@@ -1,8 +1,8 @@
--- usage.forecast.days: sets of whole UTC days (day numbers, as usage.interval counts them: days since
+-- usage.forecast.days: sets of whole UTC days (day numbers, as usage.base.interval counts them: days since
 -- 1970-01-01), their labels, and the forms in which a source says which days it holds.
 
-local interval = require "usage.interval"
-local json = require "usage.json"
+local interval = require "usage.base.interval"
+local json = require "usage.base.json"
 
 local M = {}
 

@@ -3,7 +3,7 @@
 --
 --   local text = require("usage.forecast.document").encode(result)
 
-local json = require "usage.json"
+local json = require "usage.base.json"
 local ptext = require "usage.prometheus.text"
 
 local M = {}

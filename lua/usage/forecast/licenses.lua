@@ -37,7 +37,7 @@ for _, t in ipairs(M.TIERS) do
 end
 M.by_key = by_key
 
-local thousands = require("usage.cli.text").thousands
+local thousands = require("usage.base.text").thousands
 M.thousands = thousands
 
 -- the spellings accepted, for error messages and help: "communicate, cx1, cx2 (or cx2-digital), ..."

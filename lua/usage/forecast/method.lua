@@ -17,8 +17,8 @@
 --   compare    day numbers 1..k of this month and of last month, k = min(elapsed, last month's length),
 --              those held in both months
 
-local interval = require "usage.interval"
-local json = require "usage.json"
+local interval = require "usage.base.interval"
+local json = require "usage.base.json"
 local days = require "usage.forecast.days"
 local licenses = require "usage.forecast.licenses"
 

@@ -7,7 +7,7 @@
 --   fp.add(writer, result)                                -- into a usage.prometheus.text writer of your own
 
 local ptext = require "usage.prometheus.text"
-local interval = require "usage.interval"
+local interval = require "usage.base.interval"
 
 local M = {}
 

@@ -1,19 +1,19 @@
 -- usage.forecast.source: the days a forecast needs, and the rows of those days from the Usage API.
 --
 -- Any other source (the history store, a CSV export) hands usage.forecast.compute the same input:
---   { rows = { normalized rows (usage.rows.normalize): date, client_id, client_name, requests, ... },
+--   { rows = { normalized rows (usage.base.rows.normalize): date, client_id, client_name, requests, ... },
 --     known = the days it holds (see usage.forecast.days.known: a span, an array of dates or spans, a set,
 --             a function), source = { kind = "store", ... } }
 -- for the days of span(now): the 1st of last month through yesterday.
 
-local interval = require "usage.interval"
-local rows_mod = require "usage.rows"
+local interval = require "usage.base.interval"
+local rows_mod = require "usage.base.rows"
 
 local M = {}
 
 local WINDOW = 28
 
--- span(now) -> Days (usage.interval): the days a forecast made at `now` reads: the 1st of last month
+-- span(now) -> Days (usage.base.interval): the days a forecast made at `now` reads: the 1st of last month
 -- (the comparison with the same days of last month) through yesterday; the last 28 days (the run rate)
 -- always fall inside. At most 62 days: one aggregates job, well within one year back.
 function M.span(now)

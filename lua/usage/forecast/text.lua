@@ -3,7 +3,7 @@
 --   io.write(require("usage.forecast.text").render(result, { clients = 10 }))
 
 local words = require "usage.forecast.words"
-local ctext = require "usage.cli.text"
+local ctext = require "usage.base.text"
 
 local M = {}
 

@@ -1,7 +1,7 @@
 -- usage.forecast.words: the figures of a forecast result in words, shared by the table for people and the
 -- monitoring-plugin output, so that both say the same thing the same way.
 
-local text = require "usage.cli.text"
+local text = require "usage.base.text"
 local ptext = require "usage.prometheus.text"
 
 local M = {}

@@ -19,9 +19,9 @@
 --   local list = prometheus.collect_orgs { { org = "a", client = ca, allowance = 140000000 }, { org = "b", client = cb } }
 --   local text = prometheus.render_orgs(list)
 
-local interval = require "usage.interval"
-local rows_mod = require "usage.rows"
-local errors_mod = require "usage.errors"
+local interval = require "usage.base.interval"
+local rows_mod = require "usage.base.rows"
+local errors_mod = require "usage.base.errors"
 
 local text = require "usage.prometheus.text"
 local forecast_prometheus = require "usage.forecast.prometheus"
@@ -47,7 +47,7 @@ local function fail(message, level)
 end
 
 ---------------------------------------------------------------------------------------------------
--- folding aggregates rows into per-client totals (usage.rows: the library's one aggregation, so that a
+-- folding aggregates rows into per-client totals (usage.base.rows: the library's one aggregation, so that a
 -- client has the same name and the same totals here as in the report)
 
 -- the totals of a client and the row fields that add up into them: OrganizationPublicApiUsage
@@ -83,7 +83,7 @@ Totals.__index = Totals
 -- totals:add(row) -> totals. row: OrganizationPublicApiUsage ({ date=, oauthClient = { id=, name= },
 -- requestCount=, status200=, ... }) or ApiUsageRow ({ clientId=, clientName=, requests=, ... }).
 -- Rows of one client id are summed; rows without an id are keyed by name. A client's name is the one
--- of its latest row (by date) that has one (usage.rows' rule, the report's too). Sums are exact or
+-- of its latest row (by date) that has one (usage.base.rows' rule, the report's too). Sums are exact or
 -- flagged: see totals:exact().
 function Totals:add(row)
   if type(row) ~= "table" then fail("a row must be a table, got " .. type(row), 2) end
@@ -225,7 +225,7 @@ end
 
 -- the clients of a period: checked, merged by id and name, capped at max_clients (the rest summed into
 -- one series, the overflow bucket: client_id "other", or "other_2", "other_3", ... when a client kept
--- has that id, so that the bucket never collides with a real client). Sums are exact (usage.rows.sum):
+-- has that id, so that the bucket never collides with a real client). Sums are exact (usage.base.rows.sum):
 -- a client whose total cannot be exact loses that sample, and problems[] says so.
 local function period_clients(list, max_clients, what, problems)
   check_table(list, what)
@@ -436,7 +436,7 @@ end
 -- collect: the usage figures of the periods, from one aggregates job
 
 -- plan(opts) -> the days of the periods: { day =, month =, recent = (with opts.days), forecast = (with
--- opts.forecast), span = } (usage.interval Days tables; span is what one aggregates job must cover), or nil,
+-- opts.forecast), span = } (usage.base.interval Days tables; span is what one aggregates job must cover), or nil,
 -- err. opts: now, days, forecast.
 --   day      the last complete UTC day (yesterday)
 --   month    month to date: the 1st of yesterday's month through yesterday (so on the 1st of a month, the

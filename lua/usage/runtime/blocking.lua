@@ -4,7 +4,7 @@
 -- "interrupted!" on Ctrl-C as soon as control is back in Lua).
 
 local core = require "usage.core"
-local errors = require "usage.errors"
+local errors = require "usage.base.errors"
 local gather = require "usage.runtime.gather"
 
 local rt = { name = "blocking", now = core.now }

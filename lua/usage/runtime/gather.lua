@@ -6,7 +6,7 @@
 -- A trapped signal (usage.trap_signals) ends every transfer, sleep and wait with err.code "interrupted".
 
 local core = require "usage.core"
-local errors = require "usage.errors"
+local errors = require "usage.base.errors"
 
 local M = {}
 

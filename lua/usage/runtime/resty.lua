@@ -11,7 +11,7 @@
 -- Inside a thread pool VM ngx.get_phase() says "init".
 
 local core = require "usage.core"
-local errors = require "usage.errors"
+local errors = require "usage.base.errors"
 local worker = require "usage.runtime.resty_worker"
 
 local ngx = rawget(_G, "ngx") -- nil outside nginx: then only `inside` is used

@@ -1,11 +1,11 @@
 -- usage.store.db: a LuaDBI connection with the store's manners. Every driver call is protected (LuaDBI
 -- raises for a closed or broken connection, and SQLite raises from fetch when a step fails), every
--- failure becomes an error value (usage.errors) with a code the caller can act on, every message passes
+-- failure becomes an error value (usage.base.errors) with a code the caller can act on, every message passes
 -- the store's redactor (a PostgreSQL password never leaves), statements are prepared once per SQL text
 -- (LuaDBI's PostgreSQL driver never frees a prepared statement on the server), and transactions are
 -- the store's own (LuaDBI's autocommit is switched on, so it never opens one by itself).
 
-local errors = require "usage.errors"
+local errors = require "usage.base.errors"
 
 local M = {}
 

@@ -17,13 +17,13 @@
 --           a sync waits for another sync), stale_after (3600 s: a sync lock from another host without a
 --           heartbeat for that long is taken over), connect_timeout (10 s, PostgreSQL),
 --           pragmas ({ name = value }, SQLite, e.g. { cache_size = -64000 })
--- Bad arguments raise (programmer errors); everything else returns nil, err (usage.errors: code, message).
+-- Bad arguments raise (programmer errors); everything else returns nil, err (usage.base.errors: code, message).
 -- Methods (docs/store.md has them all): close, sync, sync_orgs, put, usage, coverage, orgs, client_names,
 -- schema_version; fields backend ("sqlite" | "postgresql"), where (the file, or the URL without password).
 
-local errors = require "usage.errors"
-local redact = require "usage.redact"
-local interval = require "usage.interval"
+local errors = require "usage.base.errors"
+local redact = require "usage.base.redact"
+local interval = require "usage.base.interval"
 local client_mod = require "usage.client"
 local runtime = require "usage.runtime"
 local target_mod = require "usage.store.target"

@@ -58,7 +58,7 @@ M.iso = iso
 local function parse_iso(s)
   local y, mo, d, h, mi, se = tostring(s):match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)Z$")
   if not y then return nil end
-  local interval = require "usage.interval"
+  local interval = require "usage.base.interval"
   return interval.days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + h * 3600 + mi * 60 + se
 end
 

@@ -6,7 +6,7 @@
 -- and it reads every integer as text (CAST(x AS TEXT)) and converts it here.
 --   Lua 5.3/5.4: counts are Lua integers, exact up to 2^63-1; a sum beyond that is an "overflow" error.
 --   LuaJIT: numbers are doubles, whose whole numbers are exact up to 2^53-1 (the last one whose successor
---   is exact too, as usage.rows counts it); a figure of 2^53 or more is an "inexact" error (never a rounded
+--   is exact too, as usage.base.rows counts it); a figure of 2^53 or more is an "inexact" error (never a rounded
 --   figure), unless the caller asked for counts as text.
 
 local M = {}

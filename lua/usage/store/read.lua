@@ -2,7 +2,7 @@
 -- (and the exact sums); Lua turns keys into names and the counts' text into numbers (usage.store.num).
 --
 -- store:usage(opts) -> result | nil, err
---   opts.first, opts.last   days "YYYY-MM-DD", both included (or opts.days: a usage.interval Days table)
+--   opts.first, opts.last   days "YYYY-MM-DD", both included (or opts.days: a usage.base.interval Days table)
 --   opts.org                an org label, an array of labels, or nil: every org of the store
 --   opts.by                 "client_endpoint" (default), "client", "endpoint" or "org"
 --   opts.per                "day" (default), "month" or "span" (the whole span in one row per group)
@@ -11,12 +11,12 @@
 --   opts.counts             "number" (default) or "string" (exact decimal text, any interpreter)
 -- result = { rows, row_count, first, last, label, days (count), orgs = { coverage of each org },
 --            complete (every org has every day), sql = { text, params } }
--- A row has the shape of usage.rows.normalize: { org, date, month, client_id, client_name, template_uri,
+-- A row has the shape of usage.base.rows.normalize: { org, date, month, client_id, client_name, template_uri,
 -- http_method, requests, status200, status300, status400, status429, status500 } (fields of the grouping
 -- only; date is the day, or the month's first day with month = "YYYY-MM"; none for per = "span").
 -- With by = "org" and per = "day", every stored day has a row, zeros for a day without usage.
 
-local interval = require "usage.interval"
+local interval = require "usage.base.interval"
 local num = require "usage.store.num"
 local schema = require "usage.store.schema"
 

@@ -1,5 +1,5 @@
 -- usage.store.sync: keeping a store up to date from the Usage API.
--- A sync of one org: the window is every whole UTC day the service serves (usage.interval's strict
+-- A sync of one org: the window is every whole UTC day the service serves (usage.base.interval's strict
 -- reading of "at most one year ago": first_allowed_day(now) .. yesterday). The days of the window that the
 -- store lacks are fetched, plus the last refresh_days days it has (the service's latest days may still
 -- change). Consecutive days become aggregates jobs of at most 90 days (grouped by OauthClientId,
@@ -9,9 +9,9 @@
 
 local core = require "usage.core"
 local runtime = require "usage.runtime"
-local interval = require "usage.interval"
+local interval = require "usage.base.interval"
 local flows = require "usage.flows"
-local errors = require "usage.errors"
+local errors = require "usage.base.errors"
 local write = require "usage.store.write"
 local lock = require "usage.store.lock"
 

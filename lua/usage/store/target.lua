@@ -3,7 +3,7 @@
 -- one. The password is kept out of everything the store shows: display() never has it, and the redactor
 -- made here replaces it (as given and percent-encoded) in every message that leaves the store.
 
-local redact = require "usage.redact"
+local redact = require "usage.base.redact"
 
 local M = {}
 

@@ -1,6 +1,6 @@
 -- usage.store.write: replacing days. A Writer stores the whole content of an org's days first..last in one
 -- transaction: begin() deletes what the store had for those days, add(rows) inserts the rows of a page
--- (API rows of either generation, through usage.rows.normalize), finish() records every day of the span
+-- (API rows of either generation, through usage.base.rows.normalize), finish() records every day of the span
 -- as stored (a day with no usage too) and commits; abort() rolls everything back. So a day is in the
 -- store entirely or not at all, and doing it again gives the same store.
 -- Rows are data: every value is a bound parameter. Counts are checked (whole numbers, 0..2^63-1) and
@@ -8,9 +8,9 @@
 -- the span, or with a bad count, fails the whole span (nothing of it is stored). Two rows with the same
 -- key (the service splits a client's day when it was renamed that day) are added up by the database.
 
-local rows_mod = require "usage.rows"
-local json = require "usage.json"
-local interval = require "usage.interval"
+local rows_mod = require "usage.base.rows"
+local json = require "usage.base.json"
+local interval = require "usage.base.interval"
 local num = require "usage.store.num"
 local text = require "usage.store.text"
 

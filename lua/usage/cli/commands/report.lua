@@ -1,18 +1,18 @@
 -- genesys-usage report: who spends the API quota, who causes the 429s, and which client hits which
 -- endpoint. One aggregates job over the days, by day, OAuth client and endpoint (templateUri + method):
--- its rows are folded as they arrive (usage.report.aggregate over usage.rows) into the clients, the
+-- its rows are folded as they arrive (usage.cli.report.aggregate over usage.base.rows) into the clients, the
 -- endpoints and the client x endpoint pairs, ranked by requests, 429 or 5xx responses (--only keeps those
 -- with 429s or 5xx), and written as a table, CSV, JSON, NDJSON, an SVG chart or an HTML page.
-local interval = require "usage.interval"
-local models = require "usage.models"
+local interval = require "usage.base.interval"
+local models = require "usage.api.models"
 local run = require "usage.cli.run"
 local flags = require "usage.cli.flags"
 local sink = require "usage.cli.sink"
 local failure = require "usage.cli.failure"
-local aggregate = require "usage.report.aggregate"
-local rformats = require "usage.report.formats"
-local chart = require "usage.report.chart"
-local page = require "usage.report.page"
+local aggregate = require "usage.cli.report.aggregate"
+local rformats = require "usage.cli.report.formats"
+local chart = require "usage.cli.report.chart"
+local page = require "usage.cli.report.page"
 local outside = require "usage.cli.outside"
 
 local M = {

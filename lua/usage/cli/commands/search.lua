@@ -3,7 +3,7 @@
 local flows = require "usage.flows"
 local run = require "usage.cli.run"
 local formats = require "usage.cli.formats"
-local text = require "usage.cli.text"
+local text = require "usage.base.text"
 
 return {
   name = "search",

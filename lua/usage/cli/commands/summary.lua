@@ -5,7 +5,7 @@ local run = require "usage.cli.run"
 local formats = require "usage.cli.formats"
 local failure = require "usage.cli.failure"
 local days_mod = require "usage.cli.days"
-local interval = require "usage.interval"
+local interval = require "usage.base.interval"
 
 local M = {
   name = "summary",

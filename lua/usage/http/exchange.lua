@@ -1,4 +1,4 @@
--- usage.exchange: one logical request and its attempts, for the 11 operations and the login alike.
+-- usage.http.exchange: one logical request and its attempts, for the 11 operations and the login alike.
 --   local ex = exchange.new { transport =, timeouts = { timeout =, connect_timeout =, max_size = },
 --                             retry = policy | false, limiter =, redact =, logger =, stats = }
 --   ex:run(rt, req, op [, auth]) -> data, nil, meta | nil, err, meta
@@ -13,10 +13,10 @@
 -- marked when it may hold a secret, and whoever hands it out gives redact:out(data).
 
 local core = require "usage.core"
-local json = require "usage.json"
-local redact_mod = require "usage.redact"
-local errors = require "usage.errors"
-local models = require "usage.models"
+local json = require "usage.base.json"
+local redact_mod = require "usage.base.redact"
+local errors = require "usage.base.errors"
+local models = require "usage.api.models"
 
 local M = {}
 

@@ -1,4 +1,4 @@
--- usage.regions: Genesys Cloud region keys and their environments (docs/service.md).
+-- usage.api.regions: Genesys Cloud region keys and their environments (docs/service.md).
 -- API host: https://api.<environment>; login host: https://login.<environment>.
 
 local by_key = {

@@ -1,8 +1,8 @@
--- usage.args: the argument checks shared by the 11 generated operations and the flows. A wrong argument
+-- usage.api.params: the argument checks shared by the 11 generated operations and the flows. A wrong argument
 -- is a programmer error: it raises at once, before anything is sent (as the official SDKs throw).
 -- `level` is the stack level of the user's call, as error() takes it.
 
-local validate = require "usage.validate"
+local validate = require "usage.api.validate"
 local core = require "usage.core"
 
 local M = {}
@@ -65,7 +65,7 @@ function M.headers(name, h, level)
 end
 
 -- query(name, key, spec, v, level) -> the text of query parameter `key` (spec: its row in an operation's
--- `query` table of usage.operations): an integer within spec.min..spec.max, whole days ("digits": a
+-- `query` table of usage.api.operations): an integer within spec.min..spec.max, whole days ("digits": a
 -- string or number of at most 6 digits), or a string without control characters. The generated
 -- operations and the flows both check their query parameters here, so a flow accepts exactly what its
 -- operation accepts.
@@ -89,7 +89,7 @@ function M.query(name, key, spec, v, level)
   return v
 end
 
--- options(name, opts, spec, level) -> opts or {} (see usage.validate.options)
+-- options(name, opts, spec, level) -> opts or {} (see usage.api.validate.options)
 function M.options(name, opts, spec, level)
   return validate.options(name, opts, spec, level + 1)
 end

@@ -1,13 +1,13 @@
--- usage.report.page: the report as one self-contained HTML page (no scripts, no external resources):
+-- usage.cli.report.page: the report as one self-contained HTML page (no scripts, no external resources):
 -- the title with the days, the totals, the status-class panel (2xx/3xx/4xx/429/5xx shares, as the admin
--- UI's API Usage view shows them), the chart (usage.report.chart) and the tables of the top clients,
--- endpoints and client x endpoint pairs, with the same cells as the table format (usage.report.aggregate.display).
--- Every text goes through usage.sanitize.xml (valid UTF-8, no character XML forbids, controls and BIDI
+-- UI's API Usage view shows them), the chart (usage.cli.report.chart) and the tables of the top clients,
+-- endpoints and client x endpoint pairs, with the same cells as the table format (usage.cli.report.aggregate.display).
+-- Every text goes through usage.base.sanitize.xml (valid UTF-8, no character XML forbids, controls and BIDI
 -- overrides shown).
 
-local text = require "usage.cli.text"
-local aggregate = require "usage.report.aggregate"
-local chart = require "usage.report.chart"
+local text = require "usage.base.text"
+local aggregate = require "usage.cli.report.aggregate"
+local chart = require "usage.cli.report.chart"
 
 local M = {}
 

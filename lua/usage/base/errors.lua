@@ -1,7 +1,7 @@
--- usage.errors: the error value every runtime failure returns (`nil, err`).
+-- usage.base.errors: the error value every runtime failure returns (`nil, err`).
 -- err = { status, code, message, correlation_id, retry_after, body, method, path, ... }
 -- tostring(err) gives one line. What a server sent reaches an error only through the client's redactor
--- (usage.redact), so no field holds a token or a secret.
+-- (usage.base.redact), so no field holds a token or a secret.
 
 local M = {}
 

@@ -1,4 +1,4 @@
--- usage.rows: one shape for a day of usage, whatever produced it. The rows of an aggregates job
+-- usage.base.rows: one shape for a day of usage, whatever produced it. The rows of an aggregates job
 -- (OrganizationPublicApiUsage, ClientPublicApiUsage), of the old generation (ApiUsageRow) and of the history
 -- store all become the same plain table:
 --   { date = "YYYY-MM-DD" | nil, client_id =, client_name =, organization_id =, user_id =, template_uri =,

@@ -1,5 +1,5 @@
--- usage.report.aggregate: the sums of `genesys-usage report`, pure Lua (no I/O), over the library's one
--- aggregation (usage.rows: the same sums and the same client names as the metrics and the store). The rows
+-- usage.cli.report.aggregate: the sums of `genesys-usage report`, pure Lua (no I/O), over the library's one
+-- aggregation (usage.base.rows: the same sums and the same client names as the metrics and the store). The rows
 -- of one aggregates job by day, OAuth client and endpoint (templateUri + method) are folded as they arrive
 -- into totals per client (with its daily series), per endpoint, per client x endpoint pair and per day
 -- (memory grows with the clients x days, the endpoints and the pairs, not with the rows), then ranked: by
@@ -11,8 +11,8 @@
 --   local r = aggregate.rank(agg, { top = 10, rank_by = "429", only = "429", days = { "2026-11-01", ... } })
 --   local d = aggregate.display(r)   -- the cells of the tables (table and HTML formats), built once
 
-local rows = require "usage.rows"
-local text = require "usage.cli.text"
+local rows = require "usage.base.rows"
+local text = require "usage.base.text"
 
 local M = {}
 

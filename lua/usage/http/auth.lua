@@ -1,4 +1,4 @@
--- usage.auth: the access token of a client. Either a fixed token, or client credentials: a login on first
+-- usage.http.auth: the access token of a client. Either a fixed token, or client credentials: a login on first
 -- use, the token reused until shortly before it expires, a new login after a 401 (the exchange asks for
 -- it), and one login at a time for every coroutine of the client (an event of the runtime) and, with a
 -- shared store (an nginx lua_shared_dict), for every worker. The secret never leaves this module but in
@@ -7,9 +7,9 @@
 --   auth.new { access_token =, fetch = function(rt) -> token response | nil, err, redact =, store = }
 --   a:token(rt) -> token | nil, err;  a:invalidate(token);  a:renewable()
 
-local json = require "usage.json"
-local errors = require "usage.errors"
-local redact = require "usage.redact"
+local json = require "usage.base.json"
+local errors = require "usage.base.errors"
+local redact = require "usage.base.redact"
 
 local M = {}
 M.__index = M

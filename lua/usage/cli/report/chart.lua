@@ -1,4 +1,4 @@
--- usage.report.chart: the report's chart as a self-contained SVG (no scripts, no external fonts, images
+-- usage.cli.report.chart: the report's chart as a self-contained SVG (no scripts, no external fonts, images
 -- or styles): one line per top OAuth client of its daily requests, 429 responses or 5xx responses
 -- (--chart), over every day covered (days without usage at 0), axes with labels, a legend with the
 -- clients' names (XML-escaped) and totals, a tooltip (<title>) on each point. The y axis is linear, or
@@ -7,11 +7,11 @@
 -- No value can break it: the axes have at most a dozen ticks whatever the counts (1.7e308, 2^63-1, NaN,
 -- infinities, negative counts, all zero), every coordinate is a finite number inside the plot (values
 -- below 0 or not numbers are drawn at 0, above the top at the top; tooltips and the legend say the
--- value as it is), and every text is valid XML (usage.sanitize.xml).
+-- value as it is), and every text is valid XML (usage.base.sanitize.xml).
 
-local text = require "usage.cli.text"
-local sanitize = require "usage.sanitize"
-local aggregate = require "usage.report.aggregate"
+local text = require "usage.base.text"
+local sanitize = require "usage.base.sanitize"
+local aggregate = require "usage.cli.report.aggregate"
 
 local M = {}
 

@@ -1,4 +1,4 @@
--- usage.pager: streams the rows of a paged result, one page in memory at a time (one per job while the
+-- usage.flows.pager: streams the rows of a paged result, one page in memory at a time (one per job while the
 -- jobs of a split interval start).
 --   for row in pager:rows() do ... end   -- raises the err table on failure
 --   for page in pager:pages() do ... end -- page = array of rows (empty pages are skipped)

@@ -1,4 +1,4 @@
--- usage.interval: ISO-8601 instants and intervals (START/END), and durations such as "7d".
+-- usage.base.interval: ISO-8601 instants and intervals (START/END), and durations such as "7d".
 
 local M = {}
 

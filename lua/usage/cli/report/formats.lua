@@ -1,4 +1,4 @@
--- usage.report.formats: the report (usage.report.aggregate) as text: table, csv, json and ndjson.
+-- usage.cli.report.formats: the report (usage.cli.report.aggregate) as text: table, csv, json and ndjson.
 --   table   a title with the days, the status-class panel, the top clients and endpoints with their
 --           429 and 5xx counts beside the ratios
 --   csv     one line per record: section client | endpoint | pair (a client x endpoint pair) | day (the
@@ -8,13 +8,14 @@
 --           endpoints, pairs, daily }: clients, endpoints and pairs in the order of --rank-by
 --   ndjson  the records of csv as JSON objects, one a line
 -- Keys are written in a fixed order, counts as whole numbers. Strings from the server go through
--- usage.sanitize (as in usage.cli.formats): JSON is valid UTF-8 and never holds NaN or an infinity (null),
+-- usage.base.sanitize (as in usage.cli.formats): JSON is valid UTF-8 and never holds NaN or an infinity (null),
 -- CSV cells that a spreadsheet would run as formulas are neutralised unless raw.
 
-local sanitize = require "usage.sanitize"
+local sanitize = require "usage.base.sanitize"
 local text = require "usage.cli.text"
+local btext = require "usage.base.text"
 local formats = require "usage.cli.formats"
-local aggregate = require "usage.report.aggregate"
+local aggregate = require "usage.cli.report.aggregate"
 
 local M = {}
 
@@ -33,8 +34,8 @@ end
 
 function M.table(r, d, title)
   local out = {}
-  out[#out + 1] = format("%s: %s requests by %s OAuth client%s on %s endpoint%s", title, text.thousands(r.total.requests),
-    text.thousands(r.client_count), r.client_count == 1 and "" or "s", text.thousands(r.endpoint_count),
+  out[#out + 1] = format("%s: %s requests by %s OAuth client%s on %s endpoint%s", title, btext.thousands(r.total.requests),
+    btext.thousands(r.client_count), r.client_count == 1 and "" or "s", btext.thousands(r.endpoint_count),
     r.endpoint_count == 1 and "" or "s")
   local classes = {}
   for i, c in ipairs(d.classes) do classes[i] = format("%s %s (%s)", c.name, c.share, c.count) end
@@ -59,7 +60,7 @@ end
 
 -- a share or a ratio: six decimals; null (JSON) or empty (CSV) when it is no number
 local function fraction(x)
-  if not text.finite(x) then return nil end
+  if not btext.finite(x) then return nil end
   return format("%.6f", x)
 end
 
@@ -87,7 +88,7 @@ M.CSV_COLUMNS = { "section", "rank", "date", "oauthClientId", "oauthClientName",
 
 local function day_figures(t)
   return { requests = t.requests, status429 = t.status429, status500 = t.status500,
-           ratio429 = { f = text.ratio(t.status429, t.requests) }, ratio5xx = { f = text.ratio(t.status500, t.requests) } }
+           ratio429 = { f = btext.ratio(t.status429, t.requests) }, ratio5xx = { f = btext.ratio(t.status500, t.requests) } }
 end
 
 -- records(r) -> array of { section, rank, date, ... } in CSV column order (values as obj takes them)
@@ -137,7 +138,7 @@ function M.csv(r, bom, raw)
       local t = type(v)
       if v == nil then cells[i] = ""
       elseif t == "table" then cells[i] = fraction(v.f) or ""
-      elseif t == "number" then cells[i] = text.number(v)
+      elseif t == "number" then cells[i] = btext.number(v)
       else cells[i] = text.csv_field(v, raw) end
     end
     lines[#lines + 1] = concat(cells, ",") .. "\r\n"

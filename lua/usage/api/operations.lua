@@ -1,4 +1,4 @@
--- usage.operations: the one table that describes the 11 operations of the Usage API.
+-- usage.api.operations: the one table that describes the 11 operations of the Usage API.
 -- Client methods and their snake_case aliases, argument checking, body validation, the command
 -- line and docs/operations.md all derive from it.
 --

@@ -1,4 +1,4 @@
--- usage.redact: the one place where secrets are taken out of what leaves the library. A client has one
+-- usage.base.redact: the one place where secrets are taken out of what leaves the library. A client has one
 -- redactor; it knows the client secret, the Basic credentials, the proxy's credentials and every access
 -- token the client used (the last few), each in every form it travels in (as written, percent-decoded as
 -- libcurl sends it, percent-encoded, base64 in a Basic header). Whatever a server sent passes through it
@@ -10,7 +10,7 @@
 -- (copy: a table is copied only where something changes).
 --
 -- A secret under MIN_SECRET bytes cannot be told apart from ordinary text: usage.new refuses such
--- credentials and usage.auth refuses such tokens (docs/hardening.md). Should one reach a redactor anyway,
+-- credentials and usage.http.auth refuses such tokens (docs/hardening.md). Should one reach a redactor anyway,
 -- it only replaces a value that is that secret as a whole, never a part of a longer string or a key.
 
 local core = require "usage.core"

@@ -1,4 +1,4 @@
--- usage.models: every model and enum of the Usage API (docs/service.md), in one place.
+-- usage.api.models: every model and enum of the Usage API (docs/service.md), in one place.
 -- Validation, the command line's flags, response array marking and the docs derive from here.
 --
 -- A field is { name, type, required, enum, array, model, doc }:

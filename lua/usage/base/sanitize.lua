@@ -1,4 +1,4 @@
--- usage.sanitize: text that came from a server, made safe for the output it goes to. Every writer of the
+-- usage.base.sanitize: text that came from a server, made safe for the output it goes to. Every writer of the
 -- command line (the table, CSV, JSON, NDJSON, the report's SVG and HTML, every line on stderr) passes its
 -- strings through here; no format has a fix of its own.
 --
@@ -179,7 +179,7 @@ end
 
 local json_encode
 function M.json(s)
-  json_encode = json_encode or require("usage.json").encode
+  json_encode = json_encode or require("usage.base.json").encode
   return json_encode(M.utf8(s))
 end
 

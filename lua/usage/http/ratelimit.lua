@@ -1,4 +1,4 @@
--- usage.ratelimit: a client-side budget of `requests` per `per` seconds. Every request (retries and
+-- usage.http.ratelimit: a client-side budget of `requests` per `per` seconds. Every request (retries and
 -- polls included) takes a slot first; slots are spaced so that no window of `per` seconds, plus a
 -- small margin for network jitter, ever holds more than `requests` sends, whatever the number of
 -- coroutines sharing the client. The server's limit is then never exceeded and no 429 comes back.

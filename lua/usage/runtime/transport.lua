@@ -1,4 +1,4 @@
--- usage.transport: what a client's requests travel with. options = the session options that must not mix
+-- usage.runtime.transport: what a client's requests travel with. options = the session options that must not mix
 -- between clients (TLS, proxy, CA, user agent; plain values, copied into nginx pool VMs as they are);
 -- thread_pool = the nginx thread pool of the OpenResty runtime; idle = libcurl sessions kept alive for
 -- the runtimes of this process (blocking, gather). Per-request settings (timeouts, size cap) go with

@@ -1,12 +1,12 @@
--- usage.validate: request bodies checked against usage.models, and strict option checking.
+-- usage.api.validate: request bodies checked against usage.api.models, and strict option checking.
 -- body(model, value) returns a normalized copy (arrays marked, enum spellings made canonical) or
 -- nil, err naming the field and the allowed values. options(...) raises: a bad option is a
 -- programmer error.
 
-local models = require "usage.models"
-local interval = require "usage.interval"
-local errors = require "usage.errors"
-local json = require "usage.json"
+local models = require "usage.api.models"
+local interval = require "usage.base.interval"
+local errors = require "usage.base.errors"
+local json = require "usage.base.json"
 
 local M = {}
 

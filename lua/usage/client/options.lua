@@ -1,13 +1,13 @@
--- usage.options: the options of usage.new, checked (a bad option raises: a programmer error) and turned
+-- usage.client.options: the options of usage.new, checked (a bad option raises: a programmer error) and turned
 -- into the client's settings. URLs are parsed once, by libcurl's own URL API (core.parse_url), so the
 -- checks see the host libcurl will connect to: no user credentials in base_url/login_url, plain http only
 -- to a loopback address unless insecure = true, and a plain-http API reached directly or through a
 -- loopback proxy only (never through a proxy taken from the environment).
 
 local core = require "usage.core"
-local redact = require "usage.redact"
-local validate = require "usage.validate"
-local regions = require "usage.regions"
+local redact = require "usage.base.redact"
+local validate = require "usage.api.validate"
+local regions = require "usage.api.regions"
 local runtime = require "usage.runtime"
 
 local M = {}

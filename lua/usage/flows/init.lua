@@ -1,4 +1,4 @@
--- usage.flows: the submit-then-poll and paging flows, described by one table (as usage.operations
+-- usage.flows: the submit-then-poll and paging flows, described by one table (as usage.api.operations
 -- describes the operations) and run by one engine. usage.client defines a method per flow:
 --   client:query(body, opts)                     postUsageQuery + poll                -> ApiUsageQueryResult
 --   client:client_query(clientId, body, opts)    postOauthClientUsageQuery + poll
@@ -27,15 +27,15 @@
 -- or month boundaries with that granularity), started together and read in date order.
 
 local core = require "usage.core"
-local errors = require "usage.errors"
-local models = require "usage.models"
-local operations = require "usage.operations"
-local interval = require "usage.interval"
-local validate = require "usage.validate"
+local errors = require "usage.base.errors"
+local models = require "usage.api.models"
+local operations = require "usage.api.operations"
+local interval = require "usage.base.interval"
+local validate = require "usage.api.validate"
 local runtime = require "usage.runtime"
-local pager_mod = require "usage.pager"
-local args = require "usage.args"
-local options = require "usage.options"
+local pager_mod = require "usage.flows.pager"
+local args = require "usage.api.params"
+local options = require "usage.client.options"
 
 local M = {}
 

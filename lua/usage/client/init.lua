@@ -1,21 +1,21 @@
--- usage.client: usage.new(opts) and the client: its 11 operations generated from usage.operations, its
--- flows generated from usage.flows, both with the argument checks of usage.args. A call goes
---   method -> Client:_call (validation, URL) -> usage.exchange (auth, rate limit, attempts, redaction)
+-- usage.client: usage.new(opts) and the client: its 11 operations generated from usage.api.operations, its
+-- flows generated from usage.flows, both with the argument checks of usage.api.params. A call goes
+--   method -> Client:_call (validation, URL) -> usage.http.exchange (auth, rate limit, attempts, redaction)
 --   -> the runtime of the caller (usage.runtime) -> the C core (libcurl)
 -- docs/architecture.md draws the whole path.
 
 local core = require "usage.core"
-local json = require "usage.json"
-local operations = require "usage.operations"
-local validate = require "usage.validate"
+local json = require "usage.base.json"
+local operations = require "usage.api.operations"
+local validate = require "usage.api.validate"
 local runtime = require "usage.runtime"
-local ratelimit = require "usage.ratelimit"
-local auth_mod = require "usage.auth"
-local exchange = require "usage.exchange"
-local redact_mod = require "usage.redact"
-local transport = require "usage.transport"
-local options = require "usage.options"
-local args = require "usage.args"
+local ratelimit = require "usage.http.ratelimit"
+local auth_mod = require "usage.http.auth"
+local exchange = require "usage.http.exchange"
+local redact_mod = require "usage.base.redact"
+local transport = require "usage.runtime.transport"
+local options = require "usage.client.options"
+local args = require "usage.api.params"
 local flows = require "usage.flows"
 
 local M = {}

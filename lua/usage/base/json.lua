@@ -1,4 +1,4 @@
--- usage.json: JSON through a private lua-cjson instance (the global cjson settings stay untouched).
+-- usage.base.json: JSON through a private lua-cjson instance (the global cjson settings stay untouched).
 -- decode: cjson plus the C bridge that refuses non-finite numbers and, where the installed cjson does not
 -- already do it, turns counts into Lua integers (Lua 5.3+).
 -- encode: structure written here so that arrays stay arrays even when empty (lua-cjson 2.1.0
