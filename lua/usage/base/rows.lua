@@ -12,7 +12,9 @@
 --   local agg = rows.aggregation { endpoints = true, pairs = true, client_days = true }
 --   agg:add(api_row) / agg:add_normalized(row)      fold one row (totals, per client, per day, ...)
 --   agg:exact() -> true | false, message             were all the sums exact?
---   agg:list("clients" | "endpoints" | "pairs")      the entries, unsorted; rows.rank(list, field) sorts
+--   agg:list("clients" | "endpoints" | "pairs" | "orgs")  the entries, unsorted; rows.rank(list, field) sorts
+-- Rows of several organizations (the history store, several API clients) carry `org`, their label; with
+-- { orgs = true } the aggregation keeps each org's totals and never merges clients of different orgs.
 -- (see each function below for the details).
 
 local M = {}
@@ -161,15 +163,24 @@ Aggregation.__index = Aggregation
 -- client's totals per day too (entry.daily), with opts.endpoints the totals per endpoint (agg.endpoints:
 -- "METHOD templateUri" -> { method, template_uri, ... }), with opts.pairs per client and endpoint
 -- (agg.pairs: { client = the client's entry, method, template_uri, ... }); a row with neither httpMethod
--- nor templateUri adds to no endpoint and no pair. Memory grows with the clients,
--- endpoints, pairs and days, not with the rows.
+-- nor templateUri adds to no endpoint and no pair. With opts.orgs, rows are of several organizations, each
+-- labelled by its `org` field (a string; "" when absent): a client's key is its org and its id
+-- (M.org_client_key), so that clients of different orgs are never merged, each client entry carries `org`,
+-- and agg.orgs keeps each org's totals and its totals per day ({ key = org, org, daily, requests, ... });
+-- endpoints are the API's, the same in every org, and are summed over the orgs (a pair is a client's, so
+-- it stays in its org). Memory grows with the clients, endpoints, pairs and days, not with the rows.
 function M.aggregation(opts)
   opts = opts or {}
   return setmetatable({
-    opts = { client_days = opts.client_days, endpoints = opts.endpoints, pairs = opts.pairs },
-    total = M.totals(), daily = {}, clients = {}, endpoints = {}, pairs = {}, rows = 0,
+    opts = { client_days = opts.client_days, endpoints = opts.endpoints, pairs = opts.pairs, orgs = opts.orgs },
+    total = M.totals(), daily = {}, clients = {}, endpoints = {}, pairs = {}, orgs = {}, rows = 0,
     first = nil, last = nil, problem = nil,
   }, Aggregation)
+end
+
+-- org_client_key(org, r) -> the key of a normalized row's client within its org: "org\0" .. client_key(r)
+function M.org_client_key(org, r)
+  return (org or "") .. "\0" .. M.client_key(r)
 end
 
 local function entry_of(map, key, make)
@@ -189,7 +200,17 @@ function Aggregation:_add(t, r, what)
   end
 end
 
--- agg:add_normalized(r) -> agg: fold one normalized row (see normalize)
+-- agg:org(label) -> the entry of an org (made when missing: an org without rows still has its totals, 0)
+function Aggregation:org(label)
+  label = type(label) == "string" and label or ""
+  return entry_of(self.orgs, label, function()
+    local e = M.totals()
+    e.key, e.org, e.daily = label, label, {}
+    return e
+  end)
+end
+
+-- agg:add_normalized(r) -> agg: fold one normalized row (see normalize; with opts.orgs, r.org labels it)
 function Aggregation:add_normalized(r)
   local o = self.opts
   local date = r.date
@@ -200,10 +221,18 @@ function Aggregation:add_normalized(r)
     if not self.last or date > self.last then self.last = date end
     self:_add(entry_of(self.daily, date, M.totals), r, function() return "the day " .. date end)
   end
-  local key = M.client_key(r)
+  local org
+  if o.orgs then
+    org = type(r.org) == "string" and r.org or ""
+    local oe = self:org(org)
+    local function org_what() return "the org " .. org end
+    self:_add(oe, r, org_what)
+    if date then self:_add(entry_of(oe.daily, date, M.totals), r, org_what) end
+  end
+  local key = org and M.org_client_key(org, r) or M.client_key(r)
   local client = entry_of(self.clients, key, function()
     local e = M.totals()
-    e.key, e.id, e.name, e.name_date = key, r.client_id or "", "", ""
+    e.key, e.id, e.name, e.name_date, e.org = key, r.client_id or "", "", "", org
     if o.client_days then e.daily = {} end
     return e
   end)
