@@ -28,6 +28,7 @@ return {
     "spec/forecast_output_spec.lua",   -- promtool, no server
     "spec/forecast_rules_spec.lua",    -- promtool, no server
     "spec/sanitize_spec.lua",          -- python3 as the oracle, no server
+    "spec/history_spec.lua",           -- python3 as the oracle, no server
   },
   integration = {
     "spec/client_spec.lua",
