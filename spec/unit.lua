@@ -56,5 +56,8 @@ return {
     "spec/store_sync_spec.lua",
     "spec/store_acceptance_spec.lua",
     "spec/prometheus_textfile_spec.lua", -- a real node_exporter
+    "spec/history_store_spec.lua",     -- SQLite and a real PostgreSQL, the fake cloud
+    "spec/history_api_spec.lua",       -- the fake cloud, a hostile server
+    "spec/history_page_spec.lua",      -- headless Chromium, the fake cloud
   },
 }
