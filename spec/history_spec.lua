@@ -15,8 +15,7 @@ local page = require "usage.cli.report.page"
 local chart = require "usage.cli.report.chart"
 local fchart = require "usage.cli.report.forecast"
 local forecast = require "usage.forecast"
-local nginx = require "support.nginx"
-local cjson = require("cjson").new()
+local verdicts = require "support.verdicts"
 
 local HAS_INTEGERS = math.type ~= nil
 local D = interval.parse_date
@@ -73,18 +72,8 @@ end
 local function client_key(item) return item.org .. "/" .. item.row.oauthClient.id end
 
 -- the verdict of real parsers on a text (json, ndjson, csv, svg, html, terminal)
-local PY = nginx.absolute("spec/support/outputs.py")
 local function verdict(mode, text_)
-  local path = os.tmpname()
-  nginx.write_file(path, text_)
-  local p = io.popen("python3 " .. nginx.sh_quote(PY) .. " " .. mode .. " " .. nginx.sh_quote(path) .. " 2>&1")
-  local out = p:read("*a")
-  p:close()
-  os.remove(path)
-  local ok, v = pcall(cjson.decode, out)
-  assert(ok and type(v) == "table", "outputs.py: " .. out)
-  assert(v.fail == nil, mode .. " refused by its parser: " .. tostring(v.fail) .. "\n" .. text_:sub(1, 600))
-  return v.ok
+  return verdicts { { mode, text_ } }[1]
 end
 
 describe("usage.base.interval: the periods a report compares with", function()
@@ -372,8 +361,10 @@ describe("the report's renderings of comparisons and org views", function()
     for _, by_org in ipairs { false, true } do
       local r = rcompare.rank(cmp, { top = 5, rank_by = "requests", by_org = by_org })
       local d = rcompare.display(r)
-      for _, o in ipairs(outputs(r, d)) do
-        local v = verdict(o[1], o[2])
+      local outs = outputs(r, d)
+      local values = verdicts(outs)
+      for i, o in ipairs(outs) do
+        local v = values[i]
         if o[1] ~= "csv" and o[1] ~= "ndjson" then
           assert.truthy(o[2]:find("8-14 November 2026", 1, true), o[1])
           assert.truthy(o[2]:find("1-7 November 2026", 1, true), o[1])
@@ -432,8 +423,10 @@ describe("the report's renderings of comparisons and org views", function()
     for _, by_org in ipairs { false, true } do
       local r = aggregate.rank(aggregate.from_history(cur), { top = 5, rank_by = "requests", by_org = by_org })
       local d = aggregate.display(r)
-      for _, o in ipairs(outputs(r, d, "Genesys Cloud API usage, " .. cur.label)) do
-        local v = verdict(o[1], o[2])
+      local outs = outputs(r, d, "Genesys Cloud API usage, " .. cur.label)
+      local values = verdicts(outs)
+      for i, o in ipairs(outs) do
+        local v = values[i]
         if o[1] == "json" then
           assert.equal(3, #v.orgs)
           assert.same({ "2026-11-12" }, v.days.missing)

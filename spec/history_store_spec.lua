@@ -16,9 +16,8 @@ local rformats = require "usage.cli.report.formats"
 local page = require "usage.cli.report.page"
 local chart = require "usage.cli.report.chart"
 local support = require "support.store"
-local nginx = require "support.nginx"
+local verdicts = require "support.verdicts"
 local H = require "helper"
-local cjson = require("cjson").new()
 
 local COUNTS = rows_mod.COUNTS
 local HAS_INTEGERS = math.type ~= nil
@@ -95,32 +94,22 @@ local function assert_raw(agg, org, r, single)
   end
 end
 
--- the verdict of real parsers on every format of a report
-local PY = nginx.absolute("spec/support/outputs.py")
+-- the verdict of real parsers on every format of a report (support.verdicts: one Python for them all)
 local function all_formats_valid(r, d, title)
   local texts = {
     { "terminal", rformats.table(r, d, title or "t") }, { "csv", rformats.csv(r) }, { "json", rformats.json(r, {}) },
     { "ndjson", rformats.ndjson(r) }, { "svg", chart.svg(r, { pairs = true, days_label = "d" }) },
     { "html", page.html(r, d, { title = title or "t", days_label = "d" }) },
   }
+  local values = verdicts(texts)
   local parsed = {}
-  for _, x in ipairs(texts) do
-    local path = os.tmpname()
-    nginx.write_file(path, x[2])
-    local p = io.popen("python3 " .. nginx.sh_quote(PY) .. " " .. x[1] .. " " .. nginx.sh_quote(path) .. " 2>&1")
-    local out = p:read("*a")
-    p:close()
-    os.remove(path)
-    local v = cjson.decode(out)
-    assert(v.fail == nil, x[1] .. " refused by its parser: " .. tostring(v.fail))
-    parsed[x[1]] = { text = x[2], value = v.ok }
-  end
+  for i, x in ipairs(texts) do parsed[x[1]] = { text = x[2], value = values[i] } end
   return parsed
 end
 
 for _, B in ipairs(support.backends()) do
   describe("usage.history over a store (" .. B.name .. ") and the API", function()
-    local fake, client, client2, s
+    local fake, client, client2, s, target
     local opened = {}
 
     setup(function()
@@ -129,7 +118,8 @@ for _, B in ipairs(support.backends()) do
       -- (validate = false: the first sync asks for days of a year ago, as the service answered them then)
       client = H.client(fake, { validate = false })
       client2 = H.client(fake, { client_id = H.clients.org_viewer.id, client_secret = H.clients.org_viewer.secret })
-      s = assert(store.open(B:target("history")))
+      target = B:target("history")
+      s = assert(store.open(target))
       -- a year ago: the fake's today and the sync's clock a year back, the days T-400 .. T-366
       fake:config { today = date(T - 365) }
       assert(s:sync(client, { org = "acme", now = NOW - 365 * DAY, first = date(T - 400) }))
@@ -176,6 +166,23 @@ for _, B in ipairs(support.backends()) do
       local out = all_formats_valid(report, aggregate.display(report), "Genesys Cloud API usage, " .. r.label)
       assert.truthy(out.terminal.text:find("not in the source", 1, true))
       assert.equal(#r.missing, #out.json.value.days.missing)
+      -- the store reads the span's sums and the days' sums from one snapshot: the same as two plain reads
+      local both = assert(s:usage_many { { days = span, org = "acme", by = "client", per = "span" },
+                                         { days = span, org = "acme", by = "org", per = "day" } })
+      local one = assert(s:usage { days = span, org = "acme", by = "client", per = "span" })
+      assert.same(one.rows, both[1].rows)
+      assert.equal(span.count, #both[2].rows)
+      -- a question that fails ends the snapshot: the next read works
+      local none, err = s:usage_many { { days = span, org = "acme" }, { days = span, org = "initech" } }
+      assert.is_nil(none)
+      assert.equal("unknown_org", err.code)
+      assert.is_false(s.db.in_tx)
+      assert(src:read { days = span, org = "acme" })
+      -- a store opened read-only is read the same way
+      local ro = assert(store.open(target, { readonly = true }))
+      opened[#opened + 1] = ro
+      local r2 = assert(history.from_store(ro):read { days = span, org = "acme" })
+      assert.equal(r.aggregation.total.requests - recent.total.requests, r2.aggregation.total.requests)
     end)
 
     it("gives the same report from the store and from the API for the days both hold", function()

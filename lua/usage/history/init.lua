@@ -219,23 +219,61 @@ function Store:each_row(opts, fn, fname)
 end
 
 -- src:read(opts) -> result | nil, err. opts: first, last (or days); org (a label, an array, nil = every org);
--- filters ({ oauthClientIds =, templateUris =, httpMethods = }); on_row(row) sees each row (with org)
+-- filters ({ oauthClientIds =, templateUris =, httpMethods = }). SQL sums: one query per org, OAuth client
+-- and endpoint over the span (the totals, clients, endpoints, pairs), one per org, client and day (the
+-- series), both from one snapshot of the store; with a filter on the endpoint (templateUris, httpMethods),
+-- one query per org, day, client and endpoint, filtered as it is read.
 function Store:read(opts)
   if type(opts) ~= "table" then argerr("read", "expects a table of options", 2) end
   local days, why = span_of(opts, "read")
   if not days then return fail("bad_span", why) end
+  local keep, ferr = store_filter(opts.filters, "read")
+  if ferr then return fail("unsupported_filter", ferr) end
   local res = new_result(days, "store")
-  local agg, on_row = res.aggregation, opts.on_row
-  if on_row ~= nil and type(on_row) ~= "function" then argerr("read", "opts.on_row must be a function", 2) end
+  local agg = res.aggregation
+  local s = self.store
+  local org = labels_of(opts.org, "read")
+  local fine = opts.filters and (opts.filters.templateUris or opts.filters.httpMethods) and true or false
   local n = 0
-  local info, err = self:each_row({ days = days, org = opts.org, filters = opts.filters }, function(row)
-    n = n + 1
-    agg:add_normalized(row)
-    if on_row then on_row(row) end
-  end, "read")
-  if not info then return nil, err end
-  res.rows, res.source = n, info.source
-  return finish(res, info.coverage)
+  local list
+  if fine then
+    list = { { first = days.first, last = days.last, org = org, by = "client_endpoint", per = "day", names = "span",
+               on_row = function(row)
+                 if keep(row) then
+                   n = n + 1
+                   agg:add_normalized(row)
+                 end
+               end } }
+  else
+    list = {
+      { first = days.first, last = days.last, org = org, by = "client_endpoint", per = "span", names = "span",
+        on_row = function(row)
+          if not keep or keep(row) then
+            n = n + 1
+            agg:add_normalized(row)
+          end
+        end },
+      { first = days.first, last = days.last, org = org, by = "client", per = "day", names = "span",
+        on_row = function(row)
+          if not keep or keep(row) then
+            n = n + 1
+            agg:add_series(row)
+          end
+        end },
+    }
+  end
+  local results, err = s:usage_many(list)
+  if not results then return nil, err end
+  local coverage = {}
+  for i, c in ipairs(results[1].orgs) do
+    coverage[i] = { org = c.org, days = c.days, covered = c.stored, missing = c.missing,
+                    first_covered = c.first_stored, last_covered = c.last_stored }
+  end
+  local sql = {}
+  for i, r in ipairs(results) do sql[i] = r.sql end
+  res.rows = n
+  res.source = { kind = "store", backend = s.backend, where = s.where, sql = sql }
+  return finish(res, coverage)
 end
 
 -- src:window() -> nil: a store answers any span
@@ -407,10 +445,9 @@ function Api:read(opts)
   if type(opts) ~= "table" then argerr("read", "expects a table of options", 2) end
   local days, why = span_of(opts, "read")
   if not days then return fail("bad_span", why) end
-  if opts.on_row ~= nil and type(opts.on_row) ~= "function" then argerr("read", "opts.on_row must be a function", 2) end
   if opts.filters ~= nil and type(opts.filters) ~= "table" then argerr("read", "opts.filters must be a table", 2) end
   local res = new_result(days, "api")
-  local agg, on_row, outside = res.aggregation, opts.on_row, res.outside
+  local agg, outside = res.aggregation, res.outside
   local first, last = days.first, days.last
   local seen_dates = {}
   local n = 0
@@ -423,7 +460,6 @@ function Api:read(opts)
         r.org = org
         n = n + 1
         agg:add_normalized(r)
-        if on_row then on_row(r) end
       else
         outside.count = outside.count + 1
         local shown = d or "(no date)"
@@ -481,13 +517,20 @@ local function compare_of(self, opts)
   if how == nil then argerr("compare", "opts.compare must be \"previous-period\" or \"previous-year\"", 3) end
   local before, perr = interval.compare_period(days, how)
   if not before then argerr("compare", perr, 3) end
+  local what = how == "previous-year" and "the previous year" or "the previous period"
+  if self.check then -- (the API: a period outside its window is said before any job runs)
+    local ok, cerr = self:check(days)
+    if not ok then return nil, cerr end
+    ok, cerr = self:check(before, what)
+    if not ok then return nil, cerr end
+  end
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
   o.first, o.last, o.days = nil, nil, days
   local cur, err = self:read(o)
   if not cur then return nil, err end
   o.days = before
-  o.what = how == "previous-year" and "the previous year" or "the previous period"
+  o.what = what
   local prev, err2 = self:read(o)
   if not prev then return nil, err2 end
   local cmp = compare_mod.compare(cur, prev, { how = how, order = opts.order })

@@ -265,24 +265,28 @@ local function build(opts, keys, a, b, merged)
   return sql, params, layout
 end
 
-function M.usage(store, opts, fname)
-  fname = fname or "store:usage"
-  if type(opts) ~= "table" then error(fname .. ": expects a table of options", 3) end
+-- check(opts, fname) -> first, last (day numbers) | nil, message; raises on a programmer's mistake
+local function check(opts, fname)
+  if type(opts) ~= "table" then error(fname .. ": expects a table of options", 4) end
   local by = opts.by or "client_endpoint"
-  if not BY[by] then error(fname .. ": opts.by must be client_endpoint, client, endpoint or org", 3) end
+  if not BY[by] then error(fname .. ": opts.by must be client_endpoint, client, endpoint or org", 4) end
   local per = opts.per or "day"
-  if not PER[per] then error(fname .. ": opts.per must be day, month or span", 3) end
-  if opts.on_row ~= nil and type(opts.on_row) ~= "function" then error(fname .. ": opts.on_row must be a function", 3) end
+  if not PER[per] then error(fname .. ": opts.per must be day, month or span", 4) end
+  if opts.on_row ~= nil and type(opts.on_row) ~= "function" then error(fname .. ": opts.on_row must be a function", 4) end
   if opts.counts ~= nil and opts.counts ~= "number" and opts.counts ~= "string" then
-    error(fname .. ": opts.counts must be \"number\" or \"string\"", 3)
+    error(fname .. ": opts.counts must be \"number\" or \"string\"", 4)
   end
   if opts.names ~= nil and opts.names ~= "latest" and opts.names ~= "span" then
-    error(fname .. ": opts.names must be \"latest\" or \"span\"", 3)
+    error(fname .. ": opts.names must be \"latest\" or \"span\"", 4)
   end
+  return span_of(opts, fname)
+end
+
+-- ask(store, opts, fname, a, b) -> result | nil, err: one usage question, the connection held
+local function ask(store, opts, fname, a, b)
+  local by, per = opts.by or "client_endpoint", opts.per or "day"
   local merged = opts.merge_orgs and true or false
-  local a, b = span_of(opts, fname)
-  if not a then return store.db:fail("bad_span", b) end
-  return store:reading(function()
+  do
     local orgs, map = selected(store, opts.org, fname)
     if not orgs then return nil, map end
     local cov, err = coverage(store, orgs, a, b)
@@ -361,6 +365,49 @@ function M.usage(store, opts, fname)
       by = by, per = per, merged = merged, orgs = cov, complete = complete,
       sql = { text = sql, params = params },
     }
+  end
+end
+
+function M.usage(store, opts, fname)
+  fname = fname or "store:usage"
+  local a, b = check(opts, fname)
+  if not a then return store.db:fail("bad_span", b) end
+  return store:reading(function() return ask(store, opts, fname, a, b) end)
+end
+
+-- the statement that starts a read of one snapshot: SQLite's deferred BEGIN (its first read takes a shared
+-- lock kept to the COMMIT: a sync's commit waits for it; it works on a read-only file too), PostgreSQL's
+-- REPEATABLE READ (one snapshot for every statement)
+local SNAPSHOT = { sqlite = "BEGIN", postgresql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" }
+
+-- usage_many(store, list) -> { result, ... } | nil, err: several usage questions (each as for usage) read
+-- from one snapshot of the store, so that their figures agree although a sync may commit meanwhile
+function M.usage_many(store, list, fname)
+  fname = fname or "store:usage_many"
+  if type(list) ~= "table" or #list == 0 then error(fname .. ": expects an array of usage questions", 3) end
+  local spans = {}
+  for i, opts in ipairs(list) do
+    local a, b = check(opts, fname)
+    if not a then return store.db:fail("bad_span", b) end
+    spans[i] = { a, b }
+  end
+  return store:reading(function()
+    local db = store.db
+    local ok, err = db:exec(SNAPSHOT[store.backend] or "BEGIN")
+    if not ok then return nil, err end
+    db.in_tx = true
+    local out = {}
+    for i, opts in ipairs(list) do
+      local r, rerr = ask(store, opts, fname, spans[i][1], spans[i][2])
+      if not r then
+        db:rollback()
+        return nil, rerr
+      end
+      out[i] = r
+    end
+    local cok, cerr = db:commit()
+    if not cok then return nil, cerr end
+    return out
   end)
 end
 
