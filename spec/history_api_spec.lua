@@ -146,6 +146,33 @@ describe("usage.history over the API", function()
   end)
 end)
 
+describe("examples/history.lua", function()
+  it("runs against the fake cloud: a store synced, a month, a comparison, the orgs, the forecast", function()
+    local fake = H.start { config = { lifecycle = { polls = 0 } } }
+    local dir = nginx.temp_dir("usage-history-example")
+    finally(function()
+      fake:stop()
+      nginx.remove_dir(dir)
+    end)
+    local interp = jit and "luajit" or "lua5.4"
+    local p = io.popen("GENESYS_USAGE_BASE_URL=" .. fake.base_url .. " LUA_PATH='lua/?.lua;lua/?/init.lua;;' " ..
+                       "LUA_CPATH='build/" .. interp .. "/?.so;;' " .. interp .. " examples/history.lua " ..
+                       nginx.sh_quote(dir .. "/s.sqlite3") .. " 2>&1; echo \"exit=$?\"")
+    local out = p:read("*a")
+    p:close()
+    assert.matches("exit=0", out, 1, true)
+    local _, month = raw_clients(fake:data(date(T - 30), date(T - 1)))
+    local _, cur = raw_clients(fake:data(date(T - 14), date(T - 1)))
+    local _, prev = raw_clients(fake:data(date(T - 28), date(T - 15)))
+    assert.matches(interval.label(T - 30, T - 1) .. ": " .. string.format("%d", month) .. " requests, 30 of 30 days",
+                   out, 1, true)
+    assert.matches(interval.label(T - 14, T - 1) .. " against " .. interval.label(T - 28, T - 15) .. ": " ..
+                   string.format("%+d", cur - prev) .. " requests", out, 1, true)
+    assert.matches("org acme: " .. string.format("%d", month) .. " requests", out, 1, true)
+    assert.matches("\nforecast ", out)
+  end)
+end)
+
 describe("usage.history over a hostile API", function()
   local srv
   setup(function() srv = hostile.start() end)

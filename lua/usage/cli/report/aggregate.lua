@@ -142,11 +142,11 @@ function M.rank(agg, opts)
     r.org_column = opts.by_org or #h.orgs > 1
     r.by_org = opts.by_org and true or nil
   end
-  local clients = ranked(main:list("clients"), key, only, { "name", "id" })
+  local clients = ranked(main:list("clients"), key, only, { "name", "id", "org" })
   endpoints = ranked(endpoints, key, only, { "template_uri", "method" })
   local pairs_ = main:list("pairs")
-  for _, p in ipairs(pairs_) do p.client_name, p.client_id = p.client.name, p.client.id end
-  pairs_ = ranked(pairs_, key, only, { "client_name", "client_id", "template_uri", "method" })
+  for _, p in ipairs(pairs_) do p.client_name, p.client_id, p.org = p.client.name, p.client.id, p.client.org end
+  pairs_ = ranked(pairs_, key, only, { "client_name", "client_id", "template_uri", "method", "org" })
   r.client_count, r.endpoint_count, r.pair_count = 0, 0, 0
   for _ in pairs(main.clients) do r.client_count = r.client_count + 1 end
   r.endpoint_count = #main:list("endpoints") + #agg.endpoint_only:list("endpoints")
