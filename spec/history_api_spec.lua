@@ -11,6 +11,7 @@ local rformats = require "usage.cli.report.formats"
 local hostile = require "support.hostile"
 local nginx = require "support.nginx"
 local H = require "helper"
+local cjson = require("cjson").new()
 
 local COUNTS = rows_mod.COUNTS
 local T = interval.day_of(os.time())
@@ -80,6 +81,31 @@ describe("usage.history over the API", function()
     local rep = aggregate.rank(aggregate.from_history(r), { top = 3, by_org = true })
     assert.equal(2, #rep.orgs)
     assert.truthy(rformats.table(rep, aggregate.display(rep), "t"):find("Top 3 OAuth clients of globex", 1, true))
+  end)
+
+  it("renders a report read through usage.history exactly as the report renders the job's rows today", function()
+    local days = interval.days_of(T - 10, T - 1)
+    -- today's path: the job's rows folded by usage.cli.report.aggregate
+    local agg = aggregate.new()
+    local body = { interval = days.jobs, granularity = "Day", groupBy = history.GROUP_BY, metrics = history.METRICS }
+    for row in c1:aggregates(body):rows() do aggregate.add_row(agg, row) end
+    local dates = history.dates_of(days)
+    local before = aggregate.rank(agg, { top = 5, rank_by = "429", days = dates })
+    -- through usage.history
+    local res = assert(history.from_api(c1, { org = "acme" }):read { days = days })
+    local after = aggregate.rank(aggregate.from_history(res), { top = 5, rank_by = "429" })
+    local d1, d2 = aggregate.display(before), aggregate.display(after)
+    assert.equal(rformats.table(before, d1, "t"), rformats.table(after, d2, "t"))
+    assert.equal(rformats.csv(before), rformats.csv(after))
+    assert.equal(rformats.ndjson(before), rformats.ndjson(after))
+    local chart = require "usage.cli.report.chart"
+    assert.equal(chart.svg(before, { pairs = true, days_label = days.label }), chart.svg(after, { pairs = true, days_label = days.label }))
+    local j1 = cjson.decode(rformats.json(before, { days = days }))
+    local j2 = cjson.decode(rformats.json(after, {}))
+    assert.same({ {}, false }, { j2.notes, j2.byOrg })
+    assert.equal(1, #j2.orgs)
+    j2.notes, j2.byOrg, j2.orgs = nil, nil, nil
+    assert.same(j1, j2)
   end)
 
   it("returns the error of a failed job, naming its org", function()
