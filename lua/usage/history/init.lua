@@ -398,7 +398,9 @@ function Api:each_page(opts, fn, fname)
   local fns = {}
   for i, item in ipairs(orgs) do
     fns[i] = function()
-      local pager = item.client:aggregates(body, { page_size = opts.page_size or o.page_size, headers = o.headers,
+      local own = {} -- (a body of its own for each org's job)
+      for k, v in pairs(body) do own[k] = v end
+      local pager = item.client:aggregates(own, { page_size = opts.page_size or o.page_size, headers = o.headers,
         poll = o.poll, on_progress = o.on_progress and o.on_progress(item.org) or nil })
       while true do
         local page, perr = pager:next_page()
