@@ -28,6 +28,7 @@ return {
     "spec/forecast_output_spec.lua",   -- promtool, no server
     "spec/forecast_rules_spec.lua",    -- promtool, no server
     "spec/sanitize_spec.lua",          -- python3 as the oracle, no server
+    "spec/history_spec.lua",           -- python3 as the oracle, no server
   },
   integration = {
     "spec/client_spec.lua",
@@ -55,5 +56,8 @@ return {
     "spec/store_sync_spec.lua",
     "spec/store_acceptance_spec.lua",
     "spec/prometheus_textfile_spec.lua", -- a real node_exporter
+    "spec/history_store_spec.lua",     -- SQLite and a real PostgreSQL, the fake cloud
+    "spec/history_api_spec.lua",       -- the fake cloud, a hostile server
+    "spec/history_page_spec.lua",      -- headless Chromium, the fake cloud
   },
 }

@@ -340,4 +340,77 @@ M.days_of = days
 M.days_from_civil = days_from_civil
 M.civil_from_days = civil_from_days
 
+---------------------------------------------------------------------------------------------------
+-- Periods to compare with. A span of whole days (a Days table) and the span a report compares it with:
+--   previous_period(d)  the same number of days just before: 1-30 November -> 2-31 October
+--   previous_year(d)    the same dates one year earlier: 1-30 November 2026 -> 1-30 November 2025. Each end
+--                       moves to the same calendar date a year back, except around 29 February:
+--                         29 February becomes 28 February (the year before has none), and
+--                         28 February, the last day of a February of 28 days, becomes 29 February when the
+--                         year before is a leap year,
+--                       so that the last day of February stays the last day of February: a whole February
+--                       compares with the whole February before it (1-28 February 2029 with 1-29 February
+--                       2028; 1-29 February 2028 with 1-28 February 2027), and a whole month or year with
+--                       the whole month or year before. The two periods then differ by that one day, and
+--                       both are labelled with their days.
+--   compare_period(d, how) how = "previous-period" | "previous-year" (also previous_period, previous_year)
+-- Each returns a Days table (first, last, count, first_day, last_day, jobs, query, label), or nil, message
+-- for something that is no span or no known comparison.
+
+local function leap(y) return (y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0 end
+
+-- year_before(day) -> the day number of the same calendar date one year earlier (see above)
+function M.year_before(day)
+  local y, m, d = civil_from_days(day)
+  if m == 2 and d == 29 then return days_from_civil(y - 1, 2, 28) end
+  if m == 2 and d == 28 and leap(y - 1) then return days_from_civil(y - 1, 2, 29) end
+  return days_from_civil(y - 1, m, d)
+end
+
+-- the day numbers of a Days table (or of { first = "YYYY-MM-DD", last = ... })
+local function span_days(d)
+  if type(d) ~= "table" then return nil, "expected a span of days (a Days table: first, last)" end
+  local a, b = d.first_day, d.last_day
+  if type(a) ~= "number" or type(b) ~= "number" then
+    local why
+    a, why = M.parse_date(d.first)
+    if not a then return nil, "bad first day '" .. tostring(d.first) .. "': " .. why end
+    b, why = M.parse_date(d.last)
+    if not b then return nil, "bad last day '" .. tostring(d.last) .. "': " .. why end
+  end
+  if b < a then return nil, "the last day " .. M.date(b) .. " is before the first day " .. M.date(a) end
+  return a, b
+end
+M.span_days = span_days
+
+-- span(first, last) -> the Days of any span of whole days (dates "YYYY-MM-DD", or day numbers), today and
+-- later included (a store or a comparison may need them; interval.range refuses them)
+function M.span(first, last)
+  local a, b = span_days { first = first, last = last, first_day = type(first) == "number" and first or nil,
+                           last_day = type(last) == "number" and last or nil }
+  if not a then return nil, b end
+  return days(a, b)
+end
+
+function M.previous_period(d)
+  local a, b = span_days(d)
+  if not a then return nil, b end
+  local n = b - a + 1
+  return days(a - n, a - 1)
+end
+
+function M.previous_year(d)
+  local a, b = span_days(d)
+  if not a then return nil, b end
+  return days(M.year_before(a), M.year_before(b))
+end
+
+M.COMPARE = { "previous-period", "previous-year" }
+
+function M.compare_period(d, how)
+  if how == "previous-period" or how == "previous_period" then return M.previous_period(d) end
+  if how == "previous-year" or how == "previous_year" then return M.previous_year(d) end
+  return nil, "unknown comparison '" .. tostring(how) .. "' (previous-period or previous-year)"
+end
+
 return M

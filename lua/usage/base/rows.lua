@@ -12,7 +12,9 @@
 --   local agg = rows.aggregation { endpoints = true, pairs = true, client_days = true }
 --   agg:add(api_row) / agg:add_normalized(row)      fold one row (totals, per client, per day, ...)
 --   agg:exact() -> true | false, message             were all the sums exact?
---   agg:list("clients" | "endpoints" | "pairs")      the entries, unsorted; rows.rank(list, field) sorts
+--   agg:list("clients" | "endpoints" | "pairs" | "orgs")  the entries, unsorted; rows.rank(list, field) sorts
+-- Rows of several organizations (the history store, several API clients) carry `org`, their label; with
+-- { orgs = true } the aggregation keeps each org's totals and never merges clients of different orgs.
 -- (see each function below for the details).
 
 local M = {}
@@ -107,13 +109,21 @@ end
 
 -- add_counts(t, r) -> true | nil, field: add the counts of r (a normalized row or totals) into t. A sum
 -- that cannot be exact leaves t[field] as it was and sets t.inexact = { [field] = true, ... }.
+local sum = M.sum
 function M.add_counts(t, r)
   local bad
   for i = 1, #COUNTS do
     local k = COUNTS[i]
     local v = r[k]
     if v ~= nil and v ~= 0 then
-      local s = M.sum(t[k], v)
+      local cur = t[k]
+      local s
+      if math_type and math_type(v) == "integer" and math_type(cur) == "integer" then
+        s = cur + v -- (the common case, inline: integers, wrapping around on overflow, caught by the signs)
+        if (v >= 0 and s < cur) or (v < 0 and s > cur) then s = nil end
+      else
+        s = sum(cur, v)
+      end
       if s == nil then
         t.inexact = t.inexact or {}
         t.inexact[k] = true
@@ -161,79 +171,142 @@ Aggregation.__index = Aggregation
 -- client's totals per day too (entry.daily), with opts.endpoints the totals per endpoint (agg.endpoints:
 -- "METHOD templateUri" -> { method, template_uri, ... }), with opts.pairs per client and endpoint
 -- (agg.pairs: { client = the client's entry, method, template_uri, ... }); a row with neither httpMethod
--- nor templateUri adds to no endpoint and no pair. Memory grows with the clients,
--- endpoints, pairs and days, not with the rows.
+-- nor templateUri adds to no endpoint and no pair. With opts.orgs, rows are of several organizations, each
+-- labelled by its `org` field (a string; "" when absent): a client's key is its org and its id
+-- (M.org_client_key), so that clients of different orgs are never merged, each client entry carries `org`,
+-- and agg.orgs keeps each org's totals and its totals per day ({ key = org, org, daily, requests, ... });
+-- endpoints are the API's, the same in every org, and are summed over the orgs (a pair is a client's, so
+-- it stays in its org). Memory grows with the clients, endpoints, pairs and days, not with the rows.
 function M.aggregation(opts)
   opts = opts or {}
   return setmetatable({
-    opts = { client_days = opts.client_days, endpoints = opts.endpoints, pairs = opts.pairs },
-    total = M.totals(), daily = {}, clients = {}, endpoints = {}, pairs = {}, rows = 0,
+    opts = { client_days = opts.client_days, endpoints = opts.endpoints, pairs = opts.pairs, orgs = opts.orgs },
+    total = M.totals(), daily = {}, clients = {}, endpoints = {}, pairs = {}, orgs = {}, rows = 0,
     first = nil, last = nil, problem = nil,
   }, Aggregation)
 end
 
-local function entry_of(map, key, make)
-  local e = map[key]
+-- org_client_key(org, r) -> the key of a normalized row's client within its org: "org\0" .. client_key(r)
+function M.org_client_key(org, r)
+  return (org or "") .. "\0" .. M.client_key(r)
+end
+
+-- what a total is the total of, in words (built only when a sum is not exact)
+local function describe(kind, a, b)
+  if kind == "total" then return "all rows" end
+  if kind == "day" then return "the day " .. a end
+  if kind == "org" then return "the org " .. a end
+  if kind == "client" then return "the OAuth client " .. ((a.id ~= "" and a.id) or a.name) end
+  if kind == "endpoint" then return "the endpoint " .. a end
+  return "the OAuth client " .. a .. " on " .. b -- (a pair)
+end
+
+-- _add(t, r, kind, a, b): add_counts, and the first inexact sum is remembered with what it was the total of
+function Aggregation:_add(t, r, kind, a, b)
+  local ok, field = M.add_counts(t, r)
+  if not ok and not self.problem then
+    self.problem = { field = field, what = describe(kind, a, b) }
+  end
+end
+
+-- agg:org(label) -> the entry of an org (made when missing: an org without rows still has its totals, 0)
+function Aggregation:org(label)
+  label = type(label) == "string" and label or ""
+  local e = self.orgs[label]
   if not e then
-    e = make()
-    map[key] = e
+    e = M.totals()
+    e.key, e.org, e.daily = label, label, {}
+    self.orgs[label] = e
   end
   return e
 end
 
--- add(t, r, what): add_counts, and the first inexact sum is remembered with what it was the total of
-function Aggregation:_add(t, r, what)
-  local ok, field = M.add_counts(t, r)
-  if not ok and not self.problem then
-    self.problem = { field = field, what = what() }
+-- the entry of a normalized row's client (made when missing), and the row's org (nil without opts.orgs)
+function Aggregation:_client(r, date)
+  local org
+  if self.opts.orgs then org = type(r.org) == "string" and r.org or "" end
+  local key = org and M.org_client_key(org, r) or M.client_key(r)
+  local client = self.clients[key]
+  if not client then
+    client = M.totals()
+    client.key, client.id, client.name, client.name_date, client.org = key, r.client_id or "", "", "", org
+    if self.opts.client_days then client.daily = {} end
+    self.clients[key] = client
   end
+  rename(client, r.client_name, date)
+  return client, org
 end
 
--- agg:add_normalized(r) -> agg: fold one normalized row (see normalize)
+local function dated(self, date)
+  if not self.first or date < self.first then self.first = date end
+  if not self.last or date > self.last then self.last = date end
+end
+
+local function day_entry(map, date)
+  local t = map[date]
+  if not t then
+    t = M.totals()
+    map[date] = t
+  end
+  return t
+end
+
+-- agg:add_normalized(r) -> agg: fold one normalized row (see normalize; with opts.orgs, r.org labels it)
 function Aggregation:add_normalized(r)
   local o = self.opts
   local date = r.date
   self.rows = self.rows + 1
-  self:_add(self.total, r, function() return "all rows" end)
+  self:_add(self.total, r, "total")
   if date then
-    if not self.first or date < self.first then self.first = date end
-    if not self.last or date > self.last then self.last = date end
-    self:_add(entry_of(self.daily, date, M.totals), r, function() return "the day " .. date end)
+    dated(self, date)
+    self:_add(day_entry(self.daily, date), r, "day", date)
   end
-  local key = M.client_key(r)
-  local client = entry_of(self.clients, key, function()
-    local e = M.totals()
-    e.key, e.id, e.name, e.name_date = key, r.client_id or "", "", ""
-    if o.client_days then e.daily = {} end
-    return e
-  end)
-  rename(client, r.client_name, date)
-  local function client_what() return "the OAuth client " .. (client.id ~= "" and client.id or client.name) end
-  self:_add(client, r, client_what)
-  if o.client_days and date then
-    self:_add(entry_of(client.daily, date, M.totals), r, client_what)
+  local client, org = self:_client(r, date)
+  if org then
+    local oe = self:org(org)
+    self:_add(oe, r, "org", org)
+    if date then self:_add(day_entry(oe.daily, date), r, "org", org) end
   end
+  self:_add(client, r, "client", client)
+  if o.client_days and date then self:_add(day_entry(client.daily, date), r, "client", client) end
   if (o.endpoints or o.pairs) and (r.http_method or r.template_uri) then -- (rows of a job by client only: none)
     local method, uri = r.http_method or "", r.template_uri or ""
     local ekey = method .. " " .. uri
     if o.endpoints then
-      local e = entry_of(self.endpoints, ekey, function()
-        local t = M.totals()
-        t.key, t.method, t.template_uri = ekey, method, uri
-        return t
-      end)
-      self:_add(e, r, function() return "the endpoint " .. ekey end)
+      local e = self.endpoints[ekey]
+      if not e then
+        e = M.totals()
+        e.key, e.method, e.template_uri = ekey, method, uri
+        self.endpoints[ekey] = e
+      end
+      self:_add(e, r, "endpoint", ekey)
     end
     if o.pairs then
-      local pkey = key .. "\0" .. ekey
-      local p = entry_of(self.pairs, pkey, function()
-        local t = M.totals()
-        t.key, t.client, t.method, t.template_uri = pkey, client, method, uri
-        return t
-      end)
-      self:_add(p, r, function() return "the OAuth client " .. client.key .. " on " .. ekey end)
+      local pkey = client.key .. "\0" .. ekey
+      local p = self.pairs[pkey]
+      if not p then
+        p = M.totals()
+        p.key, p.client, p.method, p.template_uri = pkey, client, method, uri
+        self.pairs[pkey] = p
+      end
+      self:_add(p, r, "pair", client.key, ekey)
     end
   end
+  return self
+end
+
+-- agg:add_series(r) -> agg: fold a dated row into the series only: the totals per day (of the whole, of its
+-- org, of its client), not the totals of the span. For a source that sums the span and the days apart (the
+-- history store: one query per client and endpoint over the span, one per client and day), so that the
+-- span's totals come from the first and the series from the second.
+function Aggregation:add_series(r)
+  local date = r.date
+  if not date then return self end
+  dated(self, date)
+  self:_add(day_entry(self.daily, date), r, "day", date)
+  local client, org = self:_client(r, date)
+  if org then self:_add(day_entry(self:org(org).daily, date), r, "org", org) end
+  if self.opts.client_days then self:_add(day_entry(client.daily, date), r, "client", client) end
   return self
 end
 

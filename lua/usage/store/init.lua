@@ -318,6 +318,7 @@ end
 -- reading (usage.store.read)
 
 function Store:usage(opts) return read.usage(self, opts, "store:usage") end
+function Store:usage_many(list) return read.usage_many(self, list, "store:usage_many") end
 function Store:coverage(opts) return read.coverage(self, opts, "store:coverage") end
 function Store:orgs() return read.orgs(self) end
 function Store:client_names(opts) return read.client_names(self, opts) end

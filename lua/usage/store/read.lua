@@ -9,6 +9,9 @@
 --   opts.merge_orgs         true: the orgs' figures added up (rows without org)
 --   opts.on_row             function(row): each row as it is read instead of result.rows
 --   opts.counts             "number" (default) or "string" (exact decimal text, any interpreter)
+--   opts.names              "latest" (default): a client is named by its latest name in the store;
+--                           "span": by the name on its latest day within the span (as a report of the
+--                           API's rows of those days names it: usage.base.rows' rule)
 -- result = { rows, row_count, first, last, label, days (count), orgs = { coverage of each org },
 --            complete (every org has every day), sql = { text, params } }
 -- A row has the shape of usage.base.rows.normalize: { org, date, month, client_id, client_name, template_uri,
@@ -132,18 +135,31 @@ local function coverage(store, orgs, a, b)
   return out
 end
 
--- names(store, merged) -> { [org_key] = { [client_key] = name } } or, merged, { [client_key] = name }
-local function client_names(store, merged)
+-- names(store, merged [, first, last]) -> { [org_key] = { [client_key] = name } } or, merged,
+-- { [client_key] = name }: each client's name on its latest day (the greatest name on a tie), in the whole
+-- store, or within the days first..last ("YYYY-MM-DD") when given
+local function client_names(store, merged, first, last)
   local out = {}
   local sql
+  local params = {}
+  local within = ""
+  if first then
+    within = " WHERE day >= ? AND day <= ?"
+    params = { first, last }
+  end
   if merged then -- the name of the latest day over every org (the greatest name on a tie)
     sql = "SELECT '0', CAST(n.client_key AS TEXT), MAX(n.name) FROM client_names n " ..
-          "JOIN (SELECT client_key, MAX(day) AS day FROM client_names GROUP BY client_key) l " ..
+          "JOIN (SELECT client_key, MAX(day) AS day FROM client_names" .. within .. " GROUP BY client_key) l " ..
           "ON l.client_key = n.client_key AND l.day = n.day GROUP BY n.client_key"
+  elseif first then
+    sql = "SELECT CAST(n.org_key AS TEXT), CAST(n.client_key AS TEXT), MAX(n.name) FROM client_names n " ..
+          "JOIN (SELECT org_key, client_key, MAX(day) AS day FROM client_names" .. within ..
+          " GROUP BY org_key, client_key) l ON l.org_key = n.org_key AND l.client_key = n.client_key " ..
+          "AND l.day = n.day GROUP BY n.org_key, n.client_key"
   else
     sql = "SELECT CAST(org_key AS TEXT), CAST(client_key AS TEXT), client_name FROM client_latest_names"
   end
-  local ok, err = store.db:each(sql, {}, function(r)
+  local ok, err = store.db:each(sql, params, function(r)
     local ok_ = tonumber(r[1])
     local t = out[ok_]
     if not t then
@@ -249,21 +265,28 @@ local function build(opts, keys, a, b, merged)
   return sql, params, layout
 end
 
-function M.usage(store, opts, fname)
-  fname = fname or "store:usage"
-  if type(opts) ~= "table" then error(fname .. ": expects a table of options", 3) end
+-- check(opts, fname) -> first, last (day numbers) | nil, message; raises on a programmer's mistake
+local function check(opts, fname)
+  if type(opts) ~= "table" then error(fname .. ": expects a table of options", 4) end
   local by = opts.by or "client_endpoint"
-  if not BY[by] then error(fname .. ": opts.by must be client_endpoint, client, endpoint or org", 3) end
+  if not BY[by] then error(fname .. ": opts.by must be client_endpoint, client, endpoint or org", 4) end
   local per = opts.per or "day"
-  if not PER[per] then error(fname .. ": opts.per must be day, month or span", 3) end
-  if opts.on_row ~= nil and type(opts.on_row) ~= "function" then error(fname .. ": opts.on_row must be a function", 3) end
+  if not PER[per] then error(fname .. ": opts.per must be day, month or span", 4) end
+  if opts.on_row ~= nil and type(opts.on_row) ~= "function" then error(fname .. ": opts.on_row must be a function", 4) end
   if opts.counts ~= nil and opts.counts ~= "number" and opts.counts ~= "string" then
-    error(fname .. ": opts.counts must be \"number\" or \"string\"", 3)
+    error(fname .. ": opts.counts must be \"number\" or \"string\"", 4)
   end
+  if opts.names ~= nil and opts.names ~= "latest" and opts.names ~= "span" then
+    error(fname .. ": opts.names must be \"latest\" or \"span\"", 4)
+  end
+  return span_of(opts, fname)
+end
+
+-- ask(store, opts, fname, a, b) -> result | nil, err: one usage question, the connection held
+local function ask(store, opts, fname, a, b)
+  local by, per = opts.by or "client_endpoint", opts.per or "day"
   local merged = opts.merge_orgs and true or false
-  local a, b = span_of(opts, fname)
-  if not a then return store.db:fail("bad_span", b) end
-  return store:reading(function()
+  do
     local orgs, map = selected(store, opts.org, fname)
     if not orgs then return nil, map end
     local cov, err = coverage(store, orgs, a, b)
@@ -281,7 +304,11 @@ function M.usage(store, opts, fname)
     if g.client then
       clients, err = dimension(store, "SELECT CAST(client_key AS TEXT), client_id FROM clients")
       if not clients then return nil, err end
-      names, err = client_names(store, merged)
+      if opts.names == "span" then
+        names, err = client_names(store, merged, interval.date(a), interval.date(b))
+      else
+        names, err = client_names(store, merged)
+      end
       if not names then return nil, err end
     end
     if g.endpoint then
@@ -338,6 +365,49 @@ function M.usage(store, opts, fname)
       by = by, per = per, merged = merged, orgs = cov, complete = complete,
       sql = { text = sql, params = params },
     }
+  end
+end
+
+function M.usage(store, opts, fname)
+  fname = fname or "store:usage"
+  local a, b = check(opts, fname)
+  if not a then return store.db:fail("bad_span", b) end
+  return store:reading(function() return ask(store, opts, fname, a, b) end)
+end
+
+-- the statement that starts a read of one snapshot: SQLite's deferred BEGIN (its first read takes a shared
+-- lock kept to the COMMIT: a sync's commit waits for it; it works on a read-only file too), PostgreSQL's
+-- REPEATABLE READ (one snapshot for every statement)
+local SNAPSHOT = { sqlite = "BEGIN", postgresql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" }
+
+-- usage_many(store, list) -> { result, ... } | nil, err: several usage questions (each as for usage) read
+-- from one snapshot of the store, so that their figures agree although a sync may commit meanwhile
+function M.usage_many(store, list, fname)
+  fname = fname or "store:usage_many"
+  if type(list) ~= "table" or #list == 0 then error(fname .. ": expects an array of usage questions", 3) end
+  local spans = {}
+  for i, opts in ipairs(list) do
+    local a, b = check(opts, fname)
+    if not a then return store.db:fail("bad_span", b) end
+    spans[i] = { a, b }
+  end
+  return store:reading(function()
+    local db = store.db
+    local ok, err = db:exec(SNAPSHOT[store.backend] or "BEGIN")
+    if not ok then return nil, err end
+    db.in_tx = true
+    local out = {}
+    for i, opts in ipairs(list) do
+      local r, rerr = ask(store, opts, fname, spans[i][1], spans[i][2])
+      if not r then
+        db:rollback()
+        return nil, rerr
+      end
+      out[i] = r
+    end
+    local cok, cerr = db:commit()
+    if not cok then return nil, cerr end
+    return out
   end)
 end
 
