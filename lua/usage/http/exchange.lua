@@ -17,6 +17,7 @@ local json = require "usage.base.json"
 local redact_mod = require "usage.base.redact"
 local errors = require "usage.base.errors"
 local models = require "usage.api.models"
+local limits = require "usage.api.limits"
 
 local M = {}
 
@@ -26,19 +27,19 @@ local M = {}
 --   status     HTTP status;  code  error code (a 2xx whose body was broken is "bad_json")
 --   idempotent only for requests that may safely be sent twice
 --   login      only for the token request; throttled: its answer says "rate limit"
---   wait       "backoff" (exponential, jittered), "retry_after" (the answer's Retry-After, else `default`),
---              or "retry_after_or_backoff"; min: the shortest wait
+--   wait       "backoff" (exponential, jittered), "retry_after" (the answer's Retry-After, else
+--              limits.RETRY_AFTER_429), or "retry_after_or_backoff"; min: the shortest wait (a limits name)
 -- A Retry-After longer than retry.max_retry_after ends the retries.
 M.RULES = {
   { transport = { connect = true, dns = true }, wait = "backoff" },  -- nothing reached the server
   { transport = { timeout = true, connection = true, truncated = true, bad_encoding = true, transport = true },
     idempotent = true, wait = "backoff" },
   { code = "bad_json", idempotent = true, wait = "backoff" },
-  { status = 429, wait = "retry_after", default = 3 },                -- 3 s without Retry-After, as the Java/.NET SDKs
+  { status = 429, wait = "retry_after" },                             -- 3 s without Retry-After, as the Java/.NET SDKs
   { status = 503, wait = "retry_after_or_backoff" },
   { status = 502, idempotent = true, wait = "retry_after_or_backoff" },
   { status = 504, idempotent = true, wait = "retry_after_or_backoff" },
-  { status = 400, login = true, throttled = true, wait = "retry_after_or_backoff", min = 1 }, -- the token endpoint throttles with 400
+  { status = 400, login = true, throttled = true, wait = "retry_after_or_backoff", min = "LOGIN_THROTTLE_WAIT" }, -- the token endpoint throttles with 400
 }
 
 local function throttled_login(err)
@@ -68,18 +69,19 @@ end
 local function retry_wait(policy, op, status, err, retries)
   local rule = rule_for(op, status, err)
   if not rule then return nil end
-  local backoff = math.min(8, 0.25 * 2 ^ retries)
+  local backoff = math.min(limits.BACKOFF_MAX, limits.BACKOFF_FIRST * 2 ^ retries)
   backoff = backoff / 2 + math.random() * backoff / 2
   local after, wait = err.retry_after, nil
   if after and after > policy.max_retry_after then return nil end
   if rule.wait == "backoff" then
     wait = backoff
   elseif rule.wait == "retry_after" then
-    wait = after or rule.default
+    wait = after or limits.RETRY_AFTER_429
   else
     wait = after or backoff
   end
-  if rule.min and wait < rule.min then wait = rule.min end
+  local min = rule.min and limits[rule.min]
+  if min and wait < min then wait = min end
   return wait
 end
 
