@@ -18,6 +18,7 @@ return {
     "spec/rows_spec.lua",
     "spec/lua_versions_spec.lua",
     "spec/unit_spec.lua",
+    "spec/architecture_spec.lua",     -- the require graph against docs/architecture.md
     "spec/docs_spec.lua",              -- the quickstart run is #integration
     "spec/cli_profile_spec.lua",       -- the TOML reader; the --profile runs are #integration
     "spec/prometheus_spec.lua",        -- promtool, no server
