@@ -37,7 +37,7 @@ CURLFAULT := build/test/curlfault.so
 NARROW    := build/test/narrow-lua5.4/usage/core.so
 
 DEB_PACKAGES := lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev libcurl4-openssl-dev lua-cjson \
-                lua-busted luarocks nginx libnginx-mod-http-lua prometheus lua-argparse chromium \
+                lua-busted luarocks nginx libnginx-mod-http-lua prometheus prometheus-node-exporter lua-argparse chromium \
                 lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
                 lua-dbi-sqlite3 lua-dbi-postgresql sqlite3 postgresql faketime
 

@@ -1,9 +1,12 @@
--- A real Prometheus (spec/support/prometheus.lua) scrapes the output of usage.prometheus.render from
--- a loopback nginx serving it as a file, and its query API gives back the series: names, labels
--- (hostile client names included) and values. The Grafana dashboard's queries run there too.
+-- A real Prometheus (spec/support/prometheus.lua) scrapes the output of usage.prometheus.render_orgs (two
+-- orgs, one with the fair-use forecast's gauges) from a loopback nginx serving it as a file, and its query
+-- API gives back the series: names, labels (org on every one, hostile client names included) and values.
+-- Both Grafana dashboards' queries run there too.
 -- Needs the Debian packages prometheus and nginx (`make deps`): fails, never skips, without them.
 
 local prometheus = require "usage.prometheus"
+local forecast = require "usage.forecast"
+local interval = require "usage.base.interval"
 local support = require "support.prometheus"
 local nginx = require "support.nginx"
 local cjson = require "cjson"
@@ -27,6 +30,7 @@ local function figures()
     month[i] = m
   end
   return {
+    org = "acme",
     usage = {
       day = { first = "2026-11-30", last = "2026-11-30", clients = day },
       month = { first = "2026-11-01", last = "2026-11-30", clients = month },
@@ -35,6 +39,20 @@ local function figures()
     client = { requests = 250, retries = 3, responses_429 = 2, logins = 1,
                ratelimit = { count = 17, allowed = 300, reset = 41 } },
   }
+end
+
+-- a second org, with a forecast (20 March 2026) and so the forecast's gauges
+local function globex()
+  local now = assert(interval.parse_instant("2026-03-20T07:30:00Z"))
+  local span = forecast.span(now)
+  local rows = {}
+  for d = span.first_day, span.last_day do
+    rows[#rows + 1] = { date = interval.date(d), client_id = "c1", client_name = "WFM Sync", requests = 3000000 + (d % 5) * 70000 }
+  end
+  local f = assert(forecast.compute { now = now, org = "globex", allowance = 75000000, rows = rows })
+  return { org = "globex", forecast = f, collector = { success_timestamp = 1796100000, errors = 0 },
+           usage = { month = { first = "2026-03-01", last = "2026-03-19",
+                               clients = { { id = "c1", name = "WFM Sync", requests = f.month_to_date.requests } } } } }
 end
 
 -- an nginx that serves `text` at /metrics from its temporary prefix (the specs' watchdog stops it
@@ -97,7 +115,8 @@ describe("a real Prometheus scraping usage.prometheus.render", function()
     local ok, missing = support.available()
     assert(ok, missing)
     assert(support.which("nginx"), "nginx is missing: `make deps` installs it")
-    local text = prometheus.render(figures())
+    local g = globex()
+    local text = prometheus.render_orgs { figures(), g }
     local target = start_target(text)
     local prom
     finally(function()
@@ -109,6 +128,7 @@ describe("a real Prometheus scraping usage.prometheus.render", function()
     -- a series with a client_id label arrives
     local result = prom:wait_for('genesys_usage_oauth_client_requests{client_id!=""}', 180)
     assert.truthy(result[1].metric.client_id)
+    assert.truthy(result[1].metric.org)
     assert.equal("genesys_usage_oauth_client_requests", result[1].metric.__name__)
     assert.equal(1, #assert(prom:targets()))
 
@@ -121,12 +141,27 @@ describe("a real Prometheus scraping usage.prometheus.render", function()
 
     -- values, integers in full
     assert.equal("5994582206", value(
-      'genesys_usage_oauth_client_requests{client_id="e1757718-6cd5-497a-8c0a-8a7aa9d882fd",period="day"}'))
+      'genesys_usage_oauth_client_requests{org="acme",client_id="e1757718-6cd5-497a-8c0a-8a7aa9d882fd",period="day"}'))
     assert.equal("179837466180", value(
-      'genesys_usage_oauth_client_requests{client_id="e1757718-6cd5-497a-8c0a-8a7aa9d882fd",period="month"}'))
+      'genesys_usage_oauth_client_requests{org="acme",client_id="e1757718-6cd5-497a-8c0a-8a7aa9d882fd",period="month"}'))
     assert.equal("12000", value(
       'genesys_usage_oauth_client_responses{client_id="0f4e9193-0ab2-40bc-9671-10c37a5b87ac",period="day",class="429"}'))
-    assert.equal("1796083200", value('genesys_usage_period_end_timestamp_seconds{period="day"}'))
+    assert.equal("1796083200", value('genesys_usage_period_end_timestamp_seconds{org="acme",period="day"}'))
+
+    -- every stored series has its org; the forecast's gauges are there for the org that has an allowance
+    assert.equal("0", value('count({__name__=~"genesys_usage_.*",org=""}) or vector(0)'))
+    local per_org = {}
+    for _, r in ipairs(prom:wait_for('count by (org) ({__name__=~"genesys_usage_.*"})', 120)) do
+      per_org[r.metric.org] = tonumber(r.value[2])
+    end
+    assert.truthy(per_org.acme and per_org.globex, "both orgs are stored")
+    assert.equal(tostring(g.forecast.allowance.requests), value('genesys_usage_allowance_requests{org="globex"}'))
+    assert.equal(tostring(g.forecast.month_to_date.requests), value('genesys_usage_month_to_date_requests{org="globex"}'))
+    assert.equal(tostring(g.forecast.projection.requests), value('genesys_usage_projected_requests{org="globex"}'))
+    assert.equal(tostring(g.forecast.projection.band.low), value('genesys_usage_projected_low_requests{org="globex"}'))
+    assert.equal(tostring(g.forecast.month_to_date.requests),
+                 value('genesys_usage_oauth_client_requests{org="globex",period="month"}'))
+    assert.equal(0, #prom:query('genesys_usage_allowance_requests{org="acme"}'))
 
     -- the hostile client name comes back byte for byte
     local hostile = prom:wait_for('genesys_usage_oauth_client_requests{client_id="9b2b7a9e-hostile",period="day"}', 120)
@@ -143,20 +178,27 @@ describe("a real Prometheus scraping usage.prometheus.render", function()
     end
     assert.same(families, stored)
 
-    -- the dashboard's queries run (variables filled in as Grafana would)
-    local dashboard_text = nginx.read_file("examples/grafana-dashboard.json")
-    assert.truthy(dashboard_text, "examples/grafana-dashboard.json is missing")
-    local dashboard = json.decode(dashboard_text)
+    -- both dashboards' queries run (variables filled in as Grafana would); each answers something
     local function each_target(panels, fn)
       for _, p in ipairs(panels or {}) do
         for _, t in ipairs(p.targets or {}) do fn(p, t) end
         each_target(p.panels, fn)
       end
     end
+    local forecast_dashboard = json.decode((assert(nginx.read_file("examples/grafana-forecast-dashboard.json"))))
+    each_target(forecast_dashboard.panels, function(p, t)
+      local expr = t.expr:gsub("%$org", "globex"):gsub("%$top", "10")
+      assert.is_nil(expr:find("$", 1, true), p.title .. ": unknown variable in " .. expr)
+      local res = prom:wait_for(expr, 60)
+      assert.is_true(#res > 0, p.title)
+    end)
+    local dashboard_text = nginx.read_file("examples/grafana-dashboard.json")
+    assert.truthy(dashboard_text, "examples/grafana-dashboard.json is missing")
+    local dashboard = json.decode(dashboard_text)
     local ran = 0
     each_target(dashboard.panels, function(p, t)
       local expr = t.expr:gsub("%$__rate_interval", "1m"):gsub("%$__interval", "1m"):gsub("%$__range", "1d")
-        :gsub("%$allowance", "1000000"):gsub("%$period", "month"):gsub("%$top", "10")
+        :gsub("%$allowance", "1000000"):gsub("%$period", "month"):gsub("%$top", "10"):gsub("%$org", "acme")
       assert.is_nil(expr:find("$", 1, true), p.title .. ": unknown variable in " .. expr)
       local res, data = prom:query(expr)
       assert.truthy(data.resultType, p.title)
@@ -164,7 +206,7 @@ describe("a real Prometheus scraping usage.prometheus.render", function()
       ran = ran + 1
     end)
     assert.is_true(ran >= 10)
-    local top = prom:wait_for('topk(10, last_over_time(genesys_usage_oauth_client_requests{period="month"}[10m]))', 120)
+    local top = prom:wait_for('topk(10, last_over_time(genesys_usage_oauth_client_requests{org="acme",period="month"}[10m]))', 120)
     assert.equal(3, #top)
   end)
 end)

@@ -373,7 +373,7 @@ describe("usage.prometheus", function()
     it("keeps the last error on one comment line", function()
       local text = prometheus.render { collector = { last_error = "bad\nthing \\ \"x\"\r" .. string.rep("é", 400) } }
       local first = text:match("^([^\n]*)\n")
-      assert.matches("^# genesys_usage_collect_last_error bad thing ", first)
+      assert.matches('^# genesys_usage_collect_last_error{org="default"} bad thing ', first)
       assert.is_true(#first < 400)
       assert.equal(first, prometheus.valid_utf8(first))
       parse(text)
@@ -413,10 +413,10 @@ describe("usage.prometheus", function()
       local text = prometheus.render { usage = { month = { first = "2026-11-01", last = "2026-11-30", clients = {
         { id = "a", name = "A", requests = big, status200 = 1e15, status400 = 4294967296 * 3, status429 = 2 ^ 31 },
       } } } }
-      assert.matches('genesys_usage_oauth_client_requests{client_id="a",client_name="A",period="month"} 9007199254740992\n', text, 1, true)
-      assert.matches('class="2xx",client_id="a",client_name="A",period="month"} 1000000000000000\n', text, 1, true)
-      assert.matches('class="4xx",client_id="a",client_name="A",period="month"} 12884901888\n', text, 1, true)
-      assert.matches('class="429",client_id="a",client_name="A",period="month"} 2147483648\n', text, 1, true)
+      assert.matches('genesys_usage_oauth_client_requests{client_id="a",client_name="A",org="default",period="month"} 9007199254740992\n', text, 1, true)
+      assert.matches('class="2xx",client_id="a",client_name="A",org="default",period="month"} 1000000000000000\n', text, 1, true)
+      assert.matches('class="4xx",client_id="a",client_name="A",org="default",period="month"} 12884901888\n', text, 1, true)
+      assert.matches('class="429",client_id="a",client_name="A",org="default",period="month"} 2147483648\n', text, 1, true)
       assert.is_nil(text:find("e+", 1, true))
       if is_54 then -- Lua 5.4 integers beyond 2^53 stay exact
         local t = prometheus.render { usage = { day = { clients = { { id = "a", requests = math.tointeger(2 ^ 53) + 1 } } } } }
@@ -502,6 +502,117 @@ describe("usage.prometheus", function()
     end)
   end)
 
+  describe("the org label and several orgs", function()
+    local forecast = require "usage.forecast"
+    local interval = require "usage.base.interval"
+
+    -- a forecast of synthetic rows (now: 20 March 2026)
+    local function a_forecast(org, allowance)
+      local now = assert(interval.parse_instant("2026-03-20T07:30:00Z"))
+      local span = forecast.span(now)
+      local rows = {}
+      for d = span.first_day, span.last_day do
+        rows[#rows + 1] = { date = interval.date(d), client_id = "c1", client_name = "Sync", requests = 3000000 + (d % 7) * 1000 }
+      end
+      return assert(forecast.compute { now = now, org = org, allowance = allowance, rows = rows })
+    end
+
+    it("puts org on every series: figures.org, else \"default\"", function()
+      for _, org in ipairs { "acme", 'Quote " and \\ and Ünïcödé', nil } do
+        local f = realistic()
+        f.org = org
+        f.forecast = a_forecast("ignored", 140000000)
+        local families = parse(prometheus.render(f))
+        assert.is_true(#families >= 20)
+        for _, fam in ipairs(families) do
+          for _, smp in ipairs(fam.samples) do
+            assert.equal(org or "default", smp.labels.org, fam.name)
+          end
+        end
+      end
+      for _, bad in ipairs { "", 5, "a\tb", {} } do
+        assert.has_error(function() prometheus.render { org = bad } end)
+      end
+    end)
+
+    it("render_orgs: one exposition, each family once with its HELP and TYPE, every series labelled; promtool agrees", function()
+      local a, b = realistic(3), realistic(1)
+      a.org, b.org = "acme", "globex"
+      a.forecast = a_forecast("acme", 140000000)
+      a.collector.last_error = nil
+      b.collector = { errors = 1, last_error = "HTTP 403 missing.any.permissions" }
+      local text = prometheus.render_orgs { a, b }
+      local families, by_name = parse(text)
+      for _, fam in ipairs(families) do
+        local orgs = {}
+        for _, smp in ipairs(fam.samples) do
+          assert.truthy(smp.labels.org == "acme" or smp.labels.org == "globex", fam.name)
+          orgs[smp.labels.org] = true
+        end
+        if fam.name:find("^genesys_usage_oauth_client_re") or fam.name:find("^genesys_usage_period_") or
+           fam.name:find("^genesys_usage_api_") or fam.name == "genesys_usage_collect_success" then
+          assert.same({ acme = true, globex = true }, orgs, fam.name)
+        end
+      end
+      assert.equal(1, select(2, text:gsub("# TYPE genesys_usage_oauth_client_requests ", "")))
+      assert.equal("140000000", sample(by_name, "genesys_usage_allowance_requests", { org = "acme" }))
+      assert.is_nil(sample(by_name, "genesys_usage_allowance_requests", { org = "globex" }))
+      assert.equal(tostring(a.forecast.month_to_date.requests), sample(by_name, "genesys_usage_month_to_date_requests", { org = "acme" }))
+      assert.equal("0", sample(by_name, "genesys_usage_collect_success", { org = "globex" }))
+      assert.equal("1", sample(by_name, "genesys_usage_collect_success", { org = "acme" }))
+      assert.truthy(text:find('\n# genesys_usage_collect_last_error{org="globex"} HTTP 403', 1, true) or
+                    text:find('^# genesys_usage_collect_last_error{org="globex"} HTTP 403'))
+      local out = promtool_check(text)
+      assert.equal("rc=0\n", out, "promtool check metrics:\n" .. out)
+      -- two orgs with one label would collide: a programmer error
+      assert.has_error(function() prometheus.render_orgs { { org = "x" }, { org = "x" } } end)
+      assert.has_error(function() prometheus.render_orgs { {}, { org = "default" } } end)
+      assert.equal("", prometheus.render_orgs {})
+    end)
+
+    it("plan: with the forecast, one job from the 1st of last month through yesterday", function()
+      local now = assert(interval.parse_instant("2026-03-20T07:30:00Z"))
+      local p = assert(prometheus.plan { now = now })
+      assert.equal("2026-03-01", p.span.first)
+      assert.equal("2026-03-19", p.span.last)
+      assert.is_nil(p.forecast)
+      p = assert(prometheus.plan { now = now, forecast = true })
+      assert.equal(forecast.span(now).first, p.span.first)
+      assert.equal("2026-02-01", p.span.first)
+      assert.equal("2026-03-19", p.span.last)
+      assert.equal("2026-03-01", p.month.first)
+      -- on the 1st: the month period is the whole last month, the forecast's span starts a month earlier
+      p = assert(prometheus.plan { now = assert(interval.parse_instant("2026-03-01T01:00:00Z")), forecast = true })
+      assert.equal("2026-02-01", p.month.first)
+      assert.equal("2026-02-01", p.span.first)                     -- (1 February - 28 February: both)
+      assert.equal("2026-02-28", p.span.last)
+      assert.equal(p.span.jobs, prometheus.job_body(p).interval)
+    end)
+
+    it("periods: the job's rows feed the periods and the forecast alike, and the forecast's days only", function()
+      local now = assert(interval.parse_instant("2026-03-20T07:30:00Z"))
+      local p = assert(prometheus.plan { now = now, forecast = true, days = 60 })
+      assert.is_true(p.span.first < p.forecast.first) -- (60 days reach before the forecast's span)
+      local acc = prometheus.periods(p)
+      local rows = {}
+      for d = p.span.first_day, p.span.last_day do
+        rows[#rows + 1] = { date = interval.date(d), oauthClient = { id = "c1", name = "Sync" }, requestCount = 10,
+                            status200 = 10, status300 = 0, status400 = 0, status429 = 0, status500 = 0 }
+      end
+      acc:add_rows(rows)
+      local input = acc:forecast_input({ "job-1" })
+      assert.equal(p.forecast.count, #input.rows)                  -- one row a day of the forecast's span
+      assert.equal(0, input.source.outside)                        -- the days before it were asked for too
+      assert.same({ "job-1" }, input.source.jobs)
+      local result = acc:result()
+      assert.equal(10 * p.month.count, result.month.clients[1].requests)
+      assert.equal(10 * 60, result.recent.clients[1].requests)
+      -- a row the server sent for a day nobody asked for is counted as such
+      acc:add_rows { { date = "2026-03-20", oauthClient = { id = "c1" }, requestCount = 1 } }
+      assert.equal(1, acc:forecast_input({}).source.outside)
+    end)
+  end)
+
   describe("fold_rows and client_totals", function()
     local null = cjson.null
     local rows = {
@@ -563,69 +674,90 @@ describe("usage.prometheus", function()
       end
     end)
 
-    it("the sample in docs/metrics.md is what docs/gen_metrics_sample.lua prints", function()
+    it("the samples in docs/metrics.md are what docs/gen_metrics_sample.lua prints", function()
       local interp = jit and "luajit" or "lua5.4"
-      local p = io.popen("LUA_PATH='lua/?.lua;lua/?/init.lua;;' " .. interp .. " docs/gen_metrics_sample.lua")
-      local generated = p:read("*a")
-      p:close()
-      assert.truthy(generated:find("genesys_usage_oauth_client_requests", 1, true))
+      local build = jit and "build/luajit" or "build/lua5.4"
       local doc = nginx.read_file("docs/metrics.md")
-      local block = doc:match("<!%-%- sample: docs/gen_metrics_sample%.lua %-%->\n```text\n(.-)```")
-      assert.truthy(block, "docs/metrics.md has no sample block")
-      assert.equal(generated, block)
+      local n = 0
+      for args, block in doc:gmatch("<!%-%- sample: docs/gen_metrics_sample%.lua ?([%w ]*) %-%->\n```text\n(.-)```") do
+        local p = io.popen("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='" .. build .. "/?.so;;' " .. interp ..
+                           " docs/gen_metrics_sample.lua " .. args .. " 2>&1")
+        local generated = p:read("*a")
+        p:close()
+        assert.truthy(generated:find("genesys_usage_oauth_client_requests", 1, true), generated)
+        assert.equal(generated, block, "docs/metrics.md, sample '" .. args .. "': run docs/gen_metrics_sample.lua again")
+        n = n + 1
+      end
+      assert.equal(2, n, "docs/metrics.md has not its two sample blocks")
     end)
 
-    it("the Grafana dashboard parses and its queries name only families the module emits", function()
-      local text = nginx.read_file("examples/grafana-dashboard.json")
-      assert.truthy(text, "examples/grafana-dashboard.json is missing")
-      local dashboard = json.decode(text)
-      local variables = {}
-      for _, v in ipairs(dashboard.templating.list) do variables[v.name] = v end
-      assert.truthy(variables.allowance, "the dashboard has no allowance variable")
-      local exprs = {}
-      local function walk(panels)
-        for _, p in ipairs(panels or {}) do
-          for _, t in ipairs(p.targets or {}) do exprs[#exprs + 1] = { panel = p, title = p.title, expr = t.expr } end
-          walk(p.panels)
+    -- both dashboards: the usage one and the forecast's; families of usage.prometheus and usage.forecast
+    local forecast_families = {}
+    for _, f in ipairs(require("usage.forecast").FAMILIES) do forecast_families[f.name] = true end
+    for _, case in ipairs {
+      { file = "examples/grafana-dashboard.json", min = 10, must = { "genesys_usage_collect_success_timestamp_seconds",
+                                                                     "genesys_usage_oauth_client_responses" } },
+      { file = "examples/grafana-forecast-dashboard.json", min = 9, must = { "genesys_usage_month_to_date_requests",
+                                                                             "genesys_usage_allowance_requests" } },
+    } do
+      it(case.file .. " parses, selects an org, and its queries name only families the modules emit", function()
+        local text = nginx.read_file(case.file)
+        assert.truthy(text, case.file .. " is missing")
+        local dashboard = json.decode(text)
+        local variables = {}
+        for _, v in ipairs(dashboard.templating.list) do variables[v.name] = v end
+        assert.truthy(variables.org, "the dashboard has no org variable")
+        assert.truthy(variables.org.definition:find("^label_values%(genesys_usage_[%w_]+, org%)$"), variables.org.definition)
+        local exprs = {}
+        local function walk(panels)
+          for _, p in ipairs(panels or {}) do
+            for _, t in ipairs(p.targets or {}) do exprs[#exprs + 1] = { panel = p, title = p.title, expr = t.expr } end
+            walk(p.panels)
+          end
         end
-      end
-      walk(dashboard.panels)
-      assert.is_true(#exprs >= 10)
-      local used, per_panel = {}, {}
-      for _, e in ipairs(exprs) do
-        per_panel[e.panel] = per_panel[e.panel] or 0
-        for name in e.expr:gmatch("genesys_usage_[%w_]+") do
-          assert.truthy(known[name], e.title .. ": " .. name .. " is not a family of usage.prometheus")
-          used[name] = true
-          per_panel[e.panel] = per_panel[e.panel] + 1
+        walk(dashboard.panels)
+        assert.is_true(#exprs >= case.min)
+        local used, per_panel = {}, {}
+        for _, e in ipairs(exprs) do
+          per_panel[e.panel] = per_panel[e.panel] or 0
+          for pos, name in e.expr:gmatch("()(genesys_usage_[%w_]+)") do
+            local selector = e.expr:match("^%b{}", pos + #name) or ""
+            assert.truthy(known[name] or forecast_families[name], e.title .. ": " .. name .. " is not a family of " ..
+                          "usage.prometheus or usage.forecast")
+            -- every series of one org: each selector names it
+            assert.truthy(selector:find('org="$org"', 1, true), e.title .. ": " .. name .. " without org=\"$org\"")
+            used[name] = true
+            per_panel[e.panel] = per_panel[e.panel] + 1
+          end
+          -- a query without a family is a constant line (the allowance)
+          assert.truthy(e.expr:find("genesys_usage_", 1, true) or e.expr:match("^vector%(%$[%w_]+%)$"), e.expr)
+          for var in e.expr:gmatch("%$([%w_]+)") do
+            assert.truthy(variables[var] or var:match("^__"), e.title .. ": unknown variable $" .. var)
+          end
         end
-        -- a query without a family is a constant line (the allowance)
-        assert.truthy(e.expr:find("genesys_usage_", 1, true) or e.expr:match("^vector%(%$[%w_]+%)$"), e.expr)
-        for var in e.expr:gmatch("%$([%w_]+)") do
-          assert.truthy(variables[var] or var:match("^__"), e.title .. ": unknown variable $" .. var)
+        for panel, n in pairs(per_panel) do
+          assert.is_true(n > 0 or panel.targets[1].expr:match("^vector"), panel.title .. ": no genesys_usage_ family")
         end
-      end
-      for panel, n in pairs(per_panel) do assert.is_true(n > 0, panel.title .. ": no genesys_usage_ family") end
-      assert.truthy(used.genesys_usage_collect_success_timestamp_seconds)
-      assert.truthy(used.genesys_usage_oauth_client_responses)
+        for _, name in ipairs(case.must) do assert.truthy(used[name], name .. " is on no panel") end
 
-      -- the queries parse (promtool check rules, variables filled in as Grafana would)
-      local rules = { "groups:", "  - name: dashboard", "    rules:" }
-      for i, e in ipairs(exprs) do
-        local expr = e.expr:gsub("%$__rate_interval", "5m"):gsub("%$__interval", "1m"):gsub("%$__range", "1d")
-          :gsub("%$allowance", "1000000"):gsub("%$period", "month"):gsub("%$top", "10")
-        rules[#rules + 1] = "      - record: dashboard:expr_" .. i
-        rules[#rules + 1] = "        expr: " .. support.yaml_string(expr)
-      end
-      assert(support.which("promtool"), "promtool is missing: `make deps` installs it (Debian package prometheus)")
-      local path = os.tmpname()
-      nginx.write_file(path, table.concat(rules, "\n") .. "\n")
-      local p = io.popen("promtool check rules " .. nginx.sh_quote(path) .. " 2>&1; echo \"rc=$?\"")
-      local out = p:read("*a")
-      p:close()
-      os.remove(path)
-      assert.truthy(out:find("rc=0\n", 1, true), "promtool check rules:\n" .. out)
-      assert.truthy(out:find("SUCCESS: " .. #exprs .. " rules found", 1, true), out)
-    end)
+        -- the queries parse (promtool check rules, variables filled in as Grafana would)
+        local rules = { "groups:", "  - name: dashboard", "    rules:" }
+        for i, e in ipairs(exprs) do
+          local expr = e.expr:gsub("%$__rate_interval", "5m"):gsub("%$__interval", "1m"):gsub("%$__range", "1d")
+            :gsub("%$allowance", "1000000"):gsub("%$period", "month"):gsub("%$top", "10"):gsub("%$org", "acme")
+          rules[#rules + 1] = "      - record: dashboard:expr_" .. i
+          rules[#rules + 1] = "        expr: " .. support.yaml_string(expr)
+        end
+        assert(support.which("promtool"), "promtool is missing: `make deps` installs it (Debian package prometheus)")
+        local path = os.tmpname()
+        nginx.write_file(path, table.concat(rules, "\n") .. "\n")
+        local p = io.popen("promtool check rules " .. nginx.sh_quote(path) .. " 2>&1; echo \"rc=$?\"")
+        local out = p:read("*a")
+        p:close()
+        os.remove(path)
+        assert.truthy(out:find("rc=0\n", 1, true), "promtool check rules:\n" .. out)
+        assert.truthy(out:find("SUCCESS: " .. #exprs .. " rules found", 1, true), out)
+      end)
+    end
   end)
 end)

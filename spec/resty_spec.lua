@@ -471,6 +471,8 @@ describe("usage inside nginx", function()
         "GENESYSCLOUD_OAUTHCLIENT_SECRET=demo-secret",
         "USAGE_COLLECT_EVERY=2",
         "USAGE_POLL_INTERVAL=0.05",
+        "USAGE_ORG=acme",                -- the org label of every series
+        "USAGE_LICENSES=cx3=1000",       -- the fair-use forecast's gauges
       }, " ")
       local me = io.popen("id -un"):read("*l")
       fake:reset()
@@ -537,13 +539,35 @@ describe("usage inside nginx", function()
       assert.matches("last 7 complete UTC days", body)
     end)
 
-    it("GET /metrics serves the exposition, which promtool accepts", function()
+    -- the month to date the forecast counts (the 1st of this month through yesterday), from the fake's raw rows
+    local function raw_month_to_date()
+      local today = interval.day_of(os.time())
+      local y, m = interval.civil_from_days(today)
+      local first = interval.days_from_civil(y, m, 1)
+      if first > today - 1 then return 0 end
+      local sum = 0
+      for _, rec in ipairs(fake:data(interval.date(first), interval.date(today - 1))) do sum = sum + rec.requests end
+      return sum
+    end
+
+    it("GET /metrics serves the exposition, which promtool accepts: every series with org, the forecast's gauges", function()
       local code, headers, body = ex:get("/metrics")
       check(code == 200, "status " .. tostring(code))
       assert.matches("text/plain; version=0.0.4", headers["content-type"], 1, true)
-      assert.matches('genesys_usage_oauth_client_requests{client_id="[^"]+",client_name="[^"]*",period="day"} %d+', body)
+      assert.matches('genesys_usage_oauth_client_requests{client_id="[^"]+",client_name="[^"]*",org="acme",period="day"} %d+', body)
       assert.matches('genesys_usage_oauth_client_requests{[^}]*period="month"} %d+', body)
-      assert.matches("genesys_usage_collect_success 1", body, 1, true)
+      assert.matches('genesys_usage_collect_success{org="acme"} 1', body, 1, true)
+      local exposition = require "support.exposition"
+      local families, by = exposition.parse(body)
+      for _, f in ipairs(families) do
+        for _, smp in ipairs(f.samples) do assert.equal("acme", smp.labels.org, smp.line) end
+      end
+      local forecast = require "usage.forecast"
+      assert.equal(forecast.allowance { licenses = "cx3=1000" }.requests,
+                   exposition.sample(by, "genesys_usage_allowance_requests", { org = "acme" }))
+      assert.equal(raw_month_to_date(), exposition.sample(by, "genesys_usage_month_to_date_requests", { org = "acme" }))
+      assert.truthy(exposition.sample(by, "genesys_usage_projected_requests", { org = "acme" }))
+      assert.truthy(#exposition.samples(by, "genesys_usage_oauth_client_projected_requests", { org = "acme" }) > 0)
       local file = os.tmpname()
       local fh = assert(io.open(file, "wb"))
       fh:write(body)
@@ -579,18 +603,31 @@ describe("usage inside nginx", function()
       assert.is_string(st.last_error)
       local _, _, body = ex:get("/metrics")
       assert.matches('genesys_usage_oauth_client_requests{[^}]*period="day"} %d+', body)
-      assert.matches("genesys_usage_collect_errors_total [1-9]", body)
+      assert.matches('genesys_usage_collect_errors_total{org="acme"} [1-9]', body)
+      assert.matches('genesys_usage_collect_success{org="acme"} 0', body, 1, true)
+      assert.matches('genesys_usage_projected_requests{org="acme"} %d+', body) -- (the last good forecast too)
       local code = ex:get("/usage/top-clients")
       assert.equal(200, code)
     end)
 
-    it("a real Prometheus scrapes /metrics and stores genesys_usage_ series per OAuth client", function()
+    it("a real Prometheus scrapes /metrics and stores genesys_usage_ series per OAuth client and org, and the forecast's", function()
       local support = require "support.prometheus"
+      local forecast = require "usage.forecast"
       support.with({ targets = { "127.0.0.1:" .. ex.port } }, function(prom)
-        local result = prom:wait_for('genesys_usage_oauth_client_requests{period="month"}', 120)
+        local result = prom:wait_for('genesys_usage_oauth_client_requests{org="acme",period="month"}', 120)
         assert.is_true(#result > 0)
         assert.is_string(result[1].metric.client_id)
         assert.is_true(#result[1].metric.client_id > 0)
+        -- nothing without its org
+        assert.equal("0", prom:wait_for('count({__name__=~"genesys_usage_.*",org!="acme"}) or vector(0)', 60)[1].value[2])
+        -- the forecast's gauges, as the collector computed them from the fake's rows
+        local allowance = prom:wait_for('genesys_usage_allowance_requests{org="acme"}', 60)
+        assert.equal(tostring(forecast.allowance { licenses = "cx3=1000" }.requests), allowance[1].value[2])
+        local mtd = prom:wait_for('genesys_usage_month_to_date_requests{org="acme"}', 60)
+        assert.equal(raw_month_to_date(), tonumber(mtd[1].value[2]))
+        local p = prom:wait_for('genesys_usage_projected_requests{org="acme"} >= genesys_usage_month_to_date_requests{org="acme"}', 60)
+        assert.equal(1, #p)
+        assert.is_true(#prom:wait_for('genesys_usage_oauth_client_projected_requests{org="acme"}', 60) > 0)
       end)
     end)
 

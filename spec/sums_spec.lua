@@ -124,12 +124,12 @@ describe("usage.rows: the one aggregation", function()
       }
       local text = prometheus.render { max_clients = 2, usage = { day = { first = "2026-11-30", last = "2026-11-30",
                                                                           clients = clients } } }
-      assert.truthy(text:find('client_id="other",client_name="other",period="day"} 100\n', 1, true), text)
-      assert.truthy(text:find('client_id="other_2",client_name="other",period="day"} 65\n', 1, true), text)
+      assert.truthy(text:find('client_id="other",client_name="other",org="default",period="day"} 100\n', 1, true), text)
+      assert.truthy(text:find('client_id="other_2",client_name="other",org="default",period="day"} 65\n', 1, true), text)
       -- a client "other" among the rest is summed into the bucket like any other
       clients[1].requests = 1
       local t2 = prometheus.render { max_clients = 2, usage = { day = { clients = clients } } }
-      assert.truthy(t2:find('client_id="other",client_name="other",period="day"} 16\n', 1, true), t2)
+      assert.truthy(t2:find('client_id="other",client_name="other",org="default",period="day"} 16\n', 1, true), t2)
     end)
 
     it("leaves out a sum it cannot give exactly, and says so", function()

@@ -55,5 +55,6 @@ return {
     "spec/store_spec.lua",
     "spec/store_sync_spec.lua",
     "spec/store_acceptance_spec.lua",
+    "spec/prometheus_textfile_spec.lua", -- a real node_exporter
   },
 }

@@ -2,7 +2,9 @@
 -- the handlers only read that dict, so no request (and no Prometheus scrape) ever waits on Genesys Cloud.
 --   GET /metrics                      the Prometheus exposition (usage.prometheus): per OAuth client, the
 --                                     last complete UTC day and month to date; the collector's health;
---                                     what the collector's clients saw (requests, retries, 429s, logins)
+--                                     what the collector's clients saw (requests, retries, 429s, logins);
+--                                     with an allowance, the fair-use forecast's gauges (usage.forecast);
+--                                     every series with the label org="USAGE_ORG"
 --   GET /usage/top-clients[?limit=10] the OAuth clients with the most requests over the last
 --                                     USAGE_TOP_DAYS complete UTC days (?days= may only repeat that number)
 --   GET /usage/status                 when the collector last ran, succeeded, failed
@@ -13,10 +15,14 @@
 -- Settings come from environment variables that nginx.conf passes through with `env` directives:
 --   GENESYSCLOUD_OAUTHCLIENT_ID, GENESYSCLOUD_OAUTHCLIENT_SECRET (or GENESYSCLOUD_ACCESS_TOKEN),
 --   GENESYSCLOUD_REGION (e.g. eu_west_1) or GENESYS_USAGE_BASE_URL (e.g. http://127.0.0.1:8089, the fake),
---   USAGE_COLLECT_EVERY (seconds, default 300), USAGE_TOP_DAYS (default 7), USAGE_POLL_INTERVAL (default 1).
+--   USAGE_COLLECT_EVERY (seconds, default 300), USAGE_TOP_DAYS (default 7), USAGE_POLL_INTERVAL (default 1),
+--   USAGE_ORG (the org label of every series, default "default"), USAGE_LICENSES (e.g. cx3=1000,cx1=50) and/or
+--   USAGE_ALLOWANCE (requests a month; the contract's figure wins): with either, the same aggregates job also
+--   feeds the fair-use forecast (month to date, projection and band, allowance), as gauges with the org label.
 
 local usage = require "usage"
 local prometheus = require "usage.prometheus"
+local forecast = require "usage.forecast"
 local json = require("usage").json -- the module's JSON: empty arrays stay [] (usage.array)
 
 local M = {}
@@ -38,6 +44,22 @@ local function whole(name, default, min, max)
   return v
 end
 
+-- USAGE_ORG: a label (no control characters)
+local function org_label()
+  local v = env("USAGE_ORG", prometheus.DEFAULT_ORG)
+  if v:find("%c") then error("usage_example: USAGE_ORG must not hold control characters", 0) end
+  return v
+end
+
+-- USAGE_LICENSES / USAGE_ALLOWANCE -> the allowance (usage.forecast.allowance), or nil when neither is set
+local function allowance()
+  local licenses, explicit = env("USAGE_LICENSES"), env("USAGE_ALLOWANCE")
+  if not licenses and not explicit then return nil end
+  local a, why = forecast.allowance { licenses = licenses, allowance = explicit }
+  if not a then error("usage_example: USAGE_LICENSES / USAGE_ALLOWANCE: " .. why, 0) end
+  return a
+end
+
 local settings = {
   base_url = env("GENESYS_USAGE_BASE_URL"),
   region = env("GENESYSCLOUD_REGION"),
@@ -47,6 +69,8 @@ local settings = {
   collect_every = whole("USAGE_COLLECT_EVERY", 300, 1, 86400),
   top_days = whole("USAGE_TOP_DAYS", 7, 1, 90),
   poll_interval = tonumber(env("USAGE_POLL_INTERVAL", "1")) or 1,
+  org = org_label(),
+  allowance = allowance(),
 }
 M.settings = settings
 
@@ -86,6 +110,7 @@ local function cache() return ngx.shared[CACHE_DICT] end
 local function render()
   local dict = cache()
   local figures = {
+    org = settings.org,
     collector = {
       success_timestamp = dict:get("collected_at"), duration = dict:get("duration"),
       errors = dict:get("errors") or 0, last_error = dict:get("last_error"),
@@ -99,6 +124,7 @@ local function render()
   if periods then
     local p = json.decode(periods)
     figures.usage = { day = p.day, month = p.month }
+    figures.forecast = p.forecast
   end
   return prometheus.render(figures)
 end
@@ -120,7 +146,10 @@ local function collect()
   local ok, periods, err = pcall(function()
     local c = get_client()
     local before = c:stats()
-    local p, e = prometheus.collect(c, { days = settings.top_days, now = ngx.time() })
+    -- one job for the periods, the top clients and (with an allowance) the forecast's days
+    local p, e = prometheus.collect(c, { days = settings.top_days, now = ngx.time(), org = settings.org,
+                                         allowance = settings.allowance })
+    if p and p.forecast then p.forecast.inputs, p.forecast.method = nil, nil end -- (not rendered: kept small)
     local after = c:stats()
     for _, k in ipairs(STATS) do dict:incr("client:" .. k, after[k] - before[k], 0) end
     if after.ratelimit then dict:set("ratelimit", json.encode(after.ratelimit)) end
@@ -213,6 +242,7 @@ function M.status_handler()
     collected_at = collected_at, attempted_at = dict:get("attempted_at"), duration = dict:get("duration"),
     collections = dict:get("collections") or 0, errors = dict:get("errors") or 0,
     last_error = dict:get("last_error"), every = settings.collect_every, top_days = settings.top_days,
+    org = settings.org, allowance = settings.allowance and settings.allowance.requests or nil,
   })
 end
 

@@ -192,7 +192,9 @@ M.LUA_MODULE = "/usr/lib/nginx/modules/ngx_http_lua_module.so"
 -- with this message, they never pend or skip.
 function M.nginx_available(cmd)
   cmd = cmd or "nginx"
-  if not M.run("command -v " .. M.sh_quote(cmd) .. " >/dev/null 2>&1") then
+  -- (a command may carry a prefix, e.g. "env FAKETIME=... nginx": the binary is its last word)
+  local bin = cmd:match("(%S+)%s*$") or cmd
+  if not M.run("command -v " .. M.sh_quote(bin) .. " >/dev/null 2>&1") then
     return nil, "nginx is not installed ('" .. cmd .. "' is not on PATH): the integration specs need the Debian " ..
                 "packages nginx and libnginx-mod-http-lua (`make deps`)"
   end

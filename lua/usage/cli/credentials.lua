@@ -223,4 +223,48 @@ function M.resolve(options)
   return creds
 end
 
+-- profiles() -> the names of the profiles of the gc CLI's file, sorted | nil, message (no HOME, no file, a
+-- file that cannot be read or parsed, a file without profiles)
+function M.profiles()
+  local path = M.profile_file()
+  if not path then return nil, "HOME is not set: no ~/.gc/config.toml to read the profiles from" end
+  local fh = io.open(path, "rb")
+  if not fh then return nil, "cannot read " .. path .. " (the gc CLI's profiles)" end
+  local text, why = fh:read(toml.MAX_SIZE + 1)
+  fh:close()
+  if not text and why then return nil, "cannot read " .. path .. ": " .. tostring(why) end
+  local doc, err = toml.parse(text or "")
+  if not doc then return nil, path .. ": " .. err end
+  local names = {}
+  for k, v in pairs(doc) do
+    if k ~= "" and type(v) == "table" then names[#names + 1] = k end
+  end
+  table.sort(names)
+  if #names == 0 then return nil, path .. " has no profile" end
+  return names
+end
+
+-- resolve_many(options) -> { { profile = name, creds = creds }, ... } | nil, message: the credentials of
+-- several profiles, each resolved as resolve does for an explicit --profile (the GENESYSCLOUD_* variables
+-- are not read). options: profiles (an array of names) or all = true (every profile of the file, sorted),
+-- region, base_url.
+function M.resolve_many(options)
+  local names = options.profiles
+  if options.all then
+    local why
+    names, why = M.profiles()
+    if not names then return nil, why end
+  end
+  if type(names) ~= "table" or #names == 0 then return nil, "no profile given" end
+  local out, seen = {}, {}
+  for i, name in ipairs(names) do
+    if seen[name] then return nil, "profile " .. name .. " is given twice" end
+    seen[name] = true
+    local creds, why = M.resolve { profile = name, region = options.region, base_url = options.base_url }
+    if not creds then return nil, why end
+    out[i] = { profile = name, creds = creds }
+  end
+  return out
+end
+
 return M

@@ -224,8 +224,10 @@ local function common_flags(cmd, add)
           if v == "" or v:find("%c") then return nil, "--profile: expected the name of a profile" end
           return v
         end,
+        repeatable = cmd.many_profiles or nil, -- (a command over several orgs: one per profile)
         doc = "profile of the gc CLI's ~/.gc/config.toml; given, it wins over the GENESYSCLOUD_* variables " ..
-              "(not read then); default: the profile default, which the variables override" }
+              "(not read then); default: the profile default, which the variables override" ..
+              (cmd.many_profiles and "; repeat it for several orgs in one run" or "") }
   add { name = "region", arg = "REGION", kind = "option", group = "connection",
         doc = "region (eu-west-1, eu_west_1) or environment (mypurecloud.ie); default: GENESYSCLOUD_REGION, " ..
               "the profile's environment, else us-east-1" }

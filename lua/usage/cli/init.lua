@@ -80,8 +80,13 @@ local function prepare(parsed, state)
     if not ctx.params[p] then usage("missing the " .. p .. ": give it as the first argument or --" .. name .. " ID") end
   end
 
-  local creds, why = credentials.resolve { profile = ctx.options.profile, region = ctx.options.region,
-                                           base_url = ctx.options["base-url"] }
+  local creds, why
+  if cmd.credentials then -- (a command over several orgs resolves each one's)
+    creds, why = cmd.credentials(ctx)
+  else
+    creds, why = credentials.resolve { profile = ctx.options.profile, region = ctx.options.region,
+                                       base_url = ctx.options["base-url"] }
+  end
   if not creds then usage(why) end
   for _, s in ipairs(creds.secrets) do ctx.term:secret(s) end
   for _, w in ipairs(creds.warnings or {}) do ctx.term:line(PROG .. ": " .. w) end -- (also with --quiet)
@@ -120,13 +125,14 @@ local function run_command(ctx)
   local run = require "usage.cli.run"
   local cmd = ctx.cmd
   if ctx.options["dry-run"] then
-    io.stdout:write(require("usage.cli.dryrun").text(ctx, (cmd.calls or run.flow_calls)(ctx)))
+    io.stdout:write(cmd.dry_run and cmd.dry_run(ctx) or
+                    require("usage.cli.dryrun").text(ctx, (cmd.calls or run.flow_calls)(ctx)))
     return 0
   end
   if ctx.days_note then ctx.term:note(ctx.days_note) end
   if ctx.creds.ignored and #ctx.creds.ignored > 0 then
-    ctx.term:note("--profile " .. ctx.options.profile .. " wins over " .. table.concat(ctx.creds.ignored, ", ") ..
-                  " (set, not read)")
+    ctx.term:note("--profile " .. tostring(ctx.creds.profile or ctx.options.profile) .. " wins over " ..
+                  table.concat(ctx.creds.ignored, ", ") .. " (set, not read)")
   end
   local out, err = sink.open(ctx.options.output, failure.runtime)
   if not out then failure.runtime(err) end

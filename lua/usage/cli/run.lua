@@ -38,7 +38,14 @@ end
 -- the client of a run (made once), from the credentials and the connection flags
 function M.client(ctx)
   if ctx.client then return ctx.client end
-  local creds, o = ctx.creds, ctx.options
+  ctx.client = M.new_client(ctx, ctx.creds)
+  return ctx.client
+end
+
+-- new_client(ctx, creds) -> a client from these credentials and the connection flags (a command over
+-- several orgs makes one per org)
+function M.new_client(ctx, creds)
+  local o = ctx.options
   if creds.missing then failure.usage(creds.missing, ctx.cmd.name) end
   -- (the library keeps its other poll settings, and raises max_interval to a longer first interval)
   local poll = (o["poll-interval"] or o["poll-timeout"]) and { interval = o["poll-interval"], timeout = o["poll-timeout"] }
@@ -52,7 +59,6 @@ function M.client(ctx)
     failure.usage(tostring(c):gsub("^[^\n]-:%d+: ", ""):gsub("^usage%.new: ", ""), ctx.cmd.name)
   end
   ctx.term:redact_with(c.redact)
-  ctx.client = c
   return c
 end
 

@@ -25,6 +25,7 @@ M.compute = method.compute
 M.span = source.span
 M.job_body = source.job_body
 M.fetch = source.fetch
+M.rows = source.rows             -- rows(span): an accumulator of aggregates rows -> the input of compute
 M.known = days.known
 M.DEFAULTS = method.DEFAULTS
 

@@ -33,6 +33,52 @@ function M.job_body(span)
            metrics = { "Requests" } }
 end
 
+local Rows = {}
+Rows.__index = Rows
+
+--[[ rows(span) -> an accumulator of the rows an aggregates job (by day and OAuth client) gives for the days
+  of `span`: acc:add_rows(page) normalizes and sums them per (date, client), acc:input(jobs) -> the input of
+  compute (see fetch). Rows of any grouping that includes the day and the client fit (extra dimensions and
+  counts are summed away), so another job that reads these days (usage.prometheus.collect) feeds it too.
+]]
+function M.rows(span)
+  if type(span) ~= "table" or type(span.first) ~= "string" or type(span.last) ~= "string" then
+    error("usage.forecast.rows: expects a span of days (forecast.span(now))", 2)
+  end
+  return setmetatable({ span = span, sums = {}, out = {}, read = 0, outside = 0 }, Rows)
+end
+
+function Rows:add_rows(page)
+  local span, sums, out = self.span, self.sums, self.out
+  for i = 1, #page do
+    local r = rows_mod.normalize(page[i])
+    self.read = self.read + 1
+    if not r.date or r.requests < 0 then
+      out[#out + 1] = r -- compute counts it as a row without a valid date or count
+    elseif r.date < span.first or r.date > span.last then
+      self.outside = self.outside + 1
+    else
+      local key = r.date .. "\0" .. (r.client_id or "") .. "\0" .. (r.client_id and "" or (r.client_name or ""))
+      local s = sums[key]
+      if not s then
+        s = { date = r.date, client_id = r.client_id, client_name = r.client_name, requests = 0 }
+        sums[key] = s
+        out[#out + 1] = s
+      end
+      if r.client_name then s.client_name = r.client_name end
+      s.requests = s.requests + r.requests
+    end
+  end
+  return self
+end
+
+function Rows:input(jobs, interval_text)
+  local span = self.span
+  return { rows = self.out, known = { first = span.first, last = span.last }, span = span,
+           source = { kind = "api", jobs = jobs, interval = interval_text or span.jobs, rows = self.read,
+                      outside = self.outside } }
+end
+
 --[[ fetch(client, opts) -> input | nil, err
   client   a usage client (usage.new)
   opts     now (default the clock), on_progress, page_size, headers (passed to client:aggregates)
@@ -49,34 +95,14 @@ function M.fetch(client, opts)
   local span = M.span(opts.now)
   local pager = client:aggregates(M.job_body(span), { on_progress = opts.on_progress, page_size = opts.page_size,
                                                       headers = opts.headers })
-  local sums, out, read, outside = {}, {}, 0, 0
+  local acc = M.rows(span)
   while true do
     local page, err = pager:next_page()
     if page == nil then return nil, err end
     if page == false then break end
-    for i = 1, #page do
-      local r = rows_mod.normalize(page[i])
-      read = read + 1
-      if not r.date or r.requests < 0 then
-        out[#out + 1] = r -- compute counts it as a row without a valid date or count
-      elseif r.date < span.first or r.date > span.last then
-        outside = outside + 1
-      else
-        local key = r.date .. "\0" .. (r.client_id or "") .. "\0" .. (r.client_id and "" or (r.client_name or ""))
-        local s = sums[key]
-        if not s then
-          s = { date = r.date, client_id = r.client_id, client_name = r.client_name, requests = 0 }
-          sums[key] = s
-          out[#out + 1] = s
-        end
-        if r.client_name then s.client_name = r.client_name end
-        s.requests = s.requests + r.requests
-      end
-    end
+    acc:add_rows(page)
   end
-  return { rows = out, known = { first = span.first, last = span.last }, span = span,
-           source = { kind = "api", jobs = pager.jobs, interval = span.jobs, rows = read,
-                       outside = outside } }
+  return acc:input(pager.jobs)
 end
 
 return M
