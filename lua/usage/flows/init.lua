@@ -402,7 +402,7 @@ local function new_reader(port, flow, ids, body, opts, pager)
     pager.id = pager.id or redact:text(id)
     pager.state = "polling"
     pager:progress("submitted")
-    local call = fetch(function(size) return { pageSize = size } end)
+    local call = fetch(function(size) return { pageSize = E.pageSize.wire(size) } end)
     local data, err = poll(port, rt, flow, function() return sized(pager, call) end, opts.poll, on_status, id,
                            opts.job ~= nil)
     if not data then return nil, err end
@@ -419,7 +419,7 @@ local function new_reader(port, flow, ids, body, opts, pager)
       local call
       if flow.kind == "cursor" then
         local cursor = r.cursor
-        call = fetch(function(size) return { pageSize = size, after = cursor } end)
+        call = fetch(function(size) return { pageSize = E.pageSize.wire(size), after = cursor } end)
       else
         call = fetch()
       end
