@@ -88,7 +88,11 @@ describe("genesys-usage metrics", function()
     assert(nginx.run("mkdir -p " .. nginx.sh_quote(t:path(".gc"))))
   end)
   teardown(fixture.stop)
-  local function profiles(text) nginx.write_file(t:path(".gc/config.toml"), text) end
+  -- the profile file, private as gc writes it (0600: a file open to others gets a warning line on stderr)
+  local function profiles(text)
+    nginx.write_file(t:path(".gc/config.toml"), text)
+    assert(nginx.run("chmod 600 " .. nginx.sh_quote(t:path(".gc/config.toml"))))
+  end
 
   it("passes promtool check metrics and holds both periods, the collector's and the client's figures", function()
     local path = t:path("usage.prom")
