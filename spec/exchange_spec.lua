@@ -311,6 +311,24 @@ describe("usage.http.exchange", function()
       assert.equal(5, r.connect_timeout)
     end)
 
+    it("plain GETs share one header table per token; per-call headers and bodies get their own", function()
+      local ex, _, redact = new()
+      local a = auth_mod.new { access_token = TOKEN, redact = redact }
+      local rt = script.runtime():answer(OK, OK, OK, OK)
+      assert(ex:run(rt, REQ, GET, a))
+      assert(ex:run(rt, { url = REQ.url, path = REQ.path, headers = { ["x-one"] = "1" } }, GET, a))
+      assert(ex:run(rt, REQ, GET, a))
+      assert(ex:run(rt, { url = REQ.url, path = REQ.path, body = "{}" }, POST, a))
+      local h = {}
+      for i, r in ipairs(rt.requests) do h[i] = r.headers end
+      assert.equal(h[1], h[3])
+      assert.equal("1", h[2]["x-one"])
+      assert.is_nil(h[3]["x-one"])
+      assert.is_nil(h[1]["content-type"])
+      assert.equal("application/json", h[4]["content-type"])
+      for i = 1, 4 do assert.equal("Bearer " .. TOKEN, h[i].authorization) end
+    end)
+
     it("counts requests, retries, 429s and logins", function()
       local ex, stats = new()
       local rt = script.runtime():answer({ status = 429 }, OK)

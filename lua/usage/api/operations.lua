@@ -155,7 +155,19 @@ local function path_parts(path)
   return parts
 end
 
-local encode = core.percent_encode
+local percent_encode = core.percent_encode
+-- a path argument percent-encoded; the last few remembered (polls and pages repeat their ids)
+local encoded, encoded_count = {}, 0
+local function encode(a)
+  local e = encoded[a]
+  if e then return e end
+  e = percent_encode(a)
+  if #a <= 64 then
+    if encoded_count >= 64 then encoded, encoded_count = {}, 0 end
+    encoded[a], encoded_count = e, encoded_count + 1
+  end
+  return e
+end
 
 -- build_path(a, b) of an operation: a and b in the order of the SDK's arguments (at most two here), each
 -- percent-encoded

@@ -39,11 +39,20 @@ local function a_type(t) return (t:match("^[aeiou]") and "an " or "a ") .. t end
 
 local TYPES = {}
 
+-- the ids seen good lately (a call polls or pages with the same ids again and again); at most GOOD_IDS
+local GOOD_IDS = 256
+local good_ids, good_count = {}, 0
+
 function TYPES.id(_, v)
+  if good_ids[v] then return v end
   if type(v) ~= "string" then return nil, "must be a string, got " .. type(v) end
   if v == "" or v == "." or v == ".." then return nil, format("must be a real id, got %q", v) end
   if #v > limits.MAX_ID or find(v, "%c") then
     return nil, format("contains control characters or is longer than %d", limits.MAX_ID)
+  end
+  if #v <= 64 then
+    if good_count >= GOOD_IDS then good_ids, good_count = {}, 0 end
+    good_ids[v], good_count = true, good_count + 1
   end
   return v
 end
@@ -241,7 +250,8 @@ end
 local function entry(name, e)
   e.name = name
   assert(TYPES[e.type], name)
-  e.check = function(v) return check(e, v) end
+  local typed = TYPES[e.type]
+  e.check = e.extra and function(v) return check(e, v) end or function(v) return typed(e, v) end
   e.wire = (e.type == "integer") and function(v) return format("%d", v) end or function(v) return v end
   if e.flag then e.convert = converter(e) end
   return e
@@ -420,13 +430,17 @@ local function fail(sig, message)
   error(format("usage: %s: %s", sig.name, message), 4) -- (fail, check, the method: the caller of the method)
 end
 
--- sig:check(...) -> ids (array), body, opts (a checked copy; {} when none): the arguments of a call, in
--- their places (ids..., [body], [opts]); raises at the caller of the method on a wrong one
+local NONE = setmetatable({}, { __newindex = function() error("usage: the options of a call are read only", 2) end })
+
+-- sig:check(...) -> ids (array), body, opts (a checked copy; an empty read-only table when none): the
+-- arguments of a call, in their places (ids..., [body], [opts]); raises at the caller of the method on a
+-- wrong one
 function Signature:check(...)
-  local n = #self.ids
+  local entries = self.ids
+  local n = #entries
   local ids = { ... }
   for i = 1, n do
-    local v, why = self.ids[i].check(ids[i])
+    local v, why = entries[i].check(ids[i])
     if v == nil then fail(self, format("argument #%d '%s' %s", i, self.id_names[i], why)) end
   end
   local body, given
@@ -436,8 +450,9 @@ function Signature:check(...)
     given = ids[n + 1]
   end
   for i = n + 1, #ids do ids[i] = nil end
-  local opts = {}
+  local opts = NONE
   if given ~= nil then
+    opts = {}
     if type(given) ~= "table" then
       fail(self, format("the options argument must be a table, got %s", type(given)))
     end

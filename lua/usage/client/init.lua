@@ -25,7 +25,6 @@ M.VERSION = "0.2.0"
 
 local Client = {}
 Client.__index = Client
-M.Client = Client
 
 -- the token request, as the exchange sees it: asking for a token again is harmless, so broken answers
 -- are retried like those of GETs
@@ -140,8 +139,8 @@ local function call(self, op, ids, query, body, headers, url, limits)
   local rt, why = runtime.current()
   if not rt then return nil, why end
   return self.exchange:run(rt, {
-    url = url or (self.base_url .. path .. query_string(query)), path = path, body = text, headers = headers,
-    limits = limits,
+    url = url or (query and (self.base_url .. path .. query_string(query)) or (self.base_url .. path)), path = path,
+    body = text, headers = headers, limits = limits,
   }, op, self.auth)
 end
 
@@ -195,7 +194,7 @@ end
 
 local function define(name, signature, run)
   local method = function(self, ...)
-    check_self(self, name)
+    if getmetatable(self) ~= Client then check_self(self, name) end -- (raises)
     local ids, body, opts = signature:check(...)
     return run(self, ids, body, opts)
   end
@@ -205,12 +204,16 @@ end
 
 -- an operation: its answer as a redacted copy when it may hold a secret
 local function operation(op)
+  local names = op.query_names
   return function(self, ids, body, opts)
     local query
-    for q, e in pairs(op.query) do
-      if opts[q] ~= nil then
-        query = query or {}
-        query[q] = e.wire(opts[q])
+    if next(opts) ~= nil then
+      for i = 1, #names do
+        local q = names[i]
+        if opts[q] ~= nil then
+          query = query or {}
+          query[q] = op.query[q].wire(opts[q])
+        end
       end
     end
     local data, err, meta = call(self, op, ids, query, body, opts.headers)

@@ -21,6 +21,8 @@ local limits = require "usage.api.limits"
 
 local M = {}
 
+local byte = string.byte
+
 ---------------------------------------------------------------------------------------------------
 -- retry policy, as data: the first rule that matches a failure decides; no rule, no retry.
 --   transport  set of transport codes (a failure before any HTTP status)
@@ -97,14 +99,13 @@ local DEFAULT_CODES = {
 }
 
 -- meta.headers and meta.ratelimit are built on first use from the raw header block the transport returns:
--- most callers never look at them.
-local raw_headers_of = setmetatable({}, { __mode = "k" })
-
-local meta_mt = {
-  __index = function(meta, key)
+-- most callers never look at them. The block waits in the meta's own metatable (no weak table for the
+-- collector to walk on every cycle).
+local function meta_index(meta, key)
     if key == "headers" then
-      local headers = core.parse_headers(raw_headers_of[meta] or "")
-      raw_headers_of[meta] = nil
+      local mt = getmetatable(meta)
+      local headers = core.parse_headers(mt.raw or "")
+      mt.raw = nil
       rawset(meta, "headers", headers)
       return headers
     elseif key == "ratelimit" then
@@ -120,13 +121,10 @@ local meta_mt = {
       return figures
     end
     return nil
-  end,
-}
+end
 
 local function new_meta(fields, raw)
-  local meta = setmetatable(fields, meta_mt)
-  raw_headers_of[meta] = raw
-  return meta
+  return setmetatable(fields, { __index = meta_index, raw = raw })
 end
 
 -- the error of a non-2xx answer (body: the raw text)
@@ -160,7 +158,7 @@ end
 -- the data of a 2xx answer, or nil, err
 local function success(redact, op, status, body, limits)
   if status == 202 and not body:find("%S") then return {} end -- "still running", without a body
-  if not body:find("^%s*{") then
+  if byte(body, 1) ~= 123 and not body:find("^%s*{") then -- ("{" first: the usual answer, no pattern)
     return nil, errors.new { status = status, code = "bad_json", message = "the response is not a JSON object" }
   end
   local decoded, why, kind = json.decode(body, limits and limits.max_values)
@@ -208,10 +206,18 @@ local function transport_request(self, req, op, token)
   local t = self.timeouts
   local max_size = t.max_size
   if req.limits and req.limits.max_size and req.limits.max_size < max_size then max_size = req.limits.max_size end
-  local headers = { accept = "application/json" }
-  for k, v in pairs(req.headers or {}) do headers[k] = v end
-  if token then headers.authorization = "Bearer " .. token end
-  if req.body and not headers["content-type"] then headers["content-type"] = "application/json" end
+  local headers
+  if not req.headers and not req.body and token and token == self.plain_token then
+    headers = self.plain_headers -- the same headers as the last plain request with this token (read only)
+  else
+    headers = { accept = "application/json" }
+    if req.headers then
+      for k, v in pairs(req.headers) do headers[k] = v end
+    end
+    if token then headers.authorization = "Bearer " .. token end
+    if req.body and not headers["content-type"] then headers["content-type"] = "application/json" end
+    if not req.headers and not req.body and token then self.plain_token, self.plain_headers = token, headers end
+  end
   return { method = op.method ~= "GET" and op.method or nil, url = req.url, headers = headers, body = req.body,
            timeout = t.timeout, connect_timeout = t.connect_timeout, max_size = max_size, raw_headers = true }
 end
@@ -232,7 +238,7 @@ function Exchange:run(rt, req, op, auth)
         if not ok then return nil, lerr end
       end
     end
-    local t0 = rt.now()
+    local t0 = self.logger and rt.now()
     local status, raw, body, correlation_id, retry_after = rt.request(self.transport, transport_request(self, req, op, token))
     local now = rt.now()
     stats.requests = stats.requests + 1
@@ -253,8 +259,12 @@ function Exchange:run(rt, req, op, auth)
       meta = { attempts = retries + 1, elapsed = now - started }
     else
       if status == 429 then stats.responses_429 = stats.responses_429 + 1 end
-      if redact:holds(raw) then raw = redact:text(raw) end
-      correlation_id = correlation_id and redact:text(correlation_id)
+      if redact:holds(raw) then
+        raw = redact:text(raw)
+        correlation_id = correlation_id and redact:text(correlation_id)
+      elseif correlation_id and redact.short then -- (a short secret is redacted only as a whole value)
+        correlation_id = redact:text(correlation_id)
+      end
       meta = new_meta({ status = status, correlation_id = correlation_id, attempts = retries + 1,
                         elapsed = now - started,
                         retry_after = retry_after and core.parse_retry_after(retry_after, core.time()) or nil }, raw)
