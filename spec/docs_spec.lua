@@ -68,6 +68,27 @@ describe("docs", function()
     assert.truthy(tostring(err):find("'no_such_option' is unknown", 1, true), tostring(err))
   end)
 
+  it("the repository stands alone: no file points at the references outside it (docs/service.md instead)", function()
+    -- (the names are built here, so that this file does not name them itself)
+    local names = { "API" .. "-FACTS", "API" .. "_FACTS", "DESIGN" .. ".md", "/work/" .. "shared" }
+    local p = io.popen("git ls-files 2>/dev/null || find . -type f -not -path './.git/*' -not -path './build/*' | sed 's#^\\./##'")
+    local hits, n = {}, 0
+    for path in p:lines() do
+      if not path:match("^fuzz/corpus/") then
+        local text = read_file(path)
+        if text then
+          n = n + 1
+          for _, name in ipairs(names) do
+            if text:find(name, 1, true) then hits[#hits + 1] = path .. ": " .. name end
+          end
+        end
+      end
+    end
+    p:close()
+    assert.is_true(n > 100, n)
+    assert.same({}, hits)
+  end)
+
   it("examples/quickstart.lua runs against the fake cloud #integration", function()
     local H = require "helper"
     local fake = H.start()

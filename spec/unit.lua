@@ -26,6 +26,7 @@ return {
     "spec/pager_spec.lua",            -- and the transport's session pool
     "spec/flows_port_spec.lua",
     "spec/profiles_spec.lua",         -- its example run is #integration
+    "spec/exports_spec.lua",
     "spec/docs_spec.lua",              -- the quickstart run is #integration
     "spec/cli_profile_spec.lua",       -- the TOML reader; the --profile runs are #integration
     "spec/prometheus_spec.lua",        -- promtool, no server
