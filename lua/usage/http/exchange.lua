@@ -98,33 +98,32 @@ local DEFAULT_CODES = {
   [504] = "request.timeout",
 }
 
--- meta.headers and meta.ratelimit are built on first use from the raw header block the transport returns:
--- most callers never look at them. The block waits in the meta's own metatable (no weak table for the
--- collector to walk on every cycle).
-local function meta_index(meta, key)
-    if key == "headers" then
-      local mt = getmetatable(meta)
-      local headers = core.parse_headers(mt.raw or "")
-      mt.raw = nil
-      rawset(meta, "headers", headers)
-      return headers
-    elseif key == "ratelimit" then
-      local h = meta.headers
-      local count, allowed, reset = h["inin-ratelimit-count"], h["inin-ratelimit-allowed"], h["inin-ratelimit-reset"]
-      if not (count or allowed or reset) then return nil end
-      local figures = {
-        count = count and core.parse_uint(count) or nil,
-        allowed = allowed and core.parse_uint(allowed) or nil,
-        reset = reset and core.parse_uint(reset) or nil,
-      }
-      rawset(meta, "ratelimit", figures)
-      return figures
-    end
-    return nil
+-- meta.headers and meta.ratelimit are built on first use from meta.raw_headers, the header block as the
+-- transport returned it (redacted): most callers never look at them.
+local meta_mt = {}
+function meta_mt.__index(meta, key)
+  if key == "headers" then
+    local headers = core.parse_headers(rawget(meta, "raw_headers") or "")
+    rawset(meta, "headers", headers)
+    return headers
+  elseif key == "ratelimit" then
+    local h = meta.headers
+    local count, allowed, reset = h["inin-ratelimit-count"], h["inin-ratelimit-allowed"], h["inin-ratelimit-reset"]
+    if not (count or allowed or reset) then return nil end
+    local figures = {
+      count = count and core.parse_uint(count) or nil,
+      allowed = allowed and core.parse_uint(allowed) or nil,
+      reset = reset and core.parse_uint(reset) or nil,
+    }
+    rawset(meta, "ratelimit", figures)
+    return figures
+  end
+  return nil
 end
 
 local function new_meta(fields, raw)
-  return setmetatable(fields, { __index = meta_index, raw = raw })
+  fields.raw_headers = raw
+  return setmetatable(fields, meta_mt)
 end
 
 -- the error of a non-2xx answer (body: the raw text)
