@@ -329,6 +329,26 @@ describe("usage.http.exchange", function()
       for i = 1, 4 do assert.equal("Bearer " .. TOKEN, h[i].authorization) end
     end)
 
+    it("on the blocking runtime one transport table serves the calls; a call nested in another gets its own", function()
+      local ex = new()
+      local rt = script.runtime()
+      rt.name = "blocking" -- (the table is reused only there: nothing else runs while the C core has it)
+      local other = { url = "https://api.test/api/v2/other", path = "/api/v2/other" }
+      local outer_url
+      rt:answer(function(req)
+        -- a call made while this one's request is under way (a callback that yielded to another coroutine)
+        assert(ex:run(rt, other, GET))
+        outer_url = req.url
+        return OK
+      end, OK, OK)
+      assert(ex:run(rt, REQ, GET))
+      assert.equal(REQ.url, outer_url)                 -- the nested call did not write into it
+      assert.are_not.equal(rt.requests[1], rt.requests[2])
+      assert.equal(other.url, rt.requests[2].url)
+      assert(ex:run(rt, REQ, GET))
+      assert.equal(rt.requests[1], rt.requests[3])     -- the next call reuses the first table
+    end)
+
     it("counts requests, retries, 429s and logins", function()
       local ex, stats = new()
       local rt = script.runtime():answer({ status = 429 }, OK)

@@ -228,6 +228,12 @@ local function marker(model)
   return mark
 end
 
+-- array_marker(model_name) -> function(value, array_mt) | false (the model holds no array; nil: no such model)
+function M.array_marker(model_name)
+  local model = M.models[model_name]
+  return model and marker(model)
+end
+
 -- Give empty arrays of a decoded response their array marker (so they encode back as []).
 function M.mark_arrays(model_name, value, array_mt)
   local model = M.models[model_name]

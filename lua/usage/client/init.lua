@@ -34,7 +34,7 @@ local port_of -- (below: the port of a client)
 
 function M.new(opts)
   local s = options.settle(opts, 2)
-  local self = setmetatable({ settings = s }, Client)
+  local self = setmetatable({ settings = s, request = {} }, Client)
   self.base_url, self.login_url, self.origin = s.base_url, s.login_url, s.origin
   self.base_path = (core.parse_url(s.base_url .. "/").path or "/"):gsub("/$", "")
   self.stats_table = { requests = 0, retries = 0, logins = 0, responses_429 = 0 }
@@ -138,10 +138,15 @@ local function call(self, op, ids, query, body, headers, url, limits)
   end
   local rt, why = runtime.current()
   if not rt then return nil, why end
-  return self.exchange:run(rt, {
-    url = url or (query and (self.base_url .. path .. query_string(query)) or (self.base_url .. path)), path = path,
-    body = text, headers = headers, limits = limits,
-  }, op, self.auth)
+  -- (on the blocking runtime one call runs at a time: one request table serves them all, unless a callback
+  -- of the call yielded to another coroutine that calls again; a coroutine runtime: a table each call)
+  local req = self.request
+  if rt.name ~= "blocking" or req.busy then req = {} else req.busy = true end
+  req.url = url or (query and (self.base_url .. path .. query_string(query)) or (self.base_url .. path))
+  req.path, req.body, req.headers, req.limits = path, text, headers, limits
+  local data, err, meta = self.exchange:run(rt, req, op, self.auth)
+  req.busy = nil
+  return data, err, meta
 end
 
 -- Is path (as libcurl will send it, raw dot segments already resolved) under the API's base path? A "/"

@@ -154,6 +154,9 @@ local function http_error(redact, op, status, body, correlation_id, retry_after)
   }
 end
 
+-- the array marker of each response model (models.array_marker), once looked up
+local markers = {}
+
 -- the data of a 2xx answer, or nil, err
 local function success(redact, op, status, body, limits)
   if status == 202 and not body:find("%S") then return {} end -- "still running", without a body
@@ -176,7 +179,14 @@ local function success(redact, op, status, body, limits)
                              message = "the response is not valid JSON: " .. tostring(why or type(decoded)) }
   end
   redact:mark(decoded, body)
-  if op.response and not json.marks_arrays then models.mark_arrays(op.response, decoded, json.array_mt) end
+  if op.response and not json.marks_arrays then
+    local mark = markers[op.response]
+    if mark == nil then
+      mark = models.array_marker(op.response) or false
+      markers[op.response] = mark
+    end
+    if mark then mark(decoded, json.array_mt) end
+  end
   return decoded
 end
 
@@ -189,7 +199,7 @@ Exchange.__index = Exchange
 function M.new(cfg)
   return setmetatable({
     transport = cfg.transport, timeouts = cfg.timeouts, retry = cfg.retry, limiter = cfg.limiter,
-    redact = cfg.redact, logger = cfg.logger, stats = cfg.stats,
+    redact = cfg.redact, logger = cfg.logger, stats = cfg.stats, scratch = {},
   }, Exchange)
 end
 
@@ -201,7 +211,7 @@ function Exchange:log(level, message, fields)
 end
 
 -- the transport's request table of one attempt
-local function transport_request(self, req, op, token)
+local function transport_request(self, req, op, token, scratch)
   local t = self.timeouts
   local max_size = t.max_size
   if req.limits and req.limits.max_size and req.limits.max_size < max_size then max_size = req.limits.max_size end
@@ -217,8 +227,13 @@ local function transport_request(self, req, op, token)
     if req.body and not headers["content-type"] then headers["content-type"] = "application/json" end
     if not req.headers and not req.body and token then self.plain_token, self.plain_headers = token, headers end
   end
-  return { method = op.method ~= "GET" and op.method or nil, url = req.url, headers = headers, body = req.body,
-           timeout = t.timeout, connect_timeout = t.connect_timeout, max_size = max_size, raw_headers = true }
+  -- the blocking runtime hands the table to the C core and is done with it when the call returns: one table
+  -- per exchange serves every attempt there (a coroutine runtime may hold several at once: a new one each)
+  local treq = self.scratch
+  if not scratch or treq.busy then treq = {} else treq.busy = true end
+  treq.method, treq.url, treq.headers, treq.body = op.method ~= "GET" and op.method or nil, req.url, headers, req.body
+  treq.timeout, treq.connect_timeout, treq.max_size, treq.raw_headers = t.timeout, t.connect_timeout, max_size, true
+  return treq
 end
 
 function Exchange:run(rt, req, op, auth)
@@ -238,7 +253,9 @@ function Exchange:run(rt, req, op, auth)
       end
     end
     local t0 = self.logger and rt.now()
-    local status, raw, body, correlation_id, retry_after = rt.request(self.transport, transport_request(self, req, op, token))
+    local treq = transport_request(self, req, op, token, rt.name == "blocking")
+    local status, raw, body, correlation_id, retry_after = rt.request(self.transport, treq)
+    treq.busy = nil
     local now = rt.now()
     stats.requests = stats.requests + 1
     if op.login then stats.logins = stats.logins + 1 end
