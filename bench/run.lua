@@ -110,6 +110,21 @@ if not js_ok then note("bench: the JavaScript SDK is skipped: %s", tostring(js_w
 -- the server
 
 local fake = fakecloud.start { gzip = false }
+
+-- the CPU time the fake's nginx processes (master and worker) have used, in seconds (schedstat: nanoseconds)
+local function server_cpu()
+  local total = 0
+  local p = io.popen("ps -o pid= --ppid " .. fake.pid .. " 2>/dev/null; echo " .. fake.pid)
+  for pid in p:lines() do
+    local f = io.open("/proc/" .. pid:match("%d+") .. "/schedstat")
+    if f then
+      total = total + (tonumber(f:read("*l"):match("^(%d+)")) or 0) / 1e9
+      f:close()
+    end
+  end
+  p:close()
+  return total
+end
 local ok, err = pcall(function()
   fake:config { log = false, lifecycle = { polls = 0 } }
   local token = fake:token("demo", 86400)
@@ -145,11 +160,15 @@ local ok, err = pcall(function()
     local runs = {}
     for rep = 1, opts.reps do
       for _, ct in ipairs(contenders) do
+        local s0 = server_cpu()
         local r = measure(ct.cmd)
-        runs[ct.name] = runs[ct.name] or { rps = {}, cpu = {} }
+        local server = (server_cpu() - s0) / r.requests * 1e6
+        runs[ct.name] = runs[ct.name] or { rps = {}, cpu = {}, server = {} }
         table.insert(runs[ct.name].rps, r.requests / r.seconds)
         table.insert(runs[ct.name].cpu, r.cpu / r.requests * 1e6)
-        note("get rep %d %-28s %8.0f req/s", rep, ct.name, r.requests / r.seconds)
+        table.insert(runs[ct.name].server, server)
+        note("get rep %d %-28s %8.0f req/s, CPU %5.1f + server %5.1f us/request", rep, ct.name, r.requests / r.seconds,
+             r.cpu / r.requests * 1e6, server)
       end
     end
     -- ratios are taken within each repetition (neighbours in time share the machine's state) and
@@ -159,6 +178,16 @@ local ok, err = pcall(function()
       for i, r in ipairs(runs[name].rps) do xs[i] = r / runs[base_name].rps[i] end
       return median(xs)
     end
+    -- the same ratio from CPU time: a request costs its client's CPU plus the server's (one connection, one
+    -- request at a time), which the other processes of a shared machine do not change the way they change
+    -- wall time
+    local function cpu_ratio(name, base_name)
+      local xs = {}
+      for i in ipairs(runs[name].cpu) do
+        xs[i] = (runs[base_name].cpu[i] + runs[base_name].server[i]) / (runs[name].cpu[i] + runs[name].server[i])
+      end
+      return median(xs)
+    end
     local js_name = "JavaScript SDK 262.0.0"
     say("## Sequential GETs of a small result")
     say("")
@@ -166,11 +195,12 @@ local ok, err = pcall(function()
         "(the JS SDK %d), one kept-alive connection. Ratios: median over the repetitions of the ratio " ..
         "within each repetition.", #res.results, #body, n, math.floor(n / 4))
     say("")
-    say("| contender | req/s | CPU µs/request | req/s vs libcurl | req/s vs JS SDK |")
-    say("|---|---:|---:|---:|---:|")
+    say("| contender | req/s | CPU µs/request | server CPU µs/request | req/s vs libcurl | the same from CPU time | req/s vs JS SDK |")
+    say("|---|---:|---:|---:|---:|---:|---:|")
     for _, ct in ipairs(contenders) do
-      say("| %s | %.0f | %.1f | %.2fx | %s |", ct.name, median(runs[ct.name].rps), median(runs[ct.name].cpu),
-          ratio(ct.name, contenders[1].name), js_ok and string.format("%.2fx", ratio(ct.name, js_name)) or "skipped")
+      say("| %s | %.0f | %.1f | %.1f | %.2fx | %.2fx | %s |", ct.name, median(runs[ct.name].rps), median(runs[ct.name].cpu),
+          median(runs[ct.name].server), ratio(ct.name, contenders[1].name), cpu_ratio(ct.name, contenders[1].name),
+          js_ok and string.format("%.2fx", ratio(ct.name, js_name)) or "skipped")
     end
     say("")
   end

@@ -18,7 +18,6 @@ local core = require "usage.core"
 local M = {}
 
 local MARK = "[REDACTED]"
-M.MARK = MARK
 M.MIN_SECRET = 8 -- bytes
 
 local TOKEN_HISTORY = 4 -- tokens kept after they were replaced (a server may still echo an old one)
@@ -209,7 +208,17 @@ end
 -- without a secret in the raw text there is nothing to redact (the usual case: a few plain searches)
 function Redactor:mark(value, raw)
   if type(value) ~= "table" or (#self.list == 0 and not self.short) then return value end
-  if self.short or find(raw, "\\", 1, true) or self:holds(raw) then self.marked[value] = true end
+  local hit = self.short or find(raw, "\\", 1, true)
+  if not hit then
+    local probes = self.probes
+    for i = 1, #probes do
+      if find(raw, probes[i], 1, true) then
+        hit = true
+        break
+      end
+    end
+  end
+  if hit then self.marked[value] = true end
   return value
 end
 

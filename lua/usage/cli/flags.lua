@@ -12,12 +12,11 @@
 -- A flag is { name, kind, arg (metavariable or nil for a switch), doc, group, repeatable, convert =
 -- function(text) -> value | nil, message, target (body field, param or option name), aliases }.
 
-local operations = require "usage.api.operations"
 local models = require "usage.api.models"
-local flows = require "usage.flows"
-local options = require "usage.client.options"
+local limits = require "usage.api.limits"
+local params = require "usage.api.params"
 local validate = require "usage.api.validate"
-local args = require "usage.api.params"
+local flows = require "usage.flows"
 local columns = require "usage.cli.columns"
 local days = require "usage.cli.days"
 
@@ -58,8 +57,8 @@ function M.id(flag)
   return function(v)
     if v == "" or v == "." or v == ".." then return nil, format("--%s: %s is not an id", flag, quoted(v)) end
     if v:find("%c") then return nil, format("--%s: an id has no control characters", flag) end
-    if #v > args.MAX_ID then
-      return nil, format("--%s: an id has at most %d characters, this one %d", flag, args.MAX_ID, #v)
+    if #v > limits.MAX_ID then
+      return nil, format("--%s: an id has at most %d characters, this one %d", flag, limits.MAX_ID, #v)
     end
     return v
   end
@@ -196,14 +195,13 @@ local function query_flags(flow, add)
       if qname ~= "after" then -- the cursor: the pager's business
         local name = M.kebab(qname)
         local doc = (q.doc or qname):gsub("%(a string, ", "(")
-        add { name = name, kind = "query", target = operations.snake_case(qname), arg = "N", group = "query",
+        add { name = name, kind = "query", target = q.option or qname, arg = "N", group = "query",
               doc = doc, convert = q.type == "digits" and digits(name) or M.number(name, q, q.type == "integer") }
       end
     end
   end
 end
 
-local D = options.DEFAULTS
 
 -- the settings every command takes (output, credentials, connection, general)
 local function common_flags(cmd, add)
@@ -235,15 +233,15 @@ local function common_flags(cmd, add)
               "the profile's environment, else us-east-1" }
   add { name = "base-url", arg = "URL", kind = "option", group = "connection",
         doc = "API base URL, e.g. http://127.0.0.1:8089 for the fake; default GENESYS_USAGE_BASE_URL; logins go there too" }
-  add { name = "timeout", arg = "SECONDS", kind = "option", group = "connection", convert = M.number("timeout", options.spec.timeout),
-        doc = format("timeout of each HTTP request (default %g)", D.timeout) }
+  add { name = "timeout", arg = "SECONDS", kind = "option", group = "connection", convert = M.number("timeout", params.client.entries.timeout),
+        doc = format("timeout of each HTTP request (default %g)", limits.TIMEOUT) }
   add { name = "poll-interval", arg = "SECONDS", kind = "option", group = "connection",
-        convert = M.number("poll-interval", options.poll_spec.interval),
-        doc = format("first wait before polling a query, doubling up to %g s (default %g)", D.poll.max_interval,
-                     D.poll.interval) }
+        convert = M.number("poll-interval", params.poll.entries.interval),
+        doc = format("first wait before polling a query, doubling up to %g s (default %g)", limits.POLL_MAX_INTERVAL,
+                     limits.POLL_INTERVAL) }
   add { name = "poll-timeout", arg = "SECONDS", kind = "option", group = "connection",
-        convert = M.number("poll-timeout", options.poll_spec.timeout),
-        doc = format("give up on a query still running after this long (default %g)", D.poll.timeout) }
+        convert = M.number("poll-timeout", params.poll.entries.timeout),
+        doc = format("give up on a query still running after this long (default %g)", limits.POLL_TIMEOUT) }
   add { name = "quiet", short = "q", kind = "option", group = "general", doc = "no progress line and no notes on stderr" }
   add { name = "verbose", short = "v", kind = "option", group = "general",
         doc = "one line per HTTP request on stderr (method, path, status, time, correlation id; never secrets)" }
@@ -278,7 +276,7 @@ function M.for_command(cmd)
   if flow then
     body_flags(cmd, flow, add)
     query_flags(flow, add)
-    if flow.option_spec.job and not cmd.owns then -- (a command that builds its own bodies reads no given job)
+    if flow.options.job and not cmd.owns then -- (a command that builds its own bodies reads no given job)
       add { name = "job", kind = "flow", target = "job", arg = "ID", group = "target", convert = M.id("job"),
             doc = "read the results of this existing job (its id is printed when a job starts) instead of " ..
                   "submitting a new one; the days and body flags are then not needed" }

@@ -6,6 +6,7 @@
 -- signal into its exit status).
 
 local flows = require "usage.flows"
+local limits = require "usage.api.limits"
 local client_mod = require "usage.client"
 local failure = require "usage.cli.failure"
 local formats = require "usage.cli.formats"
@@ -110,7 +111,7 @@ function M.start(ctx, call)
   if #bodies > 1 then
     ctx.split = #bodies
     ctx.term:note(string.format("%s: %d days are read as %d jobs of at most %d days (the API's limit), run at once",
-                                call.name, ctx.days.count, #bodies, flows.MAX_JOB_DAYS))
+                                call.name, ctx.days.count, #bodies, limits.MAX_JOB_DAYS))
   end
   local argv, n = {}, #flow.params
   for i, p in ipairs(flow.params) do argv[i] = call.params[p] end
@@ -179,7 +180,7 @@ function M.rows(ctx, keep, seen)
     ctx.term:done()
     if started.truncated then
       ctx.term:warn(string.format("the API returns at most %s rows for a %s; the output stops there",
-                                  text.thousands(flows.SEARCH_CAP), ctx.cmd.name))
+                                  text.thousands(limits.SEARCH_CAP), ctx.cmd.name))
     end
   else
     ctx.term:done()

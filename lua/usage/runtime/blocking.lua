@@ -21,7 +21,7 @@ function rt.request(transport, req)
   local s, code, message = transport:acquire()
   if not s then return nil, code, message end
   local status, headers, body, correlation_id, retry_after = s:request(req)
-  transport:release(s)
+  transport:release(s, status ~= nil)
   return status, headers, body, correlation_id, retry_after
 end
 

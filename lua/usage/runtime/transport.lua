@@ -29,9 +29,10 @@ function Transport:acquire()
   return core.session(self.options)
 end
 
--- back to the pool, unless it is full or the session cannot take another transfer (s:usable())
-function Transport:release(s)
-  if #self.idle < MAX_IDLE and s:usable() then
+-- back to the pool, unless it is full or the session cannot take another transfer (s:usable(); known
+-- usable when a blocking transfer on it just answered)
+function Transport:release(s, answered)
+  if #self.idle < MAX_IDLE and (answered or s:usable()) then
     self.idle[#self.idle + 1] = s
   else
     s:close()

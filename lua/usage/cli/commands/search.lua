@@ -1,6 +1,6 @@
 -- genesys-usage search: usage records by simple search (postUsageSimplesearch, polled, then paged by
 -- cursor; the API stops at 20,000 rows and the command says so when it cuts there).
-local flows = require "usage.flows"
+local limits = require "usage.api.limits"
 local run = require "usage.cli.run"
 local formats = require "usage.cli.formats"
 local text = require "usage.base.text"
@@ -10,7 +10,7 @@ return {
   flow = "search",
   formats = formats.ROW_FORMATS,
   about = "Simple search of usage records, streamed page by page (the API returns at most " ..
-          text.thousands(flows.SEARCH_CAP) .. " rows).",
+          text.thousands(limits.SEARCH_CAP) .. " rows).",
   examples = {
     "--yesterday --metric Date,ClientName,Status429 --http-method POST -f ndjson",
     "--last 7d --oauth-client-name 'Bulk Export Service' --output search.csv",
