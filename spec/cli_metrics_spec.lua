@@ -88,7 +88,11 @@ describe("genesys-usage metrics", function()
     assert(nginx.run("mkdir -p " .. nginx.sh_quote(t:path(".gc"))))
   end)
   teardown(fixture.stop)
-  local function profiles(text) nginx.write_file(t:path(".gc/config.toml"), text) end
+  -- (mode 600, as a file of secrets should be: else every run warns on stderr, and a failure is two lines)
+  local function profiles(text)
+    nginx.write_file(t:path(".gc/config.toml"), text)
+    assert(nginx.run("chmod 600 " .. nginx.sh_quote(t:path(".gc/config.toml"))))
+  end
 
   it("passes promtool check metrics and holds both periods, the collector's and the client's figures", function()
     local path = t:path("usage.prom")

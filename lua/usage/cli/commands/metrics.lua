@@ -17,7 +17,7 @@ local failure = require "usage.cli.failure"
 local days_mod = require "usage.cli.days"
 local credentials = require "usage.cli.credentials"
 local dryrun = require "usage.cli.dryrun"
-local thousands = require("usage.cli.text").thousands
+local thousands = require("usage.base.text").thousands
 
 local format, concat = string.format, table.concat
 
