@@ -13,6 +13,7 @@ local usage = require "usage"
 local json = require "usage.base.json"
 local failure = require "usage.cli.failure"
 local commands = require "usage.cli.commands"
+local parser = require "usage.cli.parser"
 
 local iv = usage.interval
 local read_file = nginx.read_file
@@ -318,8 +319,17 @@ describe("genesys-usage in cron", function()
           end
           prev = line
         end
-        for i, e in ipairs(cmd.examples) do
-          check(joined[i] == "  genesys-usage " .. cmd.name .. " " .. e, r, "example " .. i .. " of " .. cmd.name)
+        -- each example, its lines joined again, is a command line the parser takes (a cut inside a word
+        -- or a quoted text would not be)
+        check(#joined >= 2, r, "fewer than 2 examples")
+        for _, line in ipairs(joined) do
+          local argv = {}
+          for w in line:gsub("^%s+", ""):gsub("'([^']*)'", function(q) return (q:gsub(" ", "\1")) end):gmatch("%S+") do
+            argv[#argv + 1] = (w:gsub("\1", " "))
+          end
+          check(table.remove(argv, 1) == "genesys-usage", r, line)
+          local good, why = parser.new(commands):parse(argv)
+          check(good, r, "an example the parser refuses: " .. line .. ": " .. tostring(why))
         end
       end
     end)

@@ -181,7 +181,7 @@ local function daily_list(daily, days, full)
   return { list = list }
 end
 
-function M.json(r, meta)
+function M.json(r, days)
   local clients, endpoints, classes = {}, {}, {}
   for i, c in ipairs(r.clients) do
     clients[i] = obj { "rank", c.rank, "oauthClientId", c.id, "oauthClientName", c.name, "requests", c.requests,
@@ -205,7 +205,7 @@ function M.json(r, meta)
   end
   local t = r.total
   return obj {
-    "command", "report", "days", { raw = formats.days_json(meta.days) }, "rankBy", r.rank_by, "only", r.only,
+    "command", "report", "days", { raw = formats.days_json(days) }, "rankBy", r.rank_by, "only", r.only,
     "totals", { raw = obj { "requests", t.requests, "status200", t.status200, "status300", t.status300,
                             "status400", t.status400, "status429", t.status429, "status500", t.status500,
                             "oauthClients", r.client_count, "endpoints", r.endpoint_count,
