@@ -7,6 +7,7 @@ package.cpath = "build/" .. (jit and "luajit" or "lua5.4") .. "/?.so;" .. packag
 local operations = require "usage.api.operations"
 local models = require "usage.api.models"
 local flows = require "usage.flows"
+local limits = require "usage.api.limits"
 
 local out = {}
 local function w(fmt, ...) out[#out + 1] = select("#", ...) > 0 and string.format(fmt, ...) or fmt end
@@ -52,9 +53,10 @@ for _, op in ipairs(operations.list) do
     w("- `%s`: a string, percent-encoded into the path (required; raises when missing, empty, `.`, `..` or holding control characters)", p)
   end
   for _, q in ipairs(op.query_names) do
-    local spec = op.query[q]
-    local range = spec.min and string.format(" from %d to %d", spec.min, spec.max) or ""
-    w("- `opts.%s`: %s%s, %s", q, spec.type == "digits" and "whole number (string or integer)" or spec.type, range, spec.doc)
+    local e = op.query[q] -- its entry of usage.api.params
+    local range = e.max and string.format(" from %d to %d", e.min, e.max)
+                  or e.digits and string.format(" from %d, at most %d digits", e.min, e.digits) or ""
+    w("- `opts.%s`: %s%s, %s", q, e.type == "digits" and "whole number (string or integer)" or e.type, range, e.doc)
   end
   w("- `opts.headers`: extra request headers (names and values strings; CR, LF and NUL refused; never `Authorization`)")
   w("- Success: [%s](#%s)", op.response, op.response:lower())
@@ -77,7 +79,7 @@ for _, flow in ipairs(flows.list) do
   if flow.body then a[#a + 1] = "body" end
   a[#a + 1] = "[opts]"
   local more = {}
-  for name in pairs(flow.option_spec) do
+  for name in pairs(flow.options) do
     if name ~= "poll" and name ~= "on_progress" and name ~= "headers" then more[#more + 1] = "`" .. name .. "`" end
   end
   table.sort(more)
@@ -88,8 +90,8 @@ for _, flow in ipairs(flows.list) do
     #more > 0 and table.concat(more, ", ") or "")
 end
 w("")
-w("Pagers: `page_size` (1..1000, default %d) is the most rows a page may hold (a page with more is a", flows.DEFAULT_PAGE_SIZE)
-w("`bad_response`); `max_pages` (default %d) the most pages of one job (more: a `bad_response`, see", flows.MAX_PAGES)
+w("Pagers: `page_size` (1..1000, default %d) is the most rows a page may hold (a page with more is a", limits.PAGE_SIZE)
+w("`bad_response`); `max_pages` (default %d) the most pages of one job (more: a `bad_response`, see", limits.MAX_PAGES)
 w("[hardening.md](hardening.md)); `job` reads an existing job again.")
 w("")
 

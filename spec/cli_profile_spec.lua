@@ -4,7 +4,7 @@
 
 local nginx = require "support.nginx"
 local support = require "support.cli"
-local toml = require "usage.cli.toml"
+local toml = require "usage.profiles.toml"
 
 local SECRET = "Pr0file-S3cret-Value"
 

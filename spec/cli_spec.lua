@@ -122,9 +122,9 @@ describe("genesys-usage", function()
 
     it("takes limits and defaults from the library", function()
       local h = ok(run { "query", "--help" }).out
-      local D = require("usage.client.options").DEFAULTS
-      assert.truthy(h:find(string.format("doubling up to %g s (default %g)", D.poll.max_interval, D.poll.interval), 1, true))
-      assert.truthy(h:find(string.format("(default %g)", D.timeout), 1, true))
+      local L = require "usage.api.limits"
+      assert.truthy(h:find(string.format("doubling up to %g s (default %g)", L.POLL_MAX_INTERVAL, L.POLL_INTERVAL), 1, true))
+      assert.truthy(h:find(string.format("(default %g)", L.TIMEOUT), 1, true))
       local r = run { "aggregates", "--last", "2d", "--page-size", "1001" }
       assert.equal(2, r.code)
       assert.truthy(r.err:find("(1.." .. operations.by_name.getUsageAggregatesQueryJob.query.pageSize.max .. ")", 1, true))

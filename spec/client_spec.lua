@@ -213,12 +213,12 @@ describe("the client", function()
     end)
 
     it("logs in again shortly before the token expires", function()
-      -- (a token is used for at least auth.MIN_LIFETIME whatever expires_in says, so that one that "expires"
-      -- at once makes no login per request; lowered here to see the refresh in a second)
-      local auth = require "usage.http.auth"
-      local floor = auth.MIN_LIFETIME
-      finally(function() auth.MIN_LIFETIME = floor end)
-      auth.MIN_LIFETIME = 1
+      -- (a token is used for at least limits.TOKEN_MIN_LIFETIME whatever expires_in says, so that one that
+      -- "expires" at once makes no login per request; lowered here to see the refresh in a second)
+      local limits = require "usage.api.limits"
+      local floor = limits.TOKEN_MIN_LIFETIME
+      finally(function() limits.TOKEN_MIN_LIFETIME = floor end)
+      limits.TOKEN_MIN_LIFETIME = 1
       fake:config { token_expires_in = 1 }
       local c = H.client(fake)
       assert(c:postUsageQuery { interval = H.I })

@@ -54,7 +54,7 @@ describe("docs", function()
       end
     end
     local accepted, m = {}, 0
-    for name in pairs(require("usage.client.options").spec) do accepted[name], m = true, m + 1 end
+    for _, name in ipairs(require("usage.api.params").client.names) do accepted[name], m = true, m + 1 end
     assert.is_true(m >= 20, m)
     for name in pairs(accepted) do assert.truthy(documented[name], name .. " is missing from the README's table") end
     for name in pairs(documented) do
@@ -66,6 +66,27 @@ describe("docs", function()
     -- the check itself can fail: an unknown option is refused as such
     local _, err = pcall(usage.new, { access_token = "t0k3n-0k", no_such_option = {} })
     assert.truthy(tostring(err):find("'no_such_option' is unknown", 1, true), tostring(err))
+  end)
+
+  it("the repository stands alone: no file points at the references outside it (docs/service.md instead)", function()
+    -- (the names are built here, so that this file does not name them itself)
+    local names = { "API" .. "-FACTS", "API" .. "_FACTS", "DESIGN" .. ".md", "/work/" .. "shared" }
+    local p = io.popen("git ls-files 2>/dev/null || find . -type f -not -path './.git/*' -not -path './build/*' | sed 's#^\\./##'")
+    local hits, n = {}, 0
+    for path in p:lines() do
+      if not path:match("^fuzz/corpus/") then
+        local text = read_file(path)
+        if text then
+          n = n + 1
+          for _, name in ipairs(names) do
+            if text:find(name, 1, true) then hits[#hits + 1] = path .. ": " .. name end
+          end
+        end
+      end
+    end
+    p:close()
+    assert.is_true(n > 100, n)
+    assert.same({}, hits)
   end)
 
   it("examples/quickstart.lua runs against the fake cloud #integration", function()

@@ -6,7 +6,7 @@
 -- retry and poll options and checked against CASE_LIMIT), never a lost or duplicated row.
 --
 -- Placing a fault at a step: each case's client has its calls of the flow's two operations (submit,
--- read) wrapped (client:_call, through which every flow request goes); the wrapper registers the fault just before the call that makes the step's request,
+-- read) wrapped (client.port.call, through which every flow request goes); the wrapper registers the fault just before the call that makes the step's request,
 -- with a `match` on the method and on the path of that very request (the execution/job id is in
 -- it, so cases can run side by side). Steps: login (the token request; the fault is registered
 -- before the case), submit, poll (first result GET, answers Queued/Running: lifecycle polls = 1),
@@ -184,17 +184,18 @@ describe("fault matrix", function()
     return usage.new(o)
   end
 
-  -- Wrap the calls of the flow's operations on this client so that on_call(kind, n, id) runs before each.
+  -- Wrap the calls of the flow's operations on this client (its port: what the flows call) so that
+  -- on_call(kind, n, id) runs before each.
   local function instrument(c, flow, on_call)
     local n = { submit = 0, read = 0 }
-    local orig = c._call
-    c._call = function(self, op, pargs, ...)
+    local orig = c.port.call
+    c.port.call = function(op, pargs, ...)
       local kind = (op.name == flow.submit and "submit") or (op.name == flow.read and "read") or nil
       if kind then
         n[kind] = n[kind] + 1
         on_call(kind, n[kind], kind == "read" and pargs[flow.id_arg] or nil)
       end
-      return orig(self, op, pargs, ...)
+      return orig(op, pargs, ...)
     end
     return n
   end

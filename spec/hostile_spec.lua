@@ -3,6 +3,7 @@
 local H = require "helper"
 local usage = require "usage"
 local core = require "usage.core"
+local limits = require "usage.api.limits"
 local hostile = require "support.hostile"
 
 local TOKEN = "tok-" .. string.rep("Zx9", 30) -- longer than the 200 characters cut below, in parts
@@ -632,14 +633,14 @@ describe("against a hostile server", function()
       check(gets() <= 26, gets() .. " pages read")
       assert.equal(25, p.page_count)
       -- the default: documented in docs/hardening.md with its arithmetic
-      assert.equal(100000, flows.MAX_PAGES)
+      assert.equal(100000, limits.MAX_PAGES)
       assert.has_error(function() client():aggregates({ interval = H.DAYS }, { max_pages = 0 }) end)
     end)
 
     it("remembers only the last CURSOR_MEMORY cursors: a longer cycle ends at max_pages", function()
-      local saved = flows.CURSOR_MEMORY
-      finally(function() flows.CURSOR_MEMORY = saved end)
-      flows.CURSOR_MEMORY = 8
+      local saved = limits.CURSOR_MEMORY
+      finally(function() limits.CURSOR_MEMORY = saved end)
+      limits.CURSOR_MEMORY = 8
       job_script [[
         return 200, nil, '{"queryStatus":"Succeeded","entities":[{"requestCount":1}],' ..
           '"nextUri":"/api/v2/usage/aggregates/query/jobs/job1?after=c' .. (state.k % 12) .. '"}'

@@ -103,6 +103,7 @@ describe("what genesys-usage metrics writes", function()
     fake, t = fixture.start()
     assert(nginx.run("mkdir -p " .. sh_quote(t:path(".gc")) .. " " .. sh_quote(t:path("textfile"))))
     write_file(t:path(".gc/config.toml"), PROFILES)
+    assert(nginx.run("chmod 600 " .. sh_quote(t:path(".gc/config.toml")))) -- (no permission warning)
   end)
   teardown(fixture.stop)
 

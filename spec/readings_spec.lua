@@ -8,7 +8,9 @@ local H = require "helper"
 local usage = require "usage"
 local json = require "usage.base.json"
 local flows = require "usage.flows"
+local limits = require "usage.api.limits"
 local operations = require "usage.api.operations"
+local params = require "usage.api.params"
 local validate = require "usage.api.validate"
 
 local iv = usage.interval
@@ -46,7 +48,7 @@ describe("right under every reading", function()
         assert.is_true(#ivs >= 3, #ivs .. " jobs")
         for i, text in ipairs(ivs) do
           local first, last = iv.covered(text, "jobs")
-          assert.is_true(last - first + 1 <= flows.MAX_JOB_DAYS)
+          assert.is_true(last - first + 1 <= limits.MAX_JOB_DAYS)
           if i < #ivs then
             if g:lower() == "month" then
               assert.equal("01", iv.date(last + 1):sub(9, 10), "job " .. i .. " ends inside a month: " .. text)
@@ -125,26 +127,38 @@ describe("right under every reading", function()
 
     local GOOD_BODY = { interval = H.DAYS }
 
+    -- the bad values of each kind of entry (usage.api.params: an entry's type)
+    local BAD = { id = BAD_IDS, digits = BAD_DAYS, integer = BAD_PAGE, headers = BAD_HEADERS }
+    -- the flows' own options, which no operation has
+    local OWN = { poll = true, on_progress = true, max_pages = true }
+
+    -- the operation of a flow that reads entry e, and where: a query key, a path parameter (its position)
+    local function operation_of(flow, e)
+      for _, op in ipairs { flow.submit_op, flow.read_op } do
+        for q, qe in pairs(op.query) do
+          if rawequal(qe, e) then return op, q end
+        end
+        for i, p in ipairs(op.params) do
+          if rawequal(params.entries[p], e) then return op, i end
+        end
+      end
+      if rawequal(e, params.entries.headers) then return flow.submit_op, "headers" end
+    end
+
     for _, flow in ipairs(flows.list) do
-      local submit, read = flow.submit_op, flow.read_op
-      it(flow.name .. " and " .. submit.name .. " / " .. read.name, function()
+      local submit = flow.submit_op
+      it(flow.name .. " and " .. submit.name .. " / " .. flow.read_op.name .. ": the same entries", function()
         local checked = 0
         local function same(what, v, a, b)
           checked = checked + 1
           assert.equal(a, b, string.format("%s %s: client:%s %s, the operation %s", what, show(v), flow.name,
                                            a and "raises" or "accepts", b and "raises" or "accepts"))
         end
-        -- path parameters: the flow's, and the id of a job it reads again (opts.job) against the read's
+        -- path parameters: the flow's own are its submit's (one list)
+        assert.equal(submit.params, flow.params)
         if #flow.params > 0 then
           for _, v in ipairs(BAD_IDS) do
             same("id", v, call_flow(flow, v or nil, GOOD_BODY, nil), call_op(submit, v or nil, GOOD_BODY, nil))
-          end
-        end
-        if flow.option_spec.job then
-          for _, v in ipairs(BAD_IDS) do
-            if v then
-              same("job", v, call_flow(flow, "client-1", nil, { job = v }), call_op(read, v, nil, nil))
-            end
           end
         end
         -- bodies
@@ -153,22 +167,22 @@ describe("right under every reading", function()
             same("body", v, call_flow(flow, "client-1", v or nil, nil), call_op(submit, "client-1", v or nil, nil))
           end
         end
-        -- query parameters: days (summary), page_size of the pagers against the read's pageSize
-        if flow.option_spec.days then
-          for _, v in ipairs(BAD_DAYS) do
-            same("days", v, call_flow(flow, "client-1", nil, { days = v }), call_op(submit, "client-1", nil, { days = v }))
+        -- every option: one the flow has of its own, or an entry one of its operations reads (the same
+        -- table), given the bad values of its kind in both places
+        for key, e in pairs(flow.options) do
+          if not OWN[key] then
+            local op, where = operation_of(flow, e)
+            assert.truthy(op, "client:" .. flow.name .. " option '" .. key .. "' is no entry of its operations")
+            local bad = assert(BAD[e.type], e.type)
+            for _, v in ipairs(bad) do
+              if type(where) == "number" then -- a path parameter of the operation (job: the read's jobId; no body)
+                if v then same(key, v, call_flow(flow, "client-1", nil, { [key] = v }), call_op(op, v, nil, nil)) end
+              else
+                same(key, v, call_flow(flow, "client-1", flow.body and GOOD_BODY or nil, { [key] = v }),
+                     call_op(op, "client-1", op.body and GOOD_BODY or nil, { [where] = v }))
+              end
+            end
           end
-        end
-        if flow.option_spec.page_size then
-          for _, v in ipairs(BAD_PAGE) do
-            same("page_size", v, call_flow(flow, "client-1", GOOD_BODY, { page_size = v }),
-                 call_op(read, "client-1", nil, { pageSize = v }))
-          end
-        end
-        -- per-call headers
-        for _, v in ipairs(BAD_HEADERS) do
-          same("headers", v, call_flow(flow, "client-1", GOOD_BODY, { headers = v }),
-               call_op(submit, "client-1", GOOD_BODY, { headers = v }))
         end
         assert.is_true(checked >= #BAD_HEADERS)
       end)

@@ -23,6 +23,30 @@ describe("usage.rows.normalize", function()
     assert.equal(0, r.status500)
   end)
 
+  it("takes the day a date starts with exactly where ^(%d%d%d%d%-%d%d%-%d%d) would, whatever the bytes", function()
+    local cases = { "2026-11-01", "2026-11-01T00:00:00Z", "2026-11-01 ", "2026-1-01", "2026/11/01", "202a-11-01",
+                    "2026-11-0", "", "-2026-11-01", "2026-11-01\0", "\0\0\0\0-\0\0-\0\0", "9999-99-99", "0000-00-00xyz",
+                    "2026-11-01" .. string.rep("x", 1000), " 2026-11-01", "２０２６-11-01" }
+    local seed = 3
+    local alphabet = "0123456789-T:Z /\0\255a"
+    for _ = 1, 3000 do -- strings near the shape: digits, dashes and a few others
+      local t = {}
+      for k = 1, 9 + seed % 5 do
+        seed = (seed * 1103515245 + 12345) % 2147483648
+        local p = (k == 5 or k == 8) and (seed % 7 == 0 and 2 or 11) or (seed % 13 == 0 and 12 + seed % 8 or 1 + seed % 10)
+        t[k] = alphabet:sub(p, p)
+      end
+      cases[#cases + 1] = table.concat(t)
+    end
+    local days = 0
+    for _, s in ipairs(cases) do
+      local want = s:match("^(%d%d%d%d%-%d%d%-%d%d)")
+      assert.equal(want, rows.normalize({ date = s }).date, string.format("%q", s))
+      if want then days = days + 1 end
+    end
+    assert.is_true(days > 100, days)
+  end)
+
   it("never raises on hostile rows: wrong types become absent or 0", function()
     for _, bad in ipairs { "x", 1, true, { oauthClient = "x", user = 5, date = 7, requestCount = "9" },
                            { requestCount = 0 / 0, status200 = math.huge, date = "not a date" } } do

@@ -5,7 +5,7 @@
 #                            the fake cloud
 #   sh spec/run.sh --unit    (make unit) the unit layer only: the files spec/unit.lua lists, without their
 #                            #integration tests, no server started (USAGE_SPEC_UNIT=1), one line per Lua
-#                            with its time
+#                            with its time; UNIT_JOBS interpreters at once (default 2)
 #   sh spec/run.sh ARGS...   busted ARGS under Lua 5.4 and LuaJIT (e.g. sh spec/run.sh spec/client_spec.lua)
 # A check that did not run is a failure: a pending test, a suite that says SKIPPED, a missing interpreter.
 set -u
@@ -20,11 +20,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
 # add the counts of a busted summary line ("A successes / B failures / C errors / D pending : T seconds")
-busted_suite() {
-  name=$1; shift
-  echo "== $name"
-  "$@" 2>&1 | tee "$tmp/out"
-  line=$(grep -E '^[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$tmp/out" | tail -n 1)
+# in the output file $2 of suite $1
+busted_count() {
+  name=$1
+  line=$(grep -E '^[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$2" | tail -n 1)
   if [ -z "$line" ]; then
     echo "!! $name: busted printed no summary (crashed?)"
     failed=$((failed + 1))
@@ -39,6 +38,13 @@ busted_suite() {
   failed=$((failed + f + e))
   pending=$((pending + p))
   suite_line="$s passed, $((f + e)) failed, $p pending"
+}
+
+busted_suite() {
+  name=$1; shift
+  echo "== $name"
+  "$@" 2>&1 | tee "$tmp/out"
+  busted_count "$name" "$tmp/out"
 }
 
 # add the counts of a line "N passed, M failed"
@@ -64,6 +70,8 @@ line_suite() {
 now() { date +%s.%N; }
 
 # the unit layer under every Lua; one summary line per interpreter at the end
+# the unit layer under every Lua, UNIT_JOBS interpreters at a time (default 2: the specs of one Lua run in
+# one process; their outputs are printed whole, in order); one summary line per interpreter at the end
 unit_layer() {
   files=$(lua5.4 -e 'for _, f in ipairs(dofile("spec/unit.lua").unit) do print(f) end') || {
     echo "!! unit layer: cannot read spec/unit.lua with lua5.4"
@@ -71,6 +79,8 @@ unit_layer() {
     return
   }
   : >"$tmp/unit-times"
+  running=0
+  ran=""
   for lua in $UNIT_LUAS; do
     core=build/$lua/usage/core.so
     if ! command -v "$lua" >/dev/null 2>&1; then
@@ -85,11 +95,26 @@ unit_layer() {
       failed=$((failed + 1))
       continue
     fi
-    t0=$(now)
-    # shellcheck disable=SC2086 # one word per file
-    busted_suite "unit layer (${lua})" env USAGE_SPEC_UNIT=1 "$lua" "$BUSTED" --exclude-tags=integration $files
-    t1=$(now)
-    echo "unit layer under $lua: $suite_line in $(echo "$t0 $t1" | awk '{ printf "%.1f", $2 - $1 }') s" >>"$tmp/unit-times"
+    ran="$ran $lua"
+    (
+      t0=$(now)
+      # shellcheck disable=SC2086 # one word per file
+      env USAGE_SPEC_UNIT=1 "$lua" "$BUSTED" --exclude-tags=integration $files >"$tmp/unit-$lua.out" 2>&1
+      t1=$(now)
+      echo "$t0 $t1" | awk '{ printf "%.1f", $2 - $1 }' >"$tmp/unit-$lua.time"
+    ) &
+    running=$((running + 1))
+    if [ "$running" -ge "${UNIT_JOBS:-2}" ]; then
+      wait
+      running=0
+    fi
+  done
+  wait
+  for lua in $ran; do
+    echo "== unit layer (${lua})"
+    cat "$tmp/unit-$lua.out"
+    busted_count "unit layer (${lua})" "$tmp/unit-$lua.out"
+    echo "unit layer under $lua: $suite_line in $(cat "$tmp/unit-$lua.time" 2>/dev/null) s" >>"$tmp/unit-times"
   done
   cat "$tmp/unit-times"
 }

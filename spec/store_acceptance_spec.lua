@@ -3,7 +3,7 @@
 -- every day equal what the API answered for that day. Under SQLite and a real PostgreSQL.
 local store = require "usage.store"
 local usage = require "usage"
-local interval = require "usage.base.interval"
+local interval = require("usage").interval -- (whole days and the window a job may start in)
 local rows_mod = require "usage.base.rows"
 local support = require "support.store"
 local cli = require "support.cli"

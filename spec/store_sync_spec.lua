@@ -98,7 +98,7 @@ for _, B in ipairs(support.backends()) do
 
     it("backfills every whole day the service serves, then fetches only the new and the last days", function()
       local s = open("backfill")
-      local first, last = interval.first_allowed_day(os.time()), today() - 1
+      local first, last = require("usage.api.window").first_allowed_day(os.time()), today() - 1
       local events = {}
       local summary = assert(s:sync(client, { org = "acme", on_progress = function(p) events[#events + 1] = p end }))
       assert.equal("ok", summary.status)

@@ -18,6 +18,15 @@ return {
     "spec/rows_spec.lua",
     "spec/lua_versions_spec.lua",
     "spec/unit_spec.lua",
+    "spec/architecture_spec.lua",     -- the require graph against docs/architecture.md
+    "spec/exchange_spec.lua",         -- the exchange, auth, ratelimit and flows on a scripted runtime
+    "spec/auth_spec.lua",
+    "spec/ratelimit_spec.lua",
+    "spec/redact_spec.lua",
+    "spec/pager_spec.lua",            -- and the transport's session pool
+    "spec/flows_port_spec.lua",
+    "spec/profiles_spec.lua",         -- its example run is #integration
+    "spec/exports_spec.lua",
     "spec/docs_spec.lua",              -- the quickstart run is #integration
     "spec/cli_profile_spec.lua",       -- the TOML reader; the --profile runs are #integration
     "spec/prometheus_spec.lua",        -- promtool, no server

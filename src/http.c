@@ -73,7 +73,8 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 static int note_field(const char *p, size_t n, const char *name, size_t name_len, size_t head_len, size_t *off,
                       size_t *len)
 {
-	if (n <= name_len || strncasecmp(p, name, name_len) != 0)
+	/* the first letter first: most lines are other fields, and then no strncasecmp is needed */
+	if (n <= name_len || ((unsigned char)p[0] | 0x20) != (unsigned char)name[0] || strncasecmp(p, name, name_len) != 0)
 		return 0;
 	size_t a = name_len, b = n;
 	while (a < b && (p[a] == ' ' || p[a] == '\t'))

@@ -203,8 +203,6 @@ int usage_header_next(const char *buf, size_t len, size_t *pos, usage_header_fie
 
 int usage_has_crlf(const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
-			return 1;
-	return 0;
+	/* libc's memchr reads many bytes a step: on every request's URL and headers, faster than a byte loop */
+	return memchr(s, '\n', n) != NULL || memchr(s, '\r', n) != NULL || memchr(s, '\0', n) != NULL;
 }

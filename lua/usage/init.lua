@@ -6,15 +6,22 @@
 -- See README.md for the whole API and docs/architecture.md for the modules.
 
 local core = require "usage.core"
-local client = require "usage.client"
-local regions = require "usage.api.regions"
-local operations = require "usage.api.operations"
-local flows = require "usage.flows"
-local models = require "usage.api.models"
 local errors = require "usage.base.errors"
 local json = require "usage.base.json"
-local runtime = require "usage.runtime"
 local interval = require "usage.base.interval"
+local regions = require "usage.api.regions"
+local models = require "usage.api.models"
+local operations = require "usage.api.operations"
+local window = require "usage.api.window"
+local runtime = require "usage.runtime"
+local flows = require "usage.flows"
+local client = require "usage.client"
+
+-- usage.interval: whole UTC days (usage.base.interval) and the window an aggregates job may start in
+-- (usage.api.window: one_year_ago, first_allowed_day, one_year, check_start, one_year_before)
+local days = {}
+for k, v in pairs(interval) do days[k] = v end
+for k, v in pairs(window) do days[k] = v end
 
 local usage = {
   _VERSION = client.VERSION,
@@ -28,7 +35,7 @@ local usage = {
   is_error = errors.is_error,
   array = json.array,
   json = json,          -- encode/decode as the client does (arrays stay arrays, counts integers)
-  interval = interval,  -- whole UTC days: days(n), yesterday(), this_month(), last_month(), month("YYYY-MM"),
+  interval = days,      -- whole UTC days: days(n), yesterday(), this_month(), last_month(), month("YYYY-MM"),
                         -- range(first, last); and parse, format, duration
 }
 

@@ -187,24 +187,53 @@ function M.status_outcome(status)
   return final[status:lower()] or "running"
 end
 
--- Give empty arrays of a decoded response their array marker (so they encode back as []).
-function M.mark_arrays(model_name, value, array_mt)
-  local model = M.models[model_name]
-  if not model or not model.holds_arrays or type(value) ~= "table" then return value end
-  for _, field in ipairs(model.array_fields) do
-    local v = value[field.name]
-    if type(v) == "table" then
-      if field.array then
-        if next(v) == nil then
-          setmetatable(v, array_mt)
-        elseif field.model and M.models[field.model].holds_arrays then
-          for _, item in ipairs(v) do M.mark_arrays(field.model, item, array_mt) end
+-- marker(model) -> function(value, array_mt) that gives the empty arrays of a decoded value of the model
+-- their array marker, or false when the model holds no array; made once per model (every answer of an
+-- operation goes through its response model's)
+local function marker(model)
+  if model.marker ~= nil then return model.marker end
+  if not model.holds_arrays then
+    model.marker = false
+    return false
+  end
+  local list = model.array_fields
+  local n = #list
+  local names, arrays, subs = {}, {}, {}
+  for i, field in ipairs(list) do
+    names[i], arrays[i] = field.name, field.array or false
+    subs[i] = field.model and M.models[field.model].holds_arrays and M.models[field.model] or false
+  end
+  local function mark(value, array_mt)
+    for i = 1, n do
+      local v = value[names[i]]
+      if type(v) == "table" then
+        local sub = subs[i]
+        if arrays[i] then
+          if next(v) == nil then
+            setmetatable(v, array_mt)
+          elseif sub then
+            local m = marker(sub)
+            for j = 1, #v do
+              local item = v[j]
+              if type(item) == "table" then m(item, array_mt) end
+            end
+          end
+        elseif sub then
+          marker(sub)(v, array_mt)
         end
-      elseif field.model then
-        M.mark_arrays(field.model, v, array_mt)
       end
     end
   end
+  model.marker = mark
+  return mark
+end
+
+-- Give empty arrays of a decoded response their array marker (so they encode back as []).
+function M.mark_arrays(model_name, value, array_mt)
+  local model = M.models[model_name]
+  if not model or type(value) ~= "table" then return value end
+  local mark = marker(model)
+  if mark then mark(value, array_mt) end
   return value
 end
 

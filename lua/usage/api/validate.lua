@@ -1,18 +1,19 @@
--- usage.api.validate: request bodies checked against usage.api.models, and strict option checking.
--- body(model, value) returns a normalized copy (arrays marked, enum spellings made canonical) or
--- nil, err naming the field and the allowed values. options(...) raises: a bad option is a
--- programmer error.
+-- usage.api.validate: request bodies checked against usage.api.models (the arguments around them are
+-- usage.api.params' business). body(model, value) returns a normalized copy (arrays marked, enum spellings
+-- made canonical) or nil, err naming the field and the allowed values: a body is data, often built from a
+-- user's input, so a wrong one is an error value, not a raise.
 
-local models = require "usage.api.models"
-local interval = require "usage.base.interval"
 local errors = require "usage.base.errors"
+local interval = require "usage.base.interval"
 local json = require "usage.base.json"
+local models = require "usage.api.models"
+local limits = require "usage.api.limits"
+local window = require "usage.api.window"
 
 local M = {}
 
 local rawlen = rawlen or function(t) return #t end -- LuaJIT: # is raw on plain tables (no __len there)
 
-local MAX_JOB_SPAN = 90 * 86400
 
 local function invalid(field, message, allowed)
   return nil, errors.new {
@@ -82,11 +83,12 @@ local function check_scalar(field, v, name, ctx)
     if not start then return invalid(name, finish) end
     if ctx.generation == "jobs" then
       if finish < start then return invalid(name, "the end is before the start") end
-      if not ctx.split and finish - start > MAX_JOB_SPAN then
-        return invalid(name, "spans more than 90 days (an aggregates job may span at most 90 days; " ..
-                             "client:aggregates splits longer intervals)")
+      if not ctx.split and finish - start > limits.MAX_JOB_DAYS * interval.DAY then
+        return invalid(name, string.format("spans more than %d days (an aggregates job may span at most %d days; " ..
+                                           "client:aggregates splits longer intervals)", limits.MAX_JOB_DAYS,
+                                           limits.MAX_JOB_DAYS))
       end
-      local ok, why, first = interval.check_start(start, ctx.now)
+      local ok, why, first = window.check_start(start, ctx.now)
       if not ok then
         local _, err = invalid(name, why)
         err.first_day = first
@@ -149,66 +151,6 @@ function M.mark_body(model_name, value)
     end
   end
   return out
-end
-
----------------------------------------------------------------------------------------------------
--- Option checking (raises). spec: key -> { type = "string"|"number"|"integer"|"boolean"|"function"|
--- "table", min =, max =, values = {...}, check = function(v) -> ok, why }.
-
--- check(opts, spec) -> true | nil, "option 'x' must be ..." (for options nested in options)
-function M.check(opts, spec)
-  if type(opts) ~= "table" then return nil, "must be a table, got " .. type(opts) end
-  for k, v in pairs(opts) do
-    local s = spec[k]
-    if not s then
-      local names = {}
-      for name in pairs(spec) do names[#names + 1] = name end
-      table.sort(names)
-      return nil, string.format("option '%s' is unknown (known: %s)", tostring(k), table.concat(names, ", "))
-    end
-    local ok = true
-    local why
-    if s.type == "integer" then
-      ok = type(v) == "number" and v == math.floor(v)
-    elseif type(s.type) == "table" then
-      ok = false
-      for _, t in ipairs(s.type) do ok = ok or type(v) == t end
-    else
-      ok = type(v) == s.type
-    end
-    if not ok then
-      local function a(t) return (t:match("^[aeiou]") and "an " or "a ") .. t end
-      why = "must be " .. (type(s.type) == "table" and table.concat(s.type, " or ") or a(s.type)) ..
-            ", got " .. type(v)
-    elseif type(v) == "number" and ((s.min and not (v >= s.min)) or (s.max and v > s.max) or v ~= v) then
-      why = "must be between " .. tostring(s.min or "-inf") .. " and " .. tostring(s.max or "inf")
-    elseif s.values and not s.values[v] then
-      local names = {}
-      for name in pairs(s.values) do names[#names + 1] = tostring(name) end
-      table.sort(names)
-      why = "must be one of " .. table.concat(names, ", ")
-    elseif s.check then
-      local good, reason = s.check(v)
-      if not good then
-        local inner, rest = tostring(reason):match("^option '([^']*)' (.*)$") -- an option of an option
-        if inner then return nil, string.format("option '%s.%s' %s", tostring(k), inner, rest) end
-        why = reason
-      end
-    end
-    if why then return nil, string.format("option '%s' %s", tostring(k), why) end
-  end
-  return true
-end
-
--- options(where, opts, spec [, level]) -> opts (or {} for nil); raises "usage: where: ..." otherwise
-function M.options(where, opts, spec, level)
-  if opts == nil then return {} end
-  local ok, why = M.check(opts, spec)
-  if not ok then
-    if type(opts) ~= "table" then why = "options must be a table, got " .. type(opts) end
-    error(string.format("usage: %s: %s", where, why), (level or 1) + 1)
-  end
-  return opts
 end
 
 return M

@@ -257,53 +257,20 @@ function M.covered(text, generation)
   return first, last
 end
 
--- one_year_before(now) -> Unix time of the same calendar date one year back, 00:00 UTC (29 February -> 28):
--- the lenient reading of the one-year limit (a date), kept for callers; the library itself takes the strict
--- one (one_year_ago, first_allowed_day, check_start)
-function M.one_year_before(now)
-  local y, m, d = civil_from_days(today(now))
-  y = y - 1
-  if m == 2 and d == 29 then d = 28 end
-  return days_from_civil(y, m, d) * DAY
-end
-
--- one_year_ago(now) -> Unix time of now minus one year, as an instant (the strict reading of "start date
--- cannot be more than a year ago"); 29 February goes to 1 March, the later of the two possible readings
-function M.one_year_ago(now)
+-- years_before(now, years [, lenient]) -> Unix time `years` calendar years before now: as an instant (the
+-- same time of day; 29 February goes to 1 March, the later of the two possible readings), or with lenient
+-- the same calendar date at 00:00 UTC (29 February goes to 28). usage.api.window reads the service's window
+-- with it.
+function M.years_before(now, years, lenient)
   now = now or os.time()
   local day = day_of(now)
   local y, m, d = civil_from_days(day)
-  y = y - 1
-  if m == 2 and d == 29 then m, d = 3, 1 end
+  y = y - years
+  if m == 2 and d == 29 then
+    if lenient then d = 28 else m, d = 3, 1 end
+  end
+  if lenient then return days_from_civil(y, m, d) * DAY end
   return days_from_civil(y, m, d) * DAY + (now - day * DAY)
-end
-
--- first_allowed_day(now) -> the day number of the first whole UTC day that starts no earlier than
--- one_year_ago(now): the first day an interval the client builds may begin with
-function M.first_allowed_day(now)
-  local t = M.one_year_ago(now)
-  local day = day_of(t)
-  if day * DAY < t then day = day + 1 end
-  return day
-end
-
--- one_year(now) -> the Days an aggregates job may cover now, read strictly: first_allowed_day(now) through
--- yesterday (364 or 365 days; the longest backfill a client can build)
-function M.one_year(now)
-  return days(M.first_allowed_day(now), today(now) - 1)
-end
-
--- check_start(start [, now]) -> true | nil, message, first_day: the strict reading of "the start cannot be
--- more than a year ago" for a start given as Unix seconds: no earlier than one_year_ago(now). The message
--- names the first whole UTC day that may start an interval (first_day, "YYYY-MM-DD").
-function M.check_start(start, now)
-  now = now or os.time()
-  local limit = M.one_year_ago(now)
-  if start >= limit then return true end
-  local first = M.date(M.first_allowed_day(now))
-  return nil, string.format("starts on %s, more than a year ago: an aggregates job may start at most one year " ..
-                            "ago (read strictly: not before %s, now minus one year), so the first whole day it can " ..
-                            "use is %s", M.format(start, start % DAY == 0), M.format(limit), first), first
 end
 
 -- split(first, last, max_days [, granularity]) -> array of { first, last } day numbers: consecutive spans

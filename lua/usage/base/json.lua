@@ -190,18 +190,4 @@ function M.encode(v)
   return concat(buf, "", 1, n)
 end
 
--- encode_join(values, sep [, first, last]) -> the JSON texts of values[first..last] joined by sep,
--- built as one string (use it for batches of rows: see the note above encode_into).
-function M.encode_join(values, sep, first, last)
-  local buf, n = {}, 0
-  for i = first or 1, last or #values do
-    if n > 0 then
-      n = n + 1
-      buf[n] = sep
-    end
-    n = encode_into(values[i], buf, n, 0)
-  end
-  return concat(buf, "", 1, n)
-end
-
 return M

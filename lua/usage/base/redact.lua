@@ -18,7 +18,6 @@ local core = require "usage.core"
 local M = {}
 
 local MARK = "[REDACTED]"
-M.MARK = MARK
 M.MIN_SECRET = 8 -- bytes
 
 local TOKEN_HISTORY = 4 -- tokens kept after they were replaced (a server may still echo an old one)

@@ -19,6 +19,7 @@ local M = {}
 
 local floor, huge = math.floor, math.huge
 local math_type, tointeger = math.type, math.tointeger
+local byte, sub = string.byte, string.sub
 
 -- the count fields, in display order; 429 is part of 4xx
 M.COUNTS = { "requests", "status200", "status300", "status400", "status429", "status500" }
@@ -33,14 +34,28 @@ local function count(v)
   return 0
 end
 
+local function digit(b) return b >= 48 and b <= 57 end
+
+-- the day "YYYY-MM-DD" a date starts with ("2026-11-01", "2026-11-01T00:00:00Z"), or nil: checked byte by
+-- byte (the pattern ^%d%d%d%d%-%d%d%-%d%d, which LuaJIT would not compile; every stored row passes here)
+local function day_of(v)
+  if type(v) ~= "string" then return nil end
+  local y1, y2, y3, y4, d1, m1, m2, d2, a1, a2 = byte(v, 1, 10)
+  if not a2 or d1 ~= 45 or d2 ~= 45 or not (digit(y1) and digit(y2) and digit(y3) and digit(y4) and digit(m1)
+     and digit(m2) and digit(a1) and digit(a2)) then
+    return nil
+  end
+  if #v == 10 then return v end
+  return sub(v, 1, 10)
+end
+
 -- normalize(row) -> a normalized row (a new table); row: a decoded API row of either generation
 function M.normalize(row)
   if type(row) ~= "table" then row = {} end
   local client = type(row.oauthClient) == "table" and row.oauthClient or nil
   local user = type(row.user) == "table" and row.user or nil
-  local date = str(row.date)
   return {
-    date = date and date:match("^(%d%d%d%d%-%d%d%-%d%d)") or nil,
+    date = day_of(row.date),
     client_id = str(client and client.id) or str(row.clientId),
     client_name = str(client and client.name) or str(row.clientName),
     organization_id = str(row.organizationId),
@@ -62,7 +77,6 @@ end
 
 -- The largest count this interpreter adds exactly: Lua 5.4's integers go to 2^63-1; LuaJIT has only
 -- doubles, whose whole numbers are exact up to 2^53 (2^53-1 is the last one whose successor is exact too).
-M.MAX_EXACT = math_type and math.maxinteger or (2 ^ 53 - 1)
 M.MAX_EXACT_TEXT = math_type and "9,223,372,036,854,775,807 (2^63-1, Lua 5.4's integers)" or
                    "9,007,199,254,740,991 (2^53-1, the doubles of LuaJIT)"
 local FLOAT_EXACT = 2 ^ 53 - 1
@@ -107,7 +121,7 @@ end
 
 -- add_counts(t, r) -> true | nil, field: add the counts of r (a normalized row or totals) into t. A sum
 -- that cannot be exact leaves t[field] as it was and sets t.inexact = { [field] = true, ... }.
-function M.add_counts(t, r)
+local function add_counts(t, r)
   local bad
   for i = 1, #COUNTS do
     local k = COUNTS[i]
@@ -151,7 +165,6 @@ local function rename(entry, name, date)
     entry.name, entry.name_date = name, date
   end
 end
-M.rename = rename
 
 local Aggregation = {}
 Aggregation.__index = Aggregation
@@ -183,7 +196,7 @@ end
 
 -- add(t, r, what): add_counts, and the first inexact sum is remembered with what it was the total of
 function Aggregation:_add(t, r, what)
-  local ok, field = M.add_counts(t, r)
+  local ok, field = add_counts(t, r)
   if not ok and not self.problem then
     self.problem = { field = field, what = what() }
   end

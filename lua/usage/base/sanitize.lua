@@ -21,6 +21,8 @@
 --               every character XML 1.0 forbids (controls, U+FFFE, U+FFFF)
 -- Anything that is not a string is turned into one first (tostring).
 
+local json_encode = require("usage.base.json").encode
+
 local M = {}
 
 local byte, char, find, format, sub, gsub = string.byte, string.char, string.find, string.format, string.sub,
@@ -128,7 +130,6 @@ local HIDDEN = {
   { 0xFDD0, 0xFDEF }, { 0xFEFF, 0xFEFF }, { 0xFFA0, 0xFFA0 }, { 0xFFF9, 0xFFFB }, { 0x110BD, 0x110BD },
   { 0x110CD, 0x110CD }, { 0x13430, 0x1343F }, { 0x1BCA0, 0x1BCA3 }, { 0x1D173, 0x1D17A }, { 0xE0000, 0xE0FFF },
 }
-M.HIDDEN = HIDDEN
 
 local SHORT = { [9] = "\\t", [10] = "\\n", [13] = "\\r" }
 
@@ -165,7 +166,6 @@ local csv_fix = memo(function(s) return rewrite(s, "^[\9\10\13\32-\126]+", csv_p
 
 -- a cell a spreadsheet would take for a formula: = + - @ tab or CR first, after any blanks
 local FORMULA = "^[ \t\r\n]*[=+%-@\t\r]"
-M.FORMULA = FORMULA
 
 function M.csv(s, raw)
   if type(s) ~= "string" then s = tostring(s) end
@@ -177,9 +177,7 @@ end
 ---------------------------------------------------------------------------------------------------
 -- json, xml
 
-local json_encode
 function M.json(s)
-  json_encode = json_encode or require("usage.base.json").encode
   return json_encode(M.utf8(s))
 end
 

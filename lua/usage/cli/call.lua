@@ -1,13 +1,14 @@
 -- usage.cli.call: one call of a library flow (usage.flows) as the command line gives it. The flags are
 -- derived from what the library describes, so a flag, the flow and its operation cannot disagree:
---   target        the path parameters of the flow's operations (clientId -> --client-id, also the first
---                 argument) and --job (read an existing job) where the flow takes opts.job
+--   target        the path parameters of the flow (clientId -> --client-id, also the first argument) and
+--                 --job (read an existing job) where the flow takes opts.job: their entries of the
+--                 argument engine (usage.api.params: flag, arg, doc and converter)
 --   body fields   the request model of the flow's submit operation (usage.api.models): templateUris ->
 --                 --template-uri, httpMethods -> --http-method, groupBy -> --group-by, sortBy -> --sort-by
 --                 (kebab-case, minus the plural "s" of arrays); enum values from the model's enums, sort
---                 fields from the row model (usage.cli.columns)
---   query params  of the submit and read operations (days -> --days, pageSize -> --page-size), with their
---                 limits from usage.api.operations; the cursor stays the pager's business
+--                 fields from the row model (usage.cli.columns); converters of usage.api.params.text
+--   query params  of the submit and read operations (days -> --days, pageSize -> --page-size): their
+--                 entries, with the limits the library checks; the cursor stays the pager's business
 -- The days of the body's interval are usage.cli.days' group, which a command adds between these.
 --   call.add_target(cmd, flow [, { job = false }])          -- the Target group of an argparse command
 --   call.add_query(cmd, flow [, { owns =, aliases = }])     -- its Query and Query parameters groups
@@ -19,8 +20,6 @@
 -- Every value is checked as argparse reads it (a converter per flag): a bad one is a usage error, exit 2.
 
 local models = require "usage.api.models"
-local operations = require "usage.api.operations"
-local validate = require "usage.api.validate"
 local params_mod = require "usage.api.params"
 local columns = require "usage.cli.columns"
 local days_mod = require "usage.cli.days"
@@ -31,11 +30,10 @@ local M = {}
 local format, concat = string.format, table.concat
 local unpack = table.unpack or unpack -- luacheck: ignore (Lua 5.1 / LuaJIT global)
 
--- kebab(name) -> the flag of a name: "templateUris" -> "template-uris", "clientId" -> "client-id"
-function M.kebab(name)
+-- "templateUris" -> "template-uris"
+local function kebab(name)
   return (name:gsub("(%l)(%u)", "%1-%2"):gsub("(%u)(%u%l)", "%1-%2"):lower())
 end
-local kebab = M.kebab
 
 -- the key of a flag in argparse's result: --template-uri -> template_uri
 local function key(flag) return (flag:gsub("%-", "_")) end
@@ -57,72 +55,13 @@ end
 ---------------------------------------------------------------------------------------------------
 -- converters: text -> value | nil, "--flag: message" (argparse turns the message into the usage error)
 
+local text = params_mod.text
+local E = params_mod.entries
+
 local function quoted(v)
   v = tostring(v)
   if #v > 40 then v = v:sub(1, 37) .. "..." end
   return (format("%q", v):gsub("\\\n", "\\n"))
-end
-
--- an id (path parameter, job id): what usage.api.params.id accepts, checked here so that a bad one is a usage error
-local function id(flag)
-  return function(v)
-    if v == "" or v == "." or v == ".." then return nil, format("--%s: %s is not an id", flag, quoted(v)) end
-    if v:find("%c") then return nil, format("--%s: an id has no control characters", flag) end
-    if #v > params_mod.MAX_ID then
-      return nil, format("--%s: an id has at most %d characters, this one %d", flag, params_mod.MAX_ID, #v)
-    end
-    return v
-  end
-end
-
--- number(flag, { min =, max = } [, integer]) -> a converter of a number in that range (whole with integer)
-function M.number(flag, spec, integer)
-  return function(v)
-    local n = tonumber(v)
-    if not n or n ~= n or not v:match("^[%d%.eE%+%-]+$") then
-      return nil, format("--%s: %s is not a number", flag, quoted(v))
-    end
-    if integer and n ~= math.floor(n) then return nil, format("--%s: %s is not a whole number", flag, quoted(v)) end
-    if (spec.min and n < spec.min) or (spec.max and n > spec.max) then
-      return nil, format("--%s: %s is out of range (%s..%s)", flag, v, tostring(spec.min), tostring(spec.max))
-    end
-    return n
-  end
-end
-
--- choice(flag, values [, what]) -> a converter of one of a few words, without case (the listed spelling)
-function M.choice(flag, values, what)
-  return function(v)
-    local c = validate.canonical(values, v)
-    if not c then
-      return nil, format("--%s: %s is not a valid %s; allowed: %s", flag, quoted(v), what or "value", concat(values, ", "))
-    end
-    return c
-  end
-end
-
-local function split_commas(v)
-  local out = {}
-  for item in (v .. ","):gmatch("([^,]*),") do
-    item = item:match("^%s*(.-)%s*$")
-    if item ~= "" then out[#out + 1] = item end
-  end
-  return out
-end
-
--- enum values of an array field, comma-separated -> array of canonical spellings
-local function enum_list(flag, enum)
-  local one = M.choice(flag, enum)
-  return function(v)
-    local out = {}
-    for i, item in ipairs(split_commas(v)) do
-      local c, why = one(item)
-      if not c then return nil, why end
-      out[i] = c
-    end
-    if #out == 0 then return nil, "--" .. flag .. " needs a value" end
-    return out
-  end
 end
 
 -- "requestCount:Desc" -> { fieldName = "requestCount", order = "Desc" }, comma-separated; the parts as
@@ -131,7 +70,7 @@ local function object_list(flag, field, sort_fields)
   local model = models.models[field.model]
   return function(v)
     local out = {}
-    for _, item in ipairs(split_commas(v)) do
+    for _, item in ipairs(text.split_commas(v)) do
       local parts = {}
       for p in (item .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = p end
       if #parts > #model.fields then return nil, format("--%s: %s has too many ':' parts", flag, quoted(item)) end
@@ -141,7 +80,7 @@ local function object_list(flag, field, sort_fields)
         if p and p ~= "" then
           local allowed = f.enum or (f.name == "fieldName" and sort_fields) or nil
           local c, why = p, nil
-          if allowed then c, why = M.choice(flag, allowed, f.name)(p) end
+          if allowed then c, why = text.choice(flag, allowed, f.name)(p) end
           if not c then return nil, why end
           obj[f.name] = c
         elseif f.required then
@@ -152,15 +91,6 @@ local function object_list(flag, field, sort_fields)
     end
     if #out == 0 then return nil, "--" .. flag .. " needs a value" end
     return out
-  end
-end
-
-local function digits(flag)
-  return function(v)
-    if not v:match("^%d%d?%d?%d?%d?%d?$") or tonumber(v) < 1 then
-      return nil, format("--%s: %s is not a whole number of at least 1", flag, quoted(v))
-    end
-    return v
   end
 end
 
@@ -178,12 +108,14 @@ local function body_fields(flow, owns)
   return out
 end
 
--- the query parameters that become flags: those of the submit and read operations but the cursor
-local function query_params(flow)
+-- the query parameters that become flags: the entries of the submit and read operations' query that have
+-- one (the cursor has none: the pager's business)
+local function query_entries(flow)
   local out = {}
   for _, op in ipairs { flow.submit_op, flow.read_op } do
     for _, qname in ipairs(op.query_names) do
-      if qname ~= "after" then out[#out + 1] = { name = qname, spec = op.query[qname] } end
+      local e = op.query[qname]
+      if e.flag then out[#out + 1] = e end
     end
   end
   return out
@@ -194,18 +126,18 @@ end
 function M.add_target(cmd, flow, opts)
   local list = {}
   for i, p in ipairs(flow.params) do
-    local flag = kebab(p)
+    local e = E[p]
     if i == 1 then -- (its own key: given both ways, the two must agree)
-      cmd:argument(flag, "the " .. p .. " (or --" .. flag .. ")"):args("?"):argname(flag:upper())
-         :target(key(flag) .. "_argument"):convert(id(flag))
+      cmd:argument(e.flag, "the " .. p .. " (or --" .. e.flag .. ")"):args("?"):argname(e.flag:upper())
+         :target(key(e.flag) .. "_argument"):convert(e.convert)
     end
-    list[#list + 1] = cmd:option("--" .. flag, p .. " (may also be given as the first argument)"):argname("ID")
-                         :convert(id(flag)):overwrite(false)
+    list[#list + 1] = cmd:option("--" .. e.flag, e.doc .. " (may also be given as the first argument)")
+                         :argname(e.arg):target(key(e.flag)):convert(e.convert):overwrite(false)
   end
-  if flow.option_spec.job and not (opts and opts.job == false) then
-    list[#list + 1] = cmd:option("--job", "read the results of this existing job (its id is printed when a job " ..
-                                 "starts) instead of submitting a new one; the days and body flags are then not " ..
-                                 "needed"):argname("ID"):convert(id("job")):overwrite(false)
+  local job = flow.options.job
+  if job and not (opts and opts.job == false) then
+    list[#list + 1] = cmd:option("--" .. job.flag, job.doc .. "; the days and body flags are then not needed")
+                         :argname(job.arg):target(key(job.flag)):convert(job.convert):overwrite(false)
   end
   if #list > 0 then cmd:group("Target", unpack(list)) end
 end
@@ -232,7 +164,7 @@ function M.add_query(cmd, flow, opts)
       doc = f.name .. " (repeatable, comma-separated; both parts optional); " .. concat(docs, "; ")
     elseif f.enum then
       arg = "VALUE"
-      convert = f.array and enum_list(name, f.enum) or M.choice(name, f.enum)
+      convert = f.array and text.list(name, text.choice(name, f.enum)) or text.choice(name, f.enum)
       doc = f.name .. (f.array and " (repeatable, comma-separated): " or ": ") .. concat(f.enum, ", ")
     else
       arg = (name:match("([%w]+)$") or name):upper()
@@ -251,11 +183,9 @@ function M.add_query(cmd, flow, opts)
   end
   if #body > 0 then cmd:group(format("Query (fields of the request body %s)", flow.body), unpack(body)) end
   local query = {}
-  for _, q in ipairs(query_params(flow)) do
-    local name = kebab(q.name)
-    local doc = (q.spec.doc or q.name):gsub("%(a string, ", "(")
-    query[#query + 1] = cmd:option("--" .. name, doc):argname("N"):target(key(name)):overwrite(false)
-      :convert(q.spec.type == "digits" and digits(name) or M.number(name, q.spec, q.spec.type == "integer"))
+  for _, e in ipairs(query_entries(flow)) do
+    query[#query + 1] = cmd:option("--" .. e.flag, e.doc):argname(e.arg):target(key(e.flag)):convert(e.convert)
+                           :overwrite(false)
   end
   if #query > 0 then cmd:group("Query parameters", unpack(query)) end
 end
@@ -268,7 +198,7 @@ end
 function M.params(args, flow)
   local out = {}
   for i, p in ipairs(flow.params) do
-    local flag = kebab(p)
+    local flag = E[p].flag
     local given, first = args[key(flag)], i == 1 and args[key(flag) .. "_argument"] or nil
     if given and first and given ~= first then failure.usage("the " .. p .. " is given twice, differently", args.command) end
     out[p] = given or first
@@ -291,11 +221,11 @@ function M.request(args, flow, now, params)
     local v = args[key(field_flag(f))]
     if v ~= nil then body[f.name], body_given = v, true end
   end
-  for _, q in ipairs(query_params(flow)) do
-    local v = args[key(kebab(q.name))]
-    if v ~= nil then opts[operations.snake_case(q.name)] = v end
+  for _, e in ipairs(query_entries(flow)) do
+    local v = args[key(e.flag)]
+    if v ~= nil then opts[e.option or e.name] = v end
   end
-  opts.job = args.job
+  if flow.options.job then opts.job = args[key(flow.options.job.flag)] end
   local c = { flow = flow, params = params, opts = opts, name = name }
   if opts.job then
     if body_given or days_mod.given(args) then

@@ -6,21 +6,59 @@
 --   local orgs = connection.orgs(args, term, label)   -- several orgs: { { label, profile, creds }, ... }
 --   connection.note(creds, term)                 -- on a real run: the variables an explicit --profile left unread
 --   local client = connection.client(args, creds, term)   -- a client (usage.new) of those credentials
--- Where the credentials come from (the GENESYSCLOUD_* variables, the gc CLI's profiles) is
--- usage.cli.credentials'. Every secret is given to the terminal's redactor as soon as it is known.
+-- Where the credentials come from (the GENESYSCLOUD_* variables over a gc profile, an explicit --profile
+-- alone, the strict and hostile-file-proof reading of ~/.gc/config.toml) is usage.profiles', said here in
+-- the command's words (--profile, --region, --base-url). Every secret is given to the terminal's redactor
+-- as soon as it is known. A trapped signal while reading the profile file ends the command with the
+-- signal's exit status, never as if there were no profile.
 
 local client_mod = require "usage.client"
-local options = require "usage.client.options"
-local credentials = require "usage.cli.credentials"
+local limits = require "usage.api.limits"
+local params = require "usage.api.params"
+local profiles = require "usage.profiles"
 local failure = require "usage.cli.failure"
-local call = require "usage.cli.call"
 local NAME = require("usage.cli.program").NAME
 
 local M = {}
 
 local format = string.format
 local unpack = table.unpack or unpack -- luacheck: ignore (Lua 5.1 / LuaJIT global)
-local D = options.DEFAULTS
+local TIMEOUT, POLL = params.client.entries.timeout, params.poll.entries -- (their flags, checks and limits)
+
+-- how usage.profiles' messages name the settings: as the flags that give them
+local WORDS = { region = "--region", base_url = "--base-url", profile = "--profile",
+                name_profile = "give --profile NAME" }
+
+-- resolve(profile, args) -> creds | nil, message (usage.profiles.resolve); a trapped signal raises
+local function resolve(profile, args)
+  local creds, why = profiles.resolve { profile = profile, region = args.region, base_url = args.base_url,
+                                        words = WORDS }
+  if not creds then failure.check() end
+  return creds, why
+end
+
+-- resolve_many(names, args) -> { { profile = name, creds = creds }, ... } | nil, message: several profiles,
+-- each resolved as an explicit --profile is (the GENESYSCLOUD_* variables are not read); names = nil: every
+-- profile of the file, sorted
+local function resolve_many(names, args)
+  if not names then
+    local why
+    names, why = profiles.list()
+    if not names then
+      failure.check()
+      return nil, why
+    end
+  end
+  local out, seen = {}, {}
+  for i, name in ipairs(names) do
+    if seen[name] then return nil, "profile " .. name .. " is given twice" end
+    seen[name] = true
+    local creds, why = resolve(name, args)
+    if not creds then return nil, why end
+    out[i] = { profile = name, creds = creds }
+  end
+  return out
+end
 
 local function profile_name(v)
   if v == "" or v:find("%c") then return nil, "--profile: expected the name of a profile" end
@@ -47,15 +85,16 @@ function M.add(cmd, opts)
                        :argname("REGION"):overwrite(false)
   list[#list + 1] = cmd:option("--base-url", "API base URL, e.g. http://127.0.0.1:8089 for the fake; default " ..
                                "GENESYS_USAGE_BASE_URL; logins go there too"):argname("URL"):overwrite(false)
-  list[#list + 1] = cmd:option("--timeout", format("timeout of each HTTP request (default %g)", D.timeout))
-                       :argname("SECONDS"):convert(call.number("timeout", options.spec.timeout)):overwrite(false)
-  list[#list + 1] = cmd:option("--poll-interval", format("first wait before polling a query, doubling up to %g s " ..
-                                                         "(default %g)", D.poll.max_interval, D.poll.interval))
-                       :argname("SECONDS"):convert(call.number("poll-interval", options.poll_spec.interval))
+  list[#list + 1] = cmd:option("--" .. TIMEOUT.flag, format("timeout of each HTTP request (default %g)", TIMEOUT.default))
+                       :argname(TIMEOUT.arg):target("timeout"):convert(TIMEOUT.convert):overwrite(false)
+  list[#list + 1] = cmd:option("--" .. POLL.interval.flag, format("first wait before polling a query, doubling up " ..
+                                                                  "to %g s (default %g)", limits.POLL_MAX_INTERVAL,
+                                                                  POLL.interval.default))
+                       :argname(POLL.interval.arg):target("poll_interval"):convert(POLL.interval.convert)
                        :overwrite(false)
-  list[#list + 1] = cmd:option("--poll-timeout", format("give up on a query still running after this long " ..
-                                                        "(default %g)", D.poll.timeout))
-                       :argname("SECONDS"):convert(call.number("poll-timeout", options.poll_spec.timeout))
+  list[#list + 1] = cmd:option("--" .. POLL.timeout.flag, format("give up on a query still running after this long " ..
+                                                                 "(default %g)", POLL.timeout.default))
+                       :argname(POLL.timeout.arg):target("poll_timeout"):convert(POLL.timeout.convert)
                        :overwrite(false)
   cmd:group("Credentials and connection", unpack(list))
 end
@@ -68,11 +107,11 @@ local function tell(term, creds, warn)
   end
 end
 
--- credentials(args, term) -> the credentials of the run (usage.cli.credentials.resolve's creds: found, or
+-- credentials(args, term) -> the credentials of the run (usage.profiles.resolve's creds: found, or
 -- creds.missing saying what is lacking, which only a real run refuses); a profile, region or base URL that
 -- cannot be used is a usage error
 function M.credentials(args, term)
-  local creds, why = credentials.resolve { profile = args.profile, region = args.region, base_url = args.base_url }
+  local creds, why = resolve(args.profile, args)
   if not creds then failure.usage(why, args.command) end
   tell(term, creds, true)
   return creds
@@ -84,14 +123,13 @@ end
 -- its profile's name. A label is one line of text: a profile whose name has control characters is refused.
 function M.orgs(args, term, label)
   local name = args.command
-  local profiles = args.profile -- (a list: repeatable here)
+  local names = args.profile -- (a list: repeatable here)
   local function usage(message) failure.usage(message, name) end
-  if args.all_profiles and profiles then usage("--all-profiles takes every profile: leave out --profile") end
+  if args.all_profiles and names then usage("--all-profiles takes every profile: leave out --profile") end
   local orgs = {}
-  if args.all_profiles or (profiles and #profiles > 1) then
+  if args.all_profiles or (names and #names > 1) then
     if label then usage("--org labels one org; with several profiles each org is labelled with its profile's name") end
-    local list, why = credentials.resolve_many { profiles = profiles, all = args.all_profiles, region = args.region,
-                                                 base_url = args.base_url }
+    local list, why = resolve_many(not args.all_profiles and names or nil, args)
     if not list then usage(why) end
     for i, p in ipairs(list) do
       if p.profile:find("%c") then -- (a label of the exposition: one line)
@@ -100,8 +138,8 @@ function M.orgs(args, term, label)
       orgs[i] = { label = p.profile, profile = p.profile, creds = p.creds }
     end
   else
-    local profile = profiles and profiles[1]
-    local creds, why = credentials.resolve { profile = profile, region = args.region, base_url = args.base_url }
+    local profile = names and names[1]
+    local creds, why = resolve(profile, args)
     if not creds then usage(why) end
     label = label or profile
     if label and label:find("%c") then

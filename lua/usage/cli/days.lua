@@ -14,6 +14,7 @@
 --   days.given(args)                     -- the name of the days flag given, or nil
 
 local interval = require "usage.base.interval"
+local window = require "usage.api.window"
 local failure = require "usage.cli.failure"
 
 local M = {}
@@ -170,10 +171,10 @@ end
 -- strictly (no earlier than now minus one year, as an instant): the message names the first day it can use
 function M.check_job_start(days, now)
   if days.empty then return true end
-  local ok = interval.check_start(days.first_day * DAY, now)
+  local ok = window.check_start(days.first_day * DAY, now)
   if ok then return true end
-  local limit = interval.one_year_ago(now)
-  local first = interval.first_allowed_day(now)
+  local limit = window.one_year_ago(now)
+  local first = window.first_allowed_day(now)
   return nil, string.format("the days start on %s, but an aggregates job may start at most one year ago: read " ..
                             "strictly (now minus one year is %s), the first day it can use is %s (--from %s, or " ..
                             "--last %dd)", days.first, interval.format(limit), interval.date(first),
@@ -185,7 +186,7 @@ end
 -- refuses those days, it says so.
 function M.window_note(days, now)
   if days.empty then return nil end
-  local first = interval.first_allowed_day(now)
+  local first = window.first_allowed_day(now)
   if days.first_day >= first then return nil end
   return string.format("the days before %s are more than a year ago: how far back this (old-generation) query " ..
                        "serves data is not documented, so rows for them may be missing", interval.date(first))

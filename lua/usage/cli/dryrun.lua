@@ -10,6 +10,7 @@
 local core = require "usage.core"
 local json = require "usage.base.json"
 local flows = require "usage.flows"
+local limits = require "usage.api.limits"
 local validate = require "usage.api.validate"
 local regions = require "usage.api.regions"
 local failure = require "usage.cli.failure"
@@ -39,7 +40,7 @@ local function call_lines(out, call)
   local opts = call.opts or {}
   local values = {}
   for k, v in pairs(call.params or {}) do values[k] = v end
-  local page = flow.pager and ("?pageSize=" .. (opts.page_size or flows.DEFAULT_PAGE_SIZE)) or ""
+  local page = flow.pager and ("?pageSize=" .. (opts.page_size or limits.PAGE_SIZE)) or ""
   if opts.job then
     values.jobId = opts.job
     out[#out + 1] = format("%s %s%s  (reads the existing job; nothing is submitted)", flow.read_op.method,
@@ -49,7 +50,7 @@ local function call_lines(out, call)
   local bodies = call.body and flows.plan(flow, call.body) or { false }
   if #bodies > 1 then
     out[#out + 1] = format("# the days are read as %d jobs of at most %d days (the API's limit), run at once",
-                           #bodies, flows.MAX_JOB_DAYS)
+                           #bodies, limits.MAX_JOB_DAYS)
   end
   for _, body in ipairs(bodies) do
     local submit = flow.submit_op
@@ -63,7 +64,7 @@ local function call_lines(out, call)
   end
   local id = flow.read_op.params[#flow.read_op.params] == "jobId" and "jobId" or "executionId"
   out[#out + 1] = format("%s %s%s  (%s)", flow.read_op.method, path_of(flow.read_op, values), page,
-                         format(READS[flow.kind], flows.SEARCH_CAP))
+                         format(READS[flow.kind], limits.SEARCH_CAP))
   if #bodies > 1 then out[#out + 1] = "# ... and the same for each job's {" .. id .. "}" end
 end
 

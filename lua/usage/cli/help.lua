@@ -8,7 +8,8 @@
 
 local argparse = require "argparse"
 local client = require "usage.client"
-local credentials = require "usage.cli.credentials"
+local params = require "usage.api.params"
+local profiles = require "usage.profiles"
 local call = require "usage.cli.call"
 local NAME = require("usage.cli.program").NAME
 
@@ -18,7 +19,7 @@ local concat = table.concat
 
 local WIDTH, MARGIN = 100, 32 -- the width of the help text, and the column of the flags' descriptions
 
-local V = credentials.VARS
+local V = profiles.VARS
 
 local ENVIRONMENT = concat({
   "Credentials and settings (environment):",
@@ -26,7 +27,7 @@ local ENVIRONMENT = concat({
   "                              OAuth client credentials (client credentials grant)",
   "  " .. V.access_token .. "   a bearer token instead (wins when set)",
   "  " .. V.region .. "         region (eu-west-1) or environment (mypurecloud.ie)",
-  "  " .. credentials.BASE_URL_VAR .. "      API base URL (like --base-url)",
+  "  " .. profiles.BASE_URL_VAR .. "      API base URL (like --base-url)",
   "  ~/.gc/config.toml           profiles of the gc CLI: the variables above override its default",
   "                              profile; an explicit --profile NAME wins over them (unlike gc)",
   "  GENESYS_USAGE_PROGRESS      1: always draw the progress line on stderr, 0: never",
@@ -115,8 +116,8 @@ end
 function M.command(parser, spec)
   local cmd = parser:command(spec.name):add_help(false):help_max_width(WIDTH):help_description_margin(MARGIN)
   cmd:summary(spec.summary or spec.about):description(description(spec)):epilog(epilog(spec))
-  local first = spec.flow and spec.flow.params[1]
-  local argument = first and (" [" .. call.kebab(first):upper() .. "]") or ""
+  local first = spec.flow and spec.flow.params[1] -- (usage.cli.call.add_target adds it as the first argument)
+  local argument = first and (" [" .. params.entries[first].flag:upper() .. "]") or ""
   cmd:usage("usage: " .. NAME .. " " .. spec.name .. argument .. " [options]")
   return cmd
 end

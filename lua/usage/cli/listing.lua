@@ -8,8 +8,8 @@
 -- bool filters the rows of a one-answer flow, seen(rows, meta) -> Days | nil sees them before they are
 -- written (and may name their days in meta).
 
-local flows = require "usage.flows"
 local text = require "usage.base.text"
+local limits = require "usage.api.limits"
 local call_mod = require "usage.cli.call"
 local columns = require "usage.cli.columns"
 local connection = require "usage.cli.connection"
@@ -52,7 +52,7 @@ local function write(s, args, c, creds, fmt, out, keep, seen)
   end
   local client = connection.client(args, creds, s.term)
   -- a job read again: with the command's own --job (and the client id of the path)
-  local again = flow.option_spec.job and (NAME .. " " .. c.name .. (c.params.clientId and (" " .. c.params.clientId) or ""))
+  local again = flow.options.job and (NAME .. " " .. c.name .. (c.params.clientId and (" " .. c.params.clientId) or ""))
   local started = run.start(s, client, c, again)
   local days = c.days
   if flow.pager then
@@ -60,7 +60,7 @@ local function write(s, args, c, creds, fmt, out, keep, seen)
     s.term:done()
     if started.truncated then
       s.term:warn(string.format("the API returns at most %s rows for a %s; the output stops there",
-                                text.thousands(flows.SEARCH_CAP), c.name))
+                                text.thousands(limits.SEARCH_CAP), c.name))
     end
   else
     s.term:done()

@@ -9,9 +9,9 @@
 --   output.days_note(term, days, fmt)    -- the days, on stderr, where the format has no room for them
 -- The files themselves (complete or not at all, never a planted symlink followed) are usage.cli.sink's.
 
+local params = require "usage.api.params"
 local sink = require "usage.cli.sink"
 local failure = require "usage.cli.failure"
-local call = require "usage.cli.call"
 local days_mod = require "usage.cli.days"
 
 local M = {}
@@ -32,7 +32,7 @@ function M.add(cmd, formats)
   if formats then
     list[#list + 1] = cmd:option("-f --format", "output format: " .. concat(formats, ", ") .. "; default: from " ..
                                  "the --output file's extension, else table"):argname("FORMAT")
-                         :convert(call.choice("format", formats)):overwrite(false)
+                         :convert(params.text.choice("format", formats)):overwrite(false)
   end
   list[#list + 1] = cmd:option("-o --output", "write to FILE, complete or not at all (a temporary file renamed " ..
                                "at the end)"):argname("FILE"):overwrite(false)

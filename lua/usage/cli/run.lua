@@ -8,6 +8,7 @@
 -- "genesys-usage aggregates" (its --job ID is added)
 
 local flows = require "usage.flows"
+local limits = require "usage.api.limits"
 local failure = require "usage.cli.failure"
 
 local M = {}
@@ -22,7 +23,7 @@ function M.start(s, client, call, again)
   local split = #bodies > 1 and #bodies or nil
   if split then
     term:note(format("%s: %d days are read as %d jobs of at most %d days (the API's limit), run at once", call.name,
-                     call.days.count, split, flows.MAX_JOB_DAYS))
+                     call.days.count, split, limits.MAX_JOB_DAYS))
   end
   local jobs = flow.kind == "next_uri" -- (the other flows' executions are not read again)
   local track = term:tracker(call.name, function(id)

@@ -1,22 +1,23 @@
--- usage.client: usage.new(opts) and the client: its 11 operations generated from usage.api.operations, its
--- flows generated from usage.flows, both with the argument checks of usage.api.params. A call goes
---   method -> Client:_call (validation, URL) -> usage.http.exchange (auth, rate limit, attempts, redaction)
---   -> the runtime of the caller (usage.runtime) -> the C core (libcurl)
--- docs/architecture.md draws the whole path.
+-- usage.client: usage.new(opts) and the client: a method per operation (usage.api.operations, with its
+-- snake_case alias) and per flow (usage.flows), defined by one loop from their signatures (usage.api.params:
+-- the arguments are checked by the same entries for both). A call goes
+--   method -> the operation's call (validation, URL) -> usage.http.exchange (auth, rate limit, attempts,
+--   redaction) -> the runtime of the caller (usage.runtime) -> the C core (libcurl)
+-- and a flow runs on a port of the client (port.call, port.url, port.locate, redact, poll, validate), never
+-- on the client itself. docs/architecture.md draws the whole path.
 
 local core = require "usage.core"
 local json = require "usage.base.json"
+local redact_mod = require "usage.base.redact"
 local operations = require "usage.api.operations"
 local validate = require "usage.api.validate"
 local runtime = require "usage.runtime"
+local transport = require "usage.runtime.transport"
 local ratelimit = require "usage.http.ratelimit"
 local auth_mod = require "usage.http.auth"
 local exchange = require "usage.http.exchange"
-local redact_mod = require "usage.base.redact"
-local transport = require "usage.runtime.transport"
-local options = require "usage.client.options"
-local args = require "usage.api.params"
 local flows = require "usage.flows"
+local options = require "usage.client.options"
 
 local M = {}
 
@@ -24,11 +25,12 @@ M.VERSION = "0.2.0"
 
 local Client = {}
 Client.__index = Client
-M.Client = Client
 
 -- the token request, as the exchange sees it: asking for a token again is harmless, so broken answers
 -- are retried like those of GETs
 local LOGIN = { name = "login", method = "POST", idempotent = true, login = true }
+
+local port_of -- (below: the port of a client)
 
 function M.new(opts)
   local s = options.settle(opts, 2)
@@ -65,6 +67,7 @@ function M.new(opts)
     local ex = self.exchange
     fetch = function(rt) return ex:run(rt, req, LOGIN) end
   end
+  self.port = port_of(self)
   self.auth = auth_mod.new {
     access_token = s.access_token, fetch = fetch, redact = redact, store = s.store,
     key = tostring(s.client_id) .. "@" .. s.login_url,
@@ -77,8 +80,15 @@ function Client:__tostring()
   return "usage.client (" .. self.base_url .. ")"
 end
 
+-- called as a method (client:name(...), not client.name(...)); level: the caller of the method
+local function check_self(self, name)
+  if getmetatable(self) ~= Client then
+    error(string.format("usage: %s: call it as a method, client:%s(...)", name, name), 3)
+  end
+end
+
 function Client:close()
-  args.self(Client, self, "close", 2)
+  check_self(self, "close")
   self.transport:close()
 end
 Client.__close = function(self) self.transport:close() end
@@ -86,7 +96,7 @@ Client.__close = function(self) self.transport:close() end
 -- stats() -> what this client saw: requests, retries, logins, responses_429, and ratelimit, the last
 -- inin-ratelimit-* figures ({ count, allowed, reset }, or nil)
 function Client:stats()
-  args.self(Client, self, "stats", 2)
+  check_self(self, "stats")
   local t = self.stats_table
   local last = t.last_meta
   return { requests = t.requests, retries = t.retries, logins = t.logins, responses_429 = t.responses_429,
@@ -106,17 +116,12 @@ local function query_string(q)
   return "?" .. table.concat(parts, "&")
 end
 
--- the URL of operation op with path arguments pargs (and no query)
-function Client:_url(op, pargs)
-  return self.base_url .. op.build_path(pargs[1], pargs[2])
-end
-
--- _call(op, pargs, query, body, headers [, url [, limits]]) -> data, nil, meta | nil, err, meta
--- pargs: checked path arguments; query: checked query parameters (strings); url: a nextUri to follow;
--- limits: { max_size =, max_values =, what = } of a page (usage.flows). data is the answer as the server
--- sent it, for the library's own use: what leaves the library goes through self.redact:out(data).
-function Client:_call(op, pargs, query, body, headers, url, limits)
-  local path = op.build_path(pargs[1], pargs[2])
+-- call(self, op, ids, query, body, headers [, url [, limits]]) -> data, nil, meta | nil, err, meta
+-- ids: checked path arguments; query: query parameters (text); url: a nextUri to follow; limits:
+-- { max_size =, max_values =, what = } of a page (usage.flows). data is the answer as the server sent it,
+-- for the library's own use: what leaves the library goes through self.redact:out(data).
+local function call(self, op, ids, query, body, headers, url, limits)
+  local path = op.build_path(ids[1], ids[2])
   local text
   if op.body then
     local b, err = body, nil
@@ -134,83 +139,94 @@ function Client:_call(op, pargs, query, body, headers, url, limits)
   local rt, why = runtime.current()
   if not rt then return nil, why end
   return self.exchange:run(rt, {
-    url = url or (self.base_url .. path .. query_string(query)), path = path, body = text, headers = headers,
-    limits = limits,
+    url = url or (query and (self.base_url .. path .. query_string(query)) or (self.base_url .. path)), path = path,
+    body = text, headers = headers, limits = limits,
   }, op, self.auth)
 end
 
----------------------------------------------------------------------------------------------------
--- the 11 operations: op(params..., [body], [opts]); opts: the operation's query parameters and headers
-
-local encode = core.percent_encode
-
--- build_path(a, b) of an operation: a and b in the order of the SDK's arguments (at most two here), each
--- percent-encoded
-local function path_builder(op)
-  local parts = op.path_parts -- literal, name, literal, name, literal
-  if #parts == 1 then
-    local p = parts[1]
-    return function() return p end
-  elseif #parts == 3 then
-    local p1, p2 = parts[1], parts[3]
-    return function(a) return p1 .. encode(a) .. p2 end
-  elseif #parts == 5 then
-    local p1, p2, p3 = parts[1], parts[3], parts[5]
-    if parts[2] == op.params[1] then
-      return function(a, b) return p1 .. encode(a) .. p2 .. encode(b) .. p3 end
-    end
-    return function(a, b) return p1 .. encode(b) .. p2 .. encode(a) .. p3 end
+-- Is path (as libcurl will send it, raw dot segments already resolved) under the API's base path? A "/"
+-- boundary (/gw does not cover /gw-evil), and no dot segment, slash or backslash in any encoding, which a
+-- server or a gateway in front of it could resolve to a path outside the base.
+local function under_base(base, path)
+  if path:find("\\", 1, true) then return false end
+  local lower = path:lower()
+  if lower:find("%2f", 1, true) or lower:find("%5c", 1, true) or lower:find("%00", 1, true) then return false end
+  for segment in (lower:gsub("%%2e", ".") .. "/"):gmatch("([^/]*)/") do
+    if segment == "." or segment == ".." then return false end
   end
-  error("usage: operations with more than two path parameters are not supported: " .. op.name)
+  return base == "" or path == base or path:sub(1, #base + 1) == base .. "/"
 end
 
--- check_query(op, opts) -> query strings, headers (raises on a bad option)
-local function check_query(op, opts)
-  if opts == nil then return nil, nil end
-  local name = op.name
-  if type(opts) ~= "table" then
-    error(string.format("usage: %s: the options argument must be a table, got %s", name, type(opts)), 3)
+-- locate(self, ref, from) -> the absolute URL of a nextUri (a path under the API base, or a URL resolved
+-- against `from`) when it stays on the API's origin under its base path | nil, why
+local function locate(self, ref, from)
+  local url, why
+  if ref:match("^/[^/]") then
+    url = self.base_url .. ref -- a path relative to the API base
+  else
+    url, why = core.resolve_url(from, ref)
   end
-  local out, headers = {}, nil
-  for k, v in pairs(opts) do
-    local spec = op.query[k]
-    if k == "headers" then
-      headers = args.headers(name, v, 3)
-    elseif not spec then
-      error(string.format("usage: %s: option '%s' is unknown (known: %s)", name, tostring(k),
-                          table.concat(op.option_names, ", ")), 3)
-    else
-      out[k] = args.query(name, k, spec, v, 3)
+  local u = url and core.parse_url(url)
+  if not u then return nil, "nextUri is not a usable URL: " .. tostring(why) end
+  if u.origin ~= self.origin or u.user or u.password or not under_base(self.base_path, u.path) then
+    return nil, "nextUri leads away from the API (" .. u.origin .. u.path .. "): not followed"
+  end
+  return u.url
+end
+
+-- the port of this client that the flows run on (usage.flows): what they may use of it, and nothing more
+port_of = function(self)
+  return {
+    call = function(op, ids, query, body, headers, url, limits)
+      return call(self, op, ids, query, body, headers, url, limits)
+    end,
+    url = function(op, ids) return self.base_url .. op.build_path(ids[1], ids[2]) end,
+    locate = function(ref, from) return locate(self, ref, from) end,
+    redact = self.redact,
+    poll = self.settings.poll,
+    validate = self.settings.validate,
+  }
+end
+
+---------------------------------------------------------------------------------------------------
+-- the methods: one per operation (and its snake_case alias) and one per flow, each checking its arguments
+-- by its signature (usage.api.params) before running
+
+local function define(name, signature, run)
+  local method = function(self, ...)
+    if getmetatable(self) ~= Client then check_self(self, name) end -- (raises)
+    local ids, body, opts = signature:check(...)
+    return run(self, ids, body, opts)
+  end
+  Client[name] = method
+  return method
+end
+
+-- an operation: its answer as a redacted copy when it may hold a secret
+local function operation(op)
+  local names = op.query_names
+  return function(self, ids, body, opts)
+    local query
+    if next(opts) ~= nil then
+      for i = 1, #names do
+        local q = names[i]
+        if opts[q] ~= nil then
+          query = query or {}
+          query[q] = op.query[q].wire(opts[q])
+        end
+      end
     end
+    local data, err, meta = call(self, op, ids, query, body, opts.headers)
+    return self.redact:out(data), err, meta
   end
-  return out, headers
 end
 
 for _, op in ipairs(operations.list) do
-  local name, nparams = op.name, #op.params
-  op.build_path = path_builder(op)
-  op.option_names = { "headers" }
-  for _, q in ipairs(op.query_names) do op.option_names[#op.option_names + 1] = q end
-  local function method(self, ...)
-    args.self(Client, self, name, 2)
-    local pargs = { ... }
-    for i = 1, nparams do args.id(name, op.params[i], pargs[i], i, 2) end
-    local body, opts = nil, pargs[nparams + 1]
-    if op.body then
-      body, opts = opts, pargs[nparams + 2]
-      args.body(name, op.body, body, nparams + 1, 2)
-    end
-    local query, headers = check_query(op, opts)
-    local data, err, meta = self:_call(op, pargs, query, body, headers)
-    return self.redact:out(data), err, meta -- (a redacted copy, when the answer may hold a secret)
-  end
-  Client[name] = method
-  Client[op.snake_name] = method
+  Client[op.snake_name] = define(op.name, op.signature, operation(op))
 end
 
----------------------------------------------------------------------------------------------------
--- the flows (usage.flows)
-
-flows.define(Client)
+for _, flow in ipairs(flows.list) do
+  define(flow.name, flow.signature, function(self, ids, body, opts) return flows.run(self.port, flow, ids, body, opts) end)
+end
 
 return M

@@ -1,5 +1,6 @@
 -- usage.flows: the submit-then-poll and paging flows, described by one table (as usage.api.operations
--- describes the operations) and run by one engine. usage.client defines a method per flow:
+-- describes the operations) and run by one engine. usage.client defines a method per flow, with the same
+-- generation loop as the operations:
 --   client:query(body, opts)                     postUsageQuery + poll                -> ApiUsageQueryResult
 --   client:client_query(clientId, body, opts)    postOauthClientUsageQuery + poll
 --   client:client_summary(clientId, opts)        getOauthClientUsageSummary + poll
@@ -8,7 +9,15 @@
 --   client:client_aggregates(clientId, body, opts)
 -- opts: poll = { interval, max_interval, timeout }, on_progress = function(state), headers = { extra },
 -- page_size (pagers, 1..1000, default 1000), max_pages (pagers: pages of one job at most, default
--- MAX_PAGES), days (summary), job (job pagers: read this existing job).
+-- limits.MAX_PAGES), days (summary), job (job pagers: read this existing job). A flow's options are the
+-- entries (usage.api.params) of its operations' query parameters (page_size is the read's pageSize, days the
+-- submit's days, job the read's jobId) plus headers, poll, on_progress and max_pages: a flow and its
+-- operations check an argument by the same entry.
+--
+-- The engine works through a port of the client (usage.client makes it; spec/support/port.lua fakes it):
+--   port.call(op, ids, query, body, headers [, url [, limits]]) -> data, nil, meta | nil, err, meta
+--   port.url(op, ids) -> the URL of op;  port.locate(ref, from) -> the absolute URL of a nextUri on the API
+--   | nil, why;  port.redact (what leaves);  port.poll (the client's polling defaults);  port.validate
 --
 -- What the engine guarantees, whatever the server sends: polls back off (interval doubling to
 -- max_interval, never shorter than a Retry-After) until a final status or poll.timeout; statuses compare
@@ -16,41 +25,28 @@
 -- old-generation answer with results and no status is complete; anything of the wrong shape is a
 -- bad_response, never a raise. Pages: nextUri is followed as given when it stays on the API's origin;
 -- a page the service finds too big is fetched again at half the page size (down to 1 row); a run of
--- MAX_EMPTY_PAGES empty pages that keep handing out new cursors, a cursor among the last CURSOR_MEMORY
--- ones, or more than max_pages pages of one job end the pager. A page holds at most the rows asked for, and
--- its answer is cut at PAGE_BYTES + ROW_BYTES a row asked and refused above PAGE_VALUES + ROW_VALUES JSON
--- values a row (checked in C before decoding): memory per page stays bounded by the page size asked.
--- nextUri is followed only on the API's origin, under its base path (a "/" boundary, no dot segments or
--- slashes in any encoding). What the server sent is used as sent; rows, results, ids and errors leave
--- through the client's redactor (copies).
--- Aggregates intervals longer than 90 days become consecutive jobs of at most 90 whole days (cut on week
--- or month boundaries with that granularity), started together and read in date order.
+-- limits.MAX_EMPTY_PAGES empty pages that keep handing out new cursors, a cursor among the last
+-- limits.CURSOR_MEMORY ones, or more than max_pages pages of one job end the pager. A page holds at most the
+-- rows asked for, and its answer is cut at PAGE_BYTES + ROW_BYTES a row asked and refused above PAGE_VALUES +
+-- ROW_VALUES JSON values a row (checked in C before decoding): memory per page stays bounded by the page size
+-- asked. nextUri is followed only on the API's origin, under its base path (port.locate). What the server
+-- sent is used as sent; rows, results, ids and errors leave through the client's redactor (copies).
+-- Aggregates intervals longer than 90 days become consecutive jobs of at most 90 whole days (usage.flows.plan),
+-- started together and read in date order.
 
-local core = require "usage.core"
 local errors = require "usage.base.errors"
+local interval = require "usage.base.interval"
 local models = require "usage.api.models"
 local operations = require "usage.api.operations"
-local interval = require "usage.base.interval"
+local limits = require "usage.api.limits"
+local params = require "usage.api.params"
 local validate = require "usage.api.validate"
+local window = require "usage.api.window"
 local runtime = require "usage.runtime"
 local pager_mod = require "usage.flows.pager"
-local args = require "usage.api.params"
-local options = require "usage.client.options"
+local plan = require "usage.flows.plan"
 
 local M = {}
-
-M.SEARCH_CAP = 20000
-M.DEFAULT_PAGE_SIZE = 1000
-M.MIN_PAGE_SIZE = 1
-M.MAX_EMPTY_PAGES = 10
-M.MAX_JOB_DAYS = 90
--- paging bounds (docs/hardening.md gives the arithmetic): a job of at most 90 days never has 100,000
--- pages of 1,000 rows (100 million rows, 1.1 million distinct rows a day); cursors are remembered for loop
--- detection in a bounded window; a page's answer is bounded by the page size asked
-M.MAX_PAGES = 100000
-M.CURSOR_MEMORY = 1000
-M.PAGE_BYTES, M.ROW_BYTES = 64 * 1024, 8 * 1024
-M.PAGE_VALUES, M.ROW_VALUES = 1024, 128
 
 -- kind: "result" (one answer), "cursor" (pages by cursors.after), "next_uri" (pages by nextUri)
 M.list = {
@@ -58,9 +54,9 @@ M.list = {
   { name = "client_query", submit = "postOauthClientUsageQuery", read = "getOauthClientUsageQueryResult",
     kind = "result" },
   { name = "client_summary", submit = "getOauthClientUsageSummary", read = "getOauthClientUsageQueryResult",
-    kind = "result", options = { "days" } },
+    kind = "result" },
   { name = "search", submit = "postUsageSimplesearch", read = "getUsageSimplesearchExecutionIdResults",
-    kind = "cursor", rows = "results", cap = M.SEARCH_CAP },
+    kind = "cursor", rows = "results", cap = limits.SEARCH_CAP },
   { name = "aggregates", submit = "postUsageAggregatesQueryJobs", read = "getUsageAggregatesQueryJob",
     kind = "next_uri", rows = "entities", split = true },
   { name = "client_aggregates", submit = "postUsageClientClientIdAggregatesQueryJobs",
@@ -73,8 +69,8 @@ local SIZE_ERRORS = { ["max.response.size.reached"] = true, ["response.entity.to
 -- documented errors that neither a retry nor a smaller page fixes, and what the caller can do instead
 -- ("status code" -> advice, put in front of the service's message and in err.advice)
 local ADVICE = {
-  ["500 max.response.size.reached"] = "the search results are over the service's 5 MB limit, whatever the " ..
-    "page size: ask for a smaller interval or add filters",
+  ["500 max.response.size.reached"] = string.format("the search results are over the service's %d MB limit, " ..
+    "whatever the page size: ask for a smaller interval or add filters", limits.SEARCH_MAX_BYTES / (1024 * 1024)),
   ["500 query.error"] = "the service could not run the query (query.error): try again later or narrow the query",
   ["400 query.too.long"] = "the query has too many filter values for the service (query.too.long): use fewer " ..
     "filters, or split it into several queries",
@@ -89,17 +85,9 @@ local function advised(err)
   return err
 end
 
-local option_specs = {
-  poll = { type = "table", check = options.nested(options.poll_spec) },
-  on_progress = { type = "function" },
-  headers = { type = "table" },
-  page_size = { type = "integer", min = 1, max = 1000 },
-  max_pages = { type = "integer", min = 1, max = 1e9 },
-  days = { type = { "number", "string" } },
-  job = { type = "string" },
-}
-
--- derive what the engine needs from the operations and models
+-- derive what the engine needs from the operations and models; a flow's options are entries of
+-- usage.api.params, keyed as the flow spells them (entry.option or the entry's name)
+local E = params.entries
 M.by_name = {}
 for _, flow in ipairs(M.list) do
   flow.submit_op = assert(operations.by_name[flow.submit], flow.submit)
@@ -109,15 +97,21 @@ for _, flow in ipairs(M.list) do
   flow.generation = flow.read_op.generation               -- "query" (old) or "jobs" (new)
   flow.id_field = models.models[flow.submit_op.response].by_name.id and "id" or "executionId"
   flow.pager = flow.kind ~= "result"
-  local names = { "poll", "on_progress", "headers" }
-  if flow.pager then
-    names[#names + 1] = "page_size"
-    names[#names + 1] = "max_pages"
+  local options = { headers = E.headers, poll = E.poll, on_progress = E.on_progress }
+  for _, op in ipairs { flow.submit_op, flow.read_op } do
+    for _, q in ipairs(op.query_names) do
+      local e = op.query[q]
+      if e ~= E.after then options[e.option or e.name] = e end -- (the cursor: the pager's own business)
+    end
   end
-  if flow.kind == "next_uri" then names[#names + 1] = "job" end
-  for _, o in ipairs(flow.options or {}) do names[#names + 1] = o end
-  flow.option_spec = {}
-  for _, o in ipairs(names) do flow.option_spec[o] = option_specs[o] end
+  if flow.pager then options.max_pages = E.max_pages end
+  if flow.kind == "next_uri" then -- read an existing job: the read's own id entry
+    local id = E[flow.read_op.params[#flow.read_op.params]]
+    options[id.option] = id
+  end
+  flow.options = options
+  flow.signature = params.signature { name = flow.name, ids = flow.params, body = flow.body, options = options,
+                                      body_optional = options.job and "job" or nil }
   M.by_name[flow.name] = flow
 end
 
@@ -125,7 +119,7 @@ end
 -- answers
 
 local function server_id(v)
-  return type(v) == "string" and v ~= "" and v ~= "." and v ~= ".." and #v <= args.MAX_ID and not v:find("%c")
+  return E.jobId.check(v) ~= nil -- (what a caller may give as an id)
 end
 
 -- outcome(flow, data, meta) -> "done" | "failed" | "running", status text | "bad", message
@@ -172,28 +166,15 @@ local function rows_of(flow, data)
   return rows
 end
 
--- Is path (as libcurl will send it, raw dot segments already resolved) under the API's base path? A "/"
--- boundary (/gw does not cover /gw-evil), and no dot segment, slash or backslash in any encoding, which a
--- server or a gateway in front of it could resolve to a path outside the base.
-local function under_base(base, path)
-  if path:find("\\", 1, true) then return false end
-  local lower = path:lower()
-  if lower:find("%2f", 1, true) or lower:find("%5c", 1, true) or lower:find("%00", 1, true) then return false end
-  for segment in (lower:gsub("%%2e", ".") .. "/"):gmatch("([^/]*)/") do
-    if segment == "." or segment == ".." then return false end
-  end
-  return base == "" or path == base or path:sub(1, #base + 1) == base .. "/"
-end
-
 -- the next page's reference in an answer: a cursor (search) or a URL (jobs); nil at the end, or nil, err
-local function next_of(client, flow, data, current_url)
+local function next_of(port, flow, data, current_url)
   if flow.kind == "cursor" then
     local cursors = data.cursors
     if cursors == nil then return nil end
     if type(cursors) ~= "table" then return nil, errors.bad_response("cursors is not an object") end
     local after = cursors.after
     if after == nil or after == "" then return nil end
-    if type(after) ~= "string" or after:find("%c") or #after > 4096 then
+    if type(after) ~= "string" or after:find("%c") or #after > limits.MAX_CURSOR then
       return nil, errors.bad_response("cursors.after is not a usable cursor (" .. type(after) .. ")")
     end
     return after
@@ -202,18 +183,9 @@ local function next_of(client, flow, data, current_url)
   if uri == nil or uri == "" then return nil end
   if type(uri) ~= "string" then return nil, errors.bad_response("nextUri is a " .. type(uri) .. ", not a string") end
   if uri:find("[%c%s]") then return nil, errors.bad_response("nextUri holds control characters or blanks") end
-  local url, why
-  if uri:match("^/[^/]") then
-    url = client.base_url .. uri -- a path relative to the API base
-  else
-    url, why = core.resolve_url(current_url, uri)
-  end
-  local u = url and core.parse_url(url)
-  if not u then return nil, errors.bad_response("nextUri is not a usable URL: " .. tostring(why)) end
-  if u.origin ~= client.origin or u.user or u.password or not under_base(client.base_path, u.path) then
-    return nil, errors.bad_response("nextUri leads away from the API (" .. u.origin .. u.path .. "): not followed")
-  end
-  return u.url
+  local url, why = port.locate(uri, current_url)
+  if not url then return nil, errors.bad_response(why) end
+  return url
 end
 
 -- url with its pageSize query parameter set to n
@@ -231,11 +203,16 @@ local function sleep(rt, seconds)
   return true
 end
 
--- poll(client, rt, flow, fetch, popts, on_status, id, immediate) -> data, nil, meta | nil, err, meta
+-- poll(port, rt, flow, fetch, popts, on_status, id, immediate) -> data, nil, meta | nil, err, meta
 -- Fetch until the answer is final: first wait popts.interval (unless immediate: later pages), then double
 -- up to max_interval; a Retry-After lengthens a wait; after popts.timeout: poll_timeout.
-local function poll(client, rt, flow, fetch, popts, on_status, id, immediate)
-  local p = options.merge(client.settings.poll, popts)
+local function poll(port, rt, flow, fetch, popts, on_status, id, immediate)
+  local p = port.poll
+  if popts then
+    p = {}
+    for k, v in pairs(port.poll) do p[k] = v end
+    for k, v in pairs(popts) do p[k] = v end
+  end
   local started = rt.now()
   local deadline = started + p.timeout
   local wait = p.interval
@@ -275,12 +252,25 @@ end
 -- calls
 
 -- the path arguments of operation op: flow arguments by name, the id for executionId/jobId
-local function op_args(op, params, id)
+local function op_args(op, ids, id)
   local out = {}
   for i, name in ipairs(op.params) do
-    out[i] = params[name] or id
+    out[i] = ids[name] or id
   end
   return out
+end
+
+-- the query of op from the flow's options (days: the submit's; page_size is set per page by the pager)
+local function query_of(op, opts)
+  local query
+  for q, e in pairs(op.query) do
+    local v = opts[e.option or q]
+    if v ~= nil and e ~= E.pageSize then
+      query = query or {}
+      query[q] = e.wire(v)
+    end
+  end
+  return query
 end
 
 -- A job start the service refuses as "more than a year ago" although it passed the strict reading here
@@ -291,15 +281,14 @@ local function year_refusal(flow, body, err)
   if type(err.message) ~= "string" or not err.message:lower():find("year", 1, true) then return end
   local start = type(body.interval) == "string" and interval.parse(body.interval)
   if not start then return end
-  local first = math.max(interval.first_allowed_day(), interval.day_of(start) + 1)
+  local first = math.max(window.first_allowed_day(), interval.day_of(start) + 1)
   err.first_day = interval.date(first)
   err.message = err.message .. " (the first day an aggregates job can start with is " .. err.first_day .. ")"
 end
 
-local function submit(client, flow, params, body, opts)
+local function submit(port, flow, ids, body, opts)
   local op = flow.submit_op
-  local query = flow.options and opts.days and { days = opts.days } or nil
-  local data, err, meta = client:_call(op, op_args(op, params), query, body, opts.headers)
+  local data, err, meta = port.call(op, op_args(op, ids), query_of(op, opts), body, opts.headers)
   if not data then
     year_refusal(flow, body, err)
     return nil, advised(err), meta
@@ -312,16 +301,17 @@ local function submit(client, flow, params, body, opts)
   return data, nil, meta, id
 end
 
--- read(client, flow, params, id, query, opts, url, limits) -> the read operation once (url: a nextUri to
+-- read(port, flow, ids, id, query, opts, url, limits) -> the read operation once (url: a nextUri to
 -- follow; limits: those of a page, page_limits)
-local function read(client, flow, params, id, query, opts, url, limits)
-  return client:_call(flow.read_op, op_args(flow.read_op, params, id), query, nil, opts.headers, url, limits)
+local function read(port, flow, ids, id, query, opts, url, bounds)
+  return port.call(flow.read_op, op_args(flow.read_op, ids, id), query, nil, opts.headers, url, bounds)
 end
 
 -- the most a page of `size` rows may weigh (bytes, JSON values): far above real rows, so that a server
 -- cannot make one page cost more memory than the rows asked for
 local function page_limits(size)
-  return { max_size = M.PAGE_BYTES + size * M.ROW_BYTES, max_values = M.PAGE_VALUES + size * M.ROW_VALUES,
+  return { max_size = limits.PAGE_BYTES + size * limits.ROW_BYTES,
+           max_values = limits.PAGE_VALUES + size * limits.ROW_VALUES,
            what = string.format("a page of %d row%s", size, size == 1 and "" or "s") }
 end
 
@@ -334,19 +324,19 @@ end
 local function sized(pager, call)
   while true do
     local data, err, meta = call(pager.page_size)
-    if data or not size_error(err) or pager.page_size <= M.MIN_PAGE_SIZE then return data, advised(err), meta end
-    pager.page_size = math.max(M.MIN_PAGE_SIZE, math.floor(pager.page_size / 2))
+    if data or not size_error(err) or pager.page_size <= limits.MIN_PAGE_SIZE then return data, advised(err), meta end
+    pager.page_size = math.max(limits.MIN_PAGE_SIZE, math.floor(pager.page_size / 2))
   end
 end
 
 ---------------------------------------------------------------------------------------------------
 -- one answer
 
-local function run_result(client, flow, params, body, opts)
+local function run_result(port, flow, ids, body, opts)
   local rt, why = runtime.current()
   if not rt then return nil, why end
-  local redact = client.redact
-  local _, err, meta, id = submit(client, flow, params, body, opts)
+  local redact = port.redact
+  local _, err, meta, id = submit(port, flow, ids, body, opts)
   if not id then return nil, redact:copy(err), meta end
   local cb = opts.on_progress
   local shown = redact:text(id) -- what leaves the library (the id itself is used as sent)
@@ -355,7 +345,7 @@ local function run_result(client, flow, params, body, opts)
     cb { state = redact:text(status), polls = polls, pages = 0, rows = 0, elapsed = elapsed, id = shown }
   end
   local data
-  data, err, meta = poll(client, rt, flow, function() return read(client, flow, params, id, nil, opts) end,
+  data, err, meta = poll(port, rt, flow, function() return read(port, flow, ids, id, nil, opts) end,
                          opts.poll, on_status, id)
   return redact:out(data), redact:copy(err), meta
 end
@@ -365,23 +355,23 @@ end
 
 -- A job (or execution) being read: start() submits (or takes opts.job) and polls to the first page;
 -- page() gives its pages one by one.
-local function new_reader(client, flow, params, body, opts, pager)
+local function new_reader(port, flow, ids, body, opts, pager)
   -- seen: the cursors of the last CURSOR_MEMORY pages (a set, and their order to forget the oldest)
   local r = { seen = {}, order = {}, first = 1, last = 0, empty = 0, pages = 0 }
-  local max_pages = opts.max_pages or M.MAX_PAGES
-  local redact = client.redact
+  local max_pages = opts.max_pages or limits.MAX_PAGES
+  local redact = port.redact
 
   local function on_status(status)
     pager.poll_count = pager.poll_count + 1
     pager:progress(status)
   end
 
-  local function fetch(query_of)
+  local function fetch(query_for)
     return function(size)
       r.asked = size
-      local limits = page_limits(size)
-      if r.url then return read(client, flow, params, r.id, nil, opts, with_page_size(r.url, size), limits) end
-      return read(client, flow, params, r.id, query_of(size), opts, nil, limits)
+      local bounds = page_limits(size)
+      if r.url then return read(port, flow, ids, r.id, nil, opts, with_page_size(r.url, size), bounds) end
+      return read(port, flow, ids, r.id, query_for(size), opts, nil, bounds)
     end
   end
 
@@ -391,7 +381,7 @@ local function new_reader(client, flow, params, body, opts, pager)
     r.seen[cursor] = true
     r.last = r.last + 1
     r.order[r.last] = cursor
-    while r.last - r.first + 1 > M.CURSOR_MEMORY do
+    while r.last - r.first + 1 > limits.CURSOR_MEMORY do
       r.seen[r.order[r.first]] = nil
       r.order[r.first] = nil
       r.first = r.first + 1
@@ -403,17 +393,17 @@ local function new_reader(client, flow, params, body, opts, pager)
     local id = opts.job
     if not id then
       local _, err, meta
-      _, err, meta, id = submit(client, flow, params, body, opts)
+      _, err, meta, id = submit(port, flow, ids, body, opts)
       if not id then return nil, err, meta end
     end
     r.id = id -- used as sent; pager.id and pager.jobs leave the library: redacted
-    r.first_url = client:_url(flow.read_op, op_args(flow.read_op, params, id))
+    r.first_url = port.url(flow.read_op, op_args(flow.read_op, ids, id))
     pager.jobs[#pager.jobs + 1] = redact:text(id)
     pager.id = pager.id or redact:text(id)
     pager.state = "polling"
     pager:progress("submitted")
-    local call = fetch(function(size) return { pageSize = size } end)
-    local data, err = poll(client, rt, flow, function() return sized(pager, call) end, opts.poll, on_status, id,
+    local call = fetch(function(size) return { pageSize = E.pageSize.wire(size) } end)
+    local data, err = poll(port, rt, flow, function() return sized(pager, call) end, opts.poll, on_status, id,
                            opts.job ~= nil)
     if not data then return nil, err end
     r.data = data
@@ -429,12 +419,12 @@ local function new_reader(client, flow, params, body, opts, pager)
       local call
       if flow.kind == "cursor" then
         local cursor = r.cursor
-        call = fetch(function(size) return { pageSize = size, after = cursor } end)
+        call = fetch(function(size) return { pageSize = E.pageSize.wire(size), after = cursor } end)
       else
         call = fetch()
       end
       local err
-      data, err = poll(client, rt, flow, function() return sized(pager, call) end, opts.poll, nil, r.id, true)
+      data, err = poll(port, rt, flow, function() return sized(pager, call) end, opts.poll, nil, r.id, true)
       if not data then return nil, err end
     end
     local rows, err = rows_of(flow, data)
@@ -446,7 +436,7 @@ local function new_reader(client, flow, params, body, opts, pager)
     redact:mark_part(rows, data)
     r.pages = r.pages + 1
     local nxt
-    nxt, err = next_of(client, flow, data, r.url or r.first_url)
+    nxt, err = next_of(port, flow, data, r.url or r.first_url)
     if err then return nil, err end
     if nxt == nil then return rows, false end
     if not remember(nxt) then
@@ -455,7 +445,7 @@ local function new_reader(client, flow, params, body, opts, pager)
     end
     if #rows == 0 then
       r.empty = r.empty + 1
-      if r.empty >= M.MAX_EMPTY_PAGES then
+      if r.empty >= limits.MAX_EMPTY_PAGES then
         return nil, errors.bad_response(string.format("the server answered %d empty pages in a row, each with a " ..
                                                       "new cursor; stopping instead of paging forever", r.empty))
       end
@@ -464,7 +454,8 @@ local function new_reader(client, flow, params, body, opts, pager)
     end
     if r.pages >= max_pages then -- this page's rows are handed out; the next call ends the pager
       r.stop = errors.bad_response(string.format("the server kept handing out pages: %d pages of one job, the " ..
-        "most max_pages allows (default %d, far beyond a real job: docs/hardening.md); stopping", r.pages, M.MAX_PAGES))
+        "most max_pages allows (default %d, far beyond a real job: docs/hardening.md); stopping", r.pages,
+        limits.MAX_PAGES))
       return rows, true
     end
     if flow.kind == "cursor" then r.cursor = nxt else r.url = nxt end
@@ -474,34 +465,9 @@ local function new_reader(client, flow, params, body, opts, pager)
   return r
 end
 
--- the bodies of the jobs of an aggregates interval: one, or one per span of at most MAX_JOB_DAYS days.
--- Planned from the body as validation reads it: the granularity without case ("month" is "Month"), the
--- interval in any ISO 8601 form it accepts. The first job keeps the body's own start and the last its own
--- end (an instant inside a day stays that instant); the cuts between jobs fall on whole days.
-local function plan(flow, body)
-  if not flow.split or type(body) ~= "table" or type(body.interval) ~= "string" then return { body } end
-  local first, last = interval.covered(body.interval, "jobs")
-  if not first or last - first + 1 <= M.MAX_JOB_DAYS then return { body } end
-  local granularity = type(body.granularity) == "string" and validate.canonical(models.enums.granularity,
-                                                                                body.granularity) or nil
-  local start_text, end_text = body.interval:match("^([^/]+)/([^/]+)$")
-  local spans = interval.split(first, last, M.MAX_JOB_DAYS, granularity)
-  local bodies = {}
-  for i, span in ipairs(spans) do
-    local b = {}
-    for k, v in pairs(body) do b[k] = v end
-    local a, z = interval.days_of(span.first, span.last).jobs:match("^([^/]+)/([^/]+)$")
-    if i == 1 then a = start_text end
-    if i == #spans then z = end_text end
-    b.interval = a .. "/" .. z
-    bodies[i] = b
-  end
-  return bodies
-end
-
-local function run_pager(client, flow, params, body, opts)
+local function run_pager(port, flow, ids, body, opts)
   local pager = pager_mod.new(nil, { on_progress = opts.on_progress, cap = flow.cap,
-                                     page_size = opts.page_size or M.DEFAULT_PAGE_SIZE, redact = client.redact })
+                                     page_size = opts.page_size or limits.PAGE_SIZE, redact = port.redact })
   local readers, current, started_at
 
   pager.produce = function()
@@ -510,14 +476,14 @@ local function run_pager(client, flow, params, body, opts)
     if not readers then
       started_at = rt.now()
       local planned = body
-      if flow.split and body and client.settings.validate and not opts.job then
+      if flow.split and body and port.validate and not opts.job then
         local checked, verr = validate.body(flow.body, body, { split = true })
         if verr then return nil, verr end -- nothing sent
         planned = checked -- (the jobs are planned from the body as the service will read it)
       end
       local bodies = opts.job and { body or false } or plan(flow, planned) -- (a job read again needs no body)
       readers, current = {}, 1
-      for i, b in ipairs(bodies) do readers[i] = new_reader(client, flow, params, b, opts, pager) end
+      for i, b in ipairs(bodies) do readers[i] = new_reader(port, flow, ids, b, opts, pager) end
       if #readers == 1 then
         local ok, err = readers[1].start(rt)
         if not ok then return nil, err end
@@ -544,39 +510,15 @@ local function run_pager(client, flow, params, body, opts)
 end
 
 ---------------------------------------------------------------------------------------------------
--- the flow methods
+-- a flow call
 
--- define(Client): a method per flow, with the same argument checks as the generated operations
-function M.define(Client)
-  for _, flow in ipairs(M.list) do
-    local name = flow.name
-    local nparams = #flow.params
-    Client[name] = function(self, ...)
-      args.self(Client, self, name, 2)
-      local params = {}
-      for i, p in ipairs(flow.params) do
-        params[p] = (select(i, ...))
-        args.id(name, p, params[p], i, 2)
-      end
-      local body, opts
-      if flow.body then
-        body, opts = select(nparams + 1, ...)
-      else
-        opts = (select(nparams + 1, ...))
-      end
-      opts = args.options("client:" .. name, opts, flow.option_spec, 2)
-      if opts.job then args.id(name, "job", opts.job, nparams + 2, 2) end
-      if flow.body and not (opts.job and body == nil) then args.body(name, flow.body, body, nparams + 1, 2) end
-      local checked = {}
-      for k, v in pairs(opts) do checked[k] = v end
-      checked.headers = args.headers(name, opts.headers, 2)
-      -- the query parameters the flow passes on: checked as its operations check them (one rule for both)
-      if opts.days ~= nil then checked.days = args.query(name, "days", flow.submit_op.query.days, opts.days, 2) end
-      if opts.page_size ~= nil then args.query(name, "page_size", flow.read_op.query.pageSize, opts.page_size, 2) end
-      if flow.pager then return run_pager(self, flow, params, body, checked) end
-      return run_result(self, flow, params, body, checked)
-    end
-  end
+-- run(port, flow, ids, body, opts): the call of a flow whose arguments flow.signature checked (ids in the
+-- order of flow.params) -> a pager, or data, nil, meta | nil, err, meta
+function M.run(port, flow, ids, body, opts)
+  local named = {}
+  for i, p in ipairs(flow.params) do named[p] = ids[i] end
+  if flow.pager then return run_pager(port, flow, named, body, opts) end
+  return run_result(port, flow, named, body, opts)
 end
 
 M.plan = plan -- plan(flow, body) -> the bodies of its jobs (one, or one per span of at most 90 days)

@@ -7,6 +7,7 @@
 -- for the days of span(now): the 1st of last month through yesterday.
 
 local interval = require "usage.base.interval"
+local window = require "usage.api.window"
 local rows_mod = require "usage.base.rows"
 
 local M = {}
@@ -22,7 +23,7 @@ function M.span(now)
   local y, m = interval.civil_from_days(T)
   if m == 1 then y, m = y - 1, 12 else m = m - 1 end
   local first = math.min(interval.days_from_civil(y, m, 1), T - WINDOW)
-  first = math.max(first, interval.first_allowed_day(now))
+  first = math.max(first, window.first_allowed_day(now))
   return interval.days_of(first, T - 1)
 end
 

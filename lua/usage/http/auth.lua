@@ -10,6 +10,7 @@
 local json = require "usage.base.json"
 local errors = require "usage.base.errors"
 local redact = require "usage.base.redact"
+local limits = require "usage.api.limits"
 
 local M = {}
 M.__index = M
@@ -19,11 +20,10 @@ local LOGIN_WAIT = 300 -- seconds a coroutine waits for another one's login at m
 -- workers that waited on it
 local LOCK_TTL_MIN, LOCK_TTL_MAX = 5, 300
 local FAIL_TTL = 10
--- the lifetime a token is used for, whatever expires_in says: at least MIN_LIFETIME (a token that
--- "expires" in 0 or 1 s must not make a login per request; a token revoked early is answered with a 401,
--- which logs in again once), at most MAX_LIFETIME (48 h, the longest the service issues)
-M.MIN_LIFETIME, M.MAX_LIFETIME = 60, 48 * 3600
-M.DEFAULT_LIFETIME = 86400 -- without expires_in
+-- the lifetime a token is used for, whatever expires_in says: at least limits.TOKEN_MIN_LIFETIME (a token
+-- that "expires" in 0 or 1 s must not make a login per request; a token revoked early is answered with a
+-- 401, which logs in again once), at most limits.TOKEN_MAX_LIFETIME (48 h, the longest the service issues);
+-- limits.TOKEN_DEFAULT_LIFETIME without expires_in
 
 function M.new(cfg)
   local self = setmetatable({}, M)
@@ -49,7 +49,7 @@ function M:renewable()
 end
 
 local function refresh_margin(expires_in)
-  return math.min(300, expires_in * 0.1)
+  return math.min(limits.TOKEN_REFRESH_MARGIN, expires_in * limits.TOKEN_REFRESH_SHARE)
 end
 
 -- Check a token response; returns token, expires_in | nil, err.
@@ -69,9 +69,9 @@ local function parse_token(data)
                               "real token or to be redacted safely (at least %d)", n, n == 1 and "" or "s",
                               redact.MIN_SECRET) }
   end
-  local expires_in = tonumber(data.expires_in) or M.DEFAULT_LIFETIME
-  if expires_in ~= expires_in or expires_in < M.MIN_LIFETIME then expires_in = M.MIN_LIFETIME end
-  if expires_in > M.MAX_LIFETIME then expires_in = M.MAX_LIFETIME end
+  local expires_in = tonumber(data.expires_in) or limits.TOKEN_DEFAULT_LIFETIME
+  if expires_in ~= expires_in or expires_in < limits.TOKEN_MIN_LIFETIME then expires_in = limits.TOKEN_MIN_LIFETIME end
+  if expires_in > limits.TOKEN_MAX_LIFETIME then expires_in = limits.TOKEN_MAX_LIFETIME end
   return data.access_token, expires_in
 end
 

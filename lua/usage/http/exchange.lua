@@ -17,8 +17,11 @@ local json = require "usage.base.json"
 local redact_mod = require "usage.base.redact"
 local errors = require "usage.base.errors"
 local models = require "usage.api.models"
+local limits = require "usage.api.limits"
 
 local M = {}
+
+local byte = string.byte
 
 ---------------------------------------------------------------------------------------------------
 -- retry policy, as data: the first rule that matches a failure decides; no rule, no retry.
@@ -26,19 +29,19 @@ local M = {}
 --   status     HTTP status;  code  error code (a 2xx whose body was broken is "bad_json")
 --   idempotent only for requests that may safely be sent twice
 --   login      only for the token request; throttled: its answer says "rate limit"
---   wait       "backoff" (exponential, jittered), "retry_after" (the answer's Retry-After, else `default`),
---              or "retry_after_or_backoff"; min: the shortest wait
+--   wait       "backoff" (exponential, jittered), "retry_after" (the answer's Retry-After, else
+--              limits.RETRY_AFTER_429), or "retry_after_or_backoff"; min: the shortest wait (a limits name)
 -- A Retry-After longer than retry.max_retry_after ends the retries.
 M.RULES = {
   { transport = { connect = true, dns = true }, wait = "backoff" },  -- nothing reached the server
   { transport = { timeout = true, connection = true, truncated = true, bad_encoding = true, transport = true },
     idempotent = true, wait = "backoff" },
   { code = "bad_json", idempotent = true, wait = "backoff" },
-  { status = 429, wait = "retry_after", default = 3 },                -- 3 s without Retry-After, as the Java/.NET SDKs
+  { status = 429, wait = "retry_after" },                             -- 3 s without Retry-After, as the Java/.NET SDKs
   { status = 503, wait = "retry_after_or_backoff" },
   { status = 502, idempotent = true, wait = "retry_after_or_backoff" },
   { status = 504, idempotent = true, wait = "retry_after_or_backoff" },
-  { status = 400, login = true, throttled = true, wait = "retry_after_or_backoff", min = 1 }, -- the token endpoint throttles with 400
+  { status = 400, login = true, throttled = true, wait = "retry_after_or_backoff", min = "LOGIN_THROTTLE_WAIT" }, -- the token endpoint throttles with 400
 }
 
 local function throttled_login(err)
@@ -68,18 +71,19 @@ end
 local function retry_wait(policy, op, status, err, retries)
   local rule = rule_for(op, status, err)
   if not rule then return nil end
-  local backoff = math.min(8, 0.25 * 2 ^ retries)
+  local backoff = math.min(limits.BACKOFF_MAX, limits.BACKOFF_FIRST * 2 ^ retries)
   backoff = backoff / 2 + math.random() * backoff / 2
   local after, wait = err.retry_after, nil
   if after and after > policy.max_retry_after then return nil end
   if rule.wait == "backoff" then
     wait = backoff
   elseif rule.wait == "retry_after" then
-    wait = after or rule.default
+    wait = after or limits.RETRY_AFTER_429
   else
     wait = after or backoff
   end
-  if rule.min and wait < rule.min then wait = rule.min end
+  local min = rule.min and limits[rule.min]
+  if min and wait < min then wait = min end
   return wait
 end
 
@@ -94,37 +98,32 @@ local DEFAULT_CODES = {
   [504] = "request.timeout",
 }
 
--- meta.headers and meta.ratelimit are built on first use from the raw header block the transport returns:
--- most callers never look at them.
-local raw_headers_of = setmetatable({}, { __mode = "k" })
-
-local meta_mt = {
-  __index = function(meta, key)
-    if key == "headers" then
-      local headers = core.parse_headers(raw_headers_of[meta] or "")
-      raw_headers_of[meta] = nil
-      rawset(meta, "headers", headers)
-      return headers
-    elseif key == "ratelimit" then
-      local h = meta.headers
-      local count, allowed, reset = h["inin-ratelimit-count"], h["inin-ratelimit-allowed"], h["inin-ratelimit-reset"]
-      if not (count or allowed or reset) then return nil end
-      local figures = {
-        count = count and core.parse_uint(count) or nil,
-        allowed = allowed and core.parse_uint(allowed) or nil,
-        reset = reset and core.parse_uint(reset) or nil,
-      }
-      rawset(meta, "ratelimit", figures)
-      return figures
-    end
-    return nil
-  end,
-}
+-- meta.headers and meta.ratelimit are built on first use from meta.raw_headers, the header block as the
+-- transport returned it (redacted): most callers never look at them.
+local meta_mt = {}
+function meta_mt.__index(meta, key)
+  if key == "headers" then
+    local headers = core.parse_headers(rawget(meta, "raw_headers") or "")
+    rawset(meta, "headers", headers)
+    return headers
+  elseif key == "ratelimit" then
+    local h = meta.headers
+    local count, allowed, reset = h["inin-ratelimit-count"], h["inin-ratelimit-allowed"], h["inin-ratelimit-reset"]
+    if not (count or allowed or reset) then return nil end
+    local figures = {
+      count = count and core.parse_uint(count) or nil,
+      allowed = allowed and core.parse_uint(allowed) or nil,
+      reset = reset and core.parse_uint(reset) or nil,
+    }
+    rawset(meta, "ratelimit", figures)
+    return figures
+  end
+  return nil
+end
 
 local function new_meta(fields, raw)
-  local meta = setmetatable(fields, meta_mt)
-  raw_headers_of[meta] = raw
-  return meta
+  fields.raw_headers = raw
+  return setmetatable(fields, meta_mt)
 end
 
 -- the error of a non-2xx answer (body: the raw text)
@@ -158,7 +157,7 @@ end
 -- the data of a 2xx answer, or nil, err
 local function success(redact, op, status, body, limits)
   if status == 202 and not body:find("%S") then return {} end -- "still running", without a body
-  if not body:find("^%s*{") then
+  if byte(body, 1) ~= 123 and not body:find("^%s*{") then -- ("{" first: the usual answer, no pattern)
     return nil, errors.new { status = status, code = "bad_json", message = "the response is not a JSON object" }
   end
   local decoded, why, kind = json.decode(body, limits and limits.max_values)
@@ -206,10 +205,18 @@ local function transport_request(self, req, op, token)
   local t = self.timeouts
   local max_size = t.max_size
   if req.limits and req.limits.max_size and req.limits.max_size < max_size then max_size = req.limits.max_size end
-  local headers = { accept = "application/json" }
-  for k, v in pairs(req.headers or {}) do headers[k] = v end
-  if token then headers.authorization = "Bearer " .. token end
-  if req.body and not headers["content-type"] then headers["content-type"] = "application/json" end
+  local headers
+  if not req.headers and not req.body and token and token == self.plain_token then
+    headers = self.plain_headers -- the same headers as the last plain request with this token (read only)
+  else
+    headers = { accept = "application/json" }
+    if req.headers then
+      for k, v in pairs(req.headers) do headers[k] = v end
+    end
+    if token then headers.authorization = "Bearer " .. token end
+    if req.body and not headers["content-type"] then headers["content-type"] = "application/json" end
+    if not req.headers and not req.body and token then self.plain_token, self.plain_headers = token, headers end
+  end
   return { method = op.method ~= "GET" and op.method or nil, url = req.url, headers = headers, body = req.body,
            timeout = t.timeout, connect_timeout = t.connect_timeout, max_size = max_size, raw_headers = true }
 end
@@ -230,7 +237,7 @@ function Exchange:run(rt, req, op, auth)
         if not ok then return nil, lerr end
       end
     end
-    local t0 = rt.now()
+    local t0 = self.logger and rt.now()
     local status, raw, body, correlation_id, retry_after = rt.request(self.transport, transport_request(self, req, op, token))
     local now = rt.now()
     stats.requests = stats.requests + 1
@@ -251,8 +258,12 @@ function Exchange:run(rt, req, op, auth)
       meta = { attempts = retries + 1, elapsed = now - started }
     else
       if status == 429 then stats.responses_429 = stats.responses_429 + 1 end
-      if redact:holds(raw) then raw = redact:text(raw) end
-      correlation_id = correlation_id and redact:text(correlation_id)
+      if redact:holds(raw) then
+        raw = redact:text(raw)
+        correlation_id = correlation_id and redact:text(correlation_id)
+      elseif correlation_id and redact.short then -- (a short secret is redacted only as a whole value)
+        correlation_id = redact:text(correlation_id)
+      end
       meta = new_meta({ status = status, correlation_id = correlation_id, attempts = retries + 1,
                         elapsed = now - started,
                         retry_after = retry_after and core.parse_retry_after(retry_after, core.time()) or nil }, raw)

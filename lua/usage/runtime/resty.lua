@@ -23,7 +23,6 @@ M.inside = ngx ~= nil and type(ngx.get_phase) == "function"
 
 -- phases where ngx.sleep and ngx.run_worker_thread may be used
 local YIELDABLE = { rewrite = true, access = true, content = true, timer = true }
-M.YIELDABLE = YIELDABLE
 
 local WORKER_MODULE = "usage.runtime.resty_worker"
 local RAISE = worker.RAISE

@@ -24,6 +24,7 @@
 local errors = require "usage.base.errors"
 local redact = require "usage.base.redact"
 local interval = require "usage.base.interval"
+local params = require "usage.api.params"
 local client_mod = require "usage.client"
 local runtime = require "usage.runtime"
 local target_mod = require "usage.store.target"
@@ -254,8 +255,9 @@ local function sync_options(fname, opts, need_org)
     error(fname .. ": concurrency must be a whole number >= 1", 3)
   end
   if o.first and not interval.parse_date(o.first) then error(fname .. ": first must be a day YYYY-MM-DD", 3) end
-  if o.page_size and (o.page_size < 1 or o.page_size > 1000 or o.page_size ~= math.floor(o.page_size)) then
-    error(fname .. ": page_size must be a whole number 1..1000", 3)
+  if o.page_size ~= nil then -- the flows' page_size: the aggregates read's pageSize entry
+    local _, why = params.entries.pageSize.check(o.page_size)
+    if why then error(fname .. ": page_size " .. why, 3) end
   end
   return o
 end

@@ -10,7 +10,8 @@
 local core = require "usage.core"
 local runtime = require "usage.runtime"
 local interval = require "usage.base.interval"
-local flows = require "usage.flows"
+local limits = require "usage.api.limits"
+local window = require "usage.api.window"
 local errors = require "usage.base.errors"
 local write = require "usage.store.write"
 local lock = require "usage.store.lock"
@@ -46,7 +47,7 @@ function M.plan(stored, first, last, refresh)
     if fetch[d] then
       local e = d
       while e + 1 <= last and fetch[e + 1] do e = e + 1 end
-      for _, s in ipairs(interval.split(d, e, flows.MAX_JOB_DAYS)) do spans[#spans + 1] = s end
+      for _, s in ipairs(interval.split(d, e, limits.MAX_JOB_DAYS)) do spans[#spans + 1] = s end
       count = count + (e - d + 1)
       d = e + 1
     else
@@ -96,7 +97,7 @@ function M.one(store, client, opts)
   local t0 = core.now()
   local now = opts.now or os.time()
   local today = interval.day_of(now)
-  local first = interval.first_allowed_day(now)
+  local first = window.first_allowed_day(now)
   local last = today - 1
   if opts.first then
     local f = interval.parse_date(opts.first)

@@ -13,8 +13,8 @@ local errors = require "usage.base.errors"
 local thousands = require("usage.base.text").thousands
 local prometheus = require "usage.prometheus"
 local forecast = require "usage.forecast"
+local params = require "usage.api.params"
 local help = require "usage.cli.help"
-local call = require "usage.cli.call"
 local output = require "usage.cli.output"
 local connection = require "usage.cli.connection"
 local term = require "usage.cli.term"
@@ -53,7 +53,7 @@ function M.add_to(parser)
   cmd:group("Metrics",
     cmd:option("--max-clients", format("at most N OAuth-client series per period; the rest are summed as " ..
                                        "client_id=\"other\" (default %d)", prometheus.DEFAULT_MAX_CLIENTS))
-       :argname("N"):convert(call.number("max-clients", { min = 1, max = 1e6 }, true)):overwrite(false),
+       :argname("N"):convert(params.text.number("max-clients", { min = 1, max = 1e6 }, true)):overwrite(false),
     cmd:option("--org", "the org label of every series (one org); default: the --profile name, else \"default\"")
        :argname("LABEL"):convert(function(v)
          if v == "" or v:find("%c") then return nil, "--org: expected a label (no control characters)" end

@@ -6,6 +6,7 @@
 local flows = require "usage.flows"
 local interval = require "usage.base.interval"
 local models = require "usage.api.models"
+local params = require "usage.api.params"
 local help = require "usage.cli.help"
 local call = require "usage.cli.call"
 local days = require "usage.cli.days"
@@ -53,17 +54,17 @@ function M.add_to(parser)
   call.add_query(cmd, FLOW, { owns = OWNS })
   cmd:group("Report",
     cmd:option("--top", "how many clients and endpoints to list (default 10)"):argname("N")
-       :convert(call.number("top", { min = 1, max = 1000 }, true)):overwrite(false),
+       :convert(params.text.number("top", { min = 1, max = 1000 }, true)):overwrite(false),
     cmd:option("--rank-by", "order by requests, 429 (rate-limited responses) or 5xx (default requests)")
-       :argname("WHAT"):convert(call.choice("rank-by", aggregate.RANK_NAMES)):overwrite(false),
+       :argname("WHAT"):convert(params.text.choice("rank-by", aggregate.RANK_NAMES)):overwrite(false),
     cmd:option("--only", "list only the clients, endpoints and pairs with at least one 429 (or 5xx) response; " ..
                          "the totals stay those of all the rows")
-       :argname("WHAT"):convert(call.choice("only", aggregate.ONLY_NAMES)):overwrite(false),
+       :argname("WHAT"):convert(params.text.choice("only", aggregate.ONLY_NAMES)):overwrite(false),
     cmd:option("--chart", "what the chart draws per client and day: requests, 429 or 5xx (default: as --rank-by)")
-       :argname("WHAT"):convert(call.choice("chart", aggregate.RANK_NAMES)):overwrite(false),
+       :argname("WHAT"):convert(params.text.choice("chart", aggregate.RANK_NAMES)):overwrite(false),
     cmd:option("--scale", "y axis of the chart; auto picks log when the top clients differ by more than 100x " ..
                           "(default auto)")
-       :argname("SCALE"):convert(call.choice("scale", { "auto", "linear", "log" })):overwrite(false),
+       :argname("SCALE"):convert(params.text.choice("scale", { "auto", "linear", "log" })):overwrite(false),
     cmd:option("--svg", "also write the chart to FILE (SVG)"):argname("FILE"):overwrite(false),
     cmd:option("--html", "also write the HTML page to FILE"):argname("FILE"):overwrite(false))
   output.add(cmd, FORMATS)

@@ -2,6 +2,7 @@
 -- cursor; the API stops at 20,000 rows and the command says so when it cuts there).
 local flows = require "usage.flows"
 local text = require "usage.base.text"
+local limits = require "usage.api.limits"
 local help = require "usage.cli.help"
 local call = require "usage.cli.call"
 local days = require "usage.cli.days"
@@ -18,7 +19,7 @@ function M.add_to(parser)
   local cmd = help.command(parser, {
     name = M.name, flow = FLOW,
     about = "Simple search of usage records, streamed page by page (the API returns at most " ..
-            text.thousands(flows.SEARCH_CAP) .. " rows).",
+            text.thousands(limits.SEARCH_CAP) .. " rows).",
     examples = {
       "--yesterday --metric Date,ClientName,Status429 --http-method POST -f ndjson",
       "--last 7d --oauth-client-name 'Bulk Export Service' --output search.csv",

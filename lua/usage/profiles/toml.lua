@@ -1,4 +1,4 @@
--- usage.cli.toml: a small, strict reader of the TOML the Genesys Cloud CLI (gc) writes in
+-- usage.profiles.toml: a small, strict reader of the TOML the Genesys Cloud CLI (gc) writes in
 -- ~/.gc/config.toml: tables of one name ([default], [acme], ["my profile"]) holding key = value lines,
 -- where a value is a string ("basic" with escapes, or 'literal'), true/false or a decimal integer.
 -- Comments (#), blank lines, indentation and CRLF line ends are fine. Anything else TOML allows (arrays,
