@@ -6,7 +6,6 @@
 -- requests, by 429 responses or by 5xx responses.
 --   local agg = aggregate.new()
 --   aggregate.add_row(agg, row)          -- a row of the job grouped by client and endpoint
---   (aggregate.add_client_row / add_endpoint_row: rows of jobs grouped by client only, endpoint only)
 --   local ok, why = aggregate.exact(agg) -- false when a total cannot be given exactly (never print it then)
 --   local r = aggregate.rank(agg, { top = 10, rank_by = "429", only = "429", days = { "2026-11-01", ... } })
 --   local d = aggregate.display(r)   -- the cells of the tables (table and HTML formats), built once
@@ -16,42 +15,30 @@ local text = require "usage.base.text"
 
 local M = {}
 
--- the totals kept
-M.COUNTS = rows.COUNTS
-
 -- --rank-by, --chart and --only values and the total each one orders by
 M.RANK_BY = { requests = "requests", ["429"] = "status429", ["5xx"] = "status500" }
 M.RANK_NAMES = { "requests", "429", "5xx" }
 M.ONLY_NAMES = { "429", "5xx" }
 
 -- the status classes of the panel (as the admin UI's API Usage view shows them); 429 is part of 4xx
-M.CLASSES = { { "2xx", "status200" }, { "3xx", "status300" }, { "4xx", "status400" }, { "429", "status429" },
+local CLASSES = { { "2xx", "status200" }, { "3xx", "status300" }, { "4xx", "status400" }, { "429", "status429" },
               { "5xx", "status500" } }
 
 M.totals = rows.totals
 
 function M.new()
-  return { main = rows.aggregation { client_days = true, endpoints = true, pairs = true },
-           endpoint_only = rows.aggregation { endpoints = true } }
+  return { main = rows.aggregation { client_days = true, endpoints = true, pairs = true } }
 end
 
 -- fold one row of the job grouped by day, OauthClientId, OauthClientName, TemplateUri and HttpMethod (a row
--- without templateUri and httpMethod adds to no endpoint: the rows of a job grouped by client only)
+-- without templateUri and httpMethod adds to no endpoint)
 function M.add_row(agg, row)
   agg.main:add(row)
-end
-M.add_client_row = M.add_row
-
--- fold one row of a job grouped by TemplateUri and HttpMethod only (it adds to the endpoints alone)
-function M.add_endpoint_row(agg, row)
-  agg.endpoint_only:add(row)
 end
 
 -- exact(agg) -> true | false, message: whether every total can be given exactly
 function M.exact(agg)
-  local ok, why = agg.main:exact()
-  if not ok then return ok, why end
-  return agg.endpoint_only:exact()
+  return agg.main:exact()
 end
 
 -- the figures of a ranked entry: its totals, its share of all requests, its ratios
@@ -100,7 +87,6 @@ function M.rank(agg, opts)
   local main = agg.main
   local total = main.total
   local endpoints = main:list("endpoints")
-  for _, e in ipairs(agg.endpoint_only:list("endpoints")) do endpoints[#endpoints + 1] = e end
   local r = { total = total, rank_by = opts.rank_by or "requests", key = key, only = opts.only, clients = {},
               endpoints = {}, pairs = {}, days = opts.days or {}, daily = main.daily, classes = {} }
   local clients = ranked(main:list("clients"), key, only, { "name", "id" })
@@ -110,13 +96,13 @@ function M.rank(agg, opts)
   pairs_ = ranked(pairs_, key, only, { "client_name", "client_id", "template_uri", "method" })
   r.client_count, r.endpoint_count, r.pair_count = 0, 0, 0
   for _ in pairs(main.clients) do r.client_count = r.client_count + 1 end
-  r.endpoint_count = #main:list("endpoints") + #agg.endpoint_only:list("endpoints")
+  r.endpoint_count = #main:list("endpoints")
   for _ in pairs(main.pairs) do r.pair_count = r.pair_count + 1 end
   r.listed = { clients = #clients, endpoints = #endpoints, pairs = #pairs_ }
   for i = 1, math.min(top, #clients) do r.clients[i] = client_figures(clients[i], i, total) end
   for i = 1, math.min(top, #endpoints) do r.endpoints[i] = endpoint_figures(endpoints[i], i, total) end
   for i = 1, math.min(top, #pairs_) do r.pairs[i] = pair_figures(pairs_[i], i, total) end
-  for i, c in ipairs(M.CLASSES) do
+  for i, c in ipairs(CLASSES) do
     r.classes[i] = { name = c[1], field = c[2], count = total[c[2]], share = text.ratio(total[c[2]], total.requests) }
   end
   local exact, why = M.exact(agg)

@@ -24,7 +24,7 @@ local format, concat = string.format, table.concat
 local BY = { requests = "requests", ["429"] = "429 responses", ["5xx"] = "5xx responses" }
 
 -- "Top 5 OAuth clients by requests", "Top 5 OAuth clients with 429 responses, by requests" (--only)
-function M.section_title(r, kind, shown)
+local function section_title(r, kind, shown)
   if r.only then return format("Top %d %s with %s, by %s", shown, kind, BY[r.only], BY[r.rank_by]) end
   return format("Top %d %s by %s", shown, kind, BY[r.rank_by])
 end
@@ -42,7 +42,7 @@ function M.table(r, d, title)
   out[#out + 1] = "Status classes: " .. concat(classes, "  ") .. "  [429 is part of 4xx]"
   local function section(kind, rows, headers, numeric)
     out[#out + 1] = ""
-    out[#out + 1] = M.section_title(r, kind, #rows)
+    out[#out + 1] = section_title(r, kind, #rows)
     if #rows == 0 then
       out[#out + 1] = r.only and ("(none with " .. BY[r.only] .. ")") or "(no usage in these days)"
       return
@@ -83,7 +83,7 @@ local function obj(kv)
   return "{" .. concat(parts, ",") .. "}"
 end
 
-M.CSV_COLUMNS = { "section", "rank", "date", "oauthClientId", "oauthClientName", "httpMethod", "templateUri",
+local CSV_COLUMNS = { "section", "rank", "date", "oauthClientId", "oauthClientName", "httpMethod", "templateUri",
                   "requests", "share", "status429", "ratio429", "status500", "ratio5xx" }
 
 local function day_figures(t)
@@ -130,10 +130,10 @@ local function records(r)
 end
 
 function M.csv(r, bom, raw)
-  local lines = { (bom and text.BOM or "") .. text.csv_line(M.CSV_COLUMNS) }
+  local lines = { (bom and text.BOM or "") .. text.csv_line(CSV_COLUMNS) }
   for _, rec in ipairs(records(r)) do
     local cells = {}
-    for i, col in ipairs(M.CSV_COLUMNS) do
+    for i, col in ipairs(CSV_COLUMNS) do
       local v = rec[col]
       local t = type(v)
       if v == nil then cells[i] = ""
@@ -150,7 +150,7 @@ function M.ndjson(r)
   local lines = {}
   for _, rec in ipairs(records(r)) do
     local kv = {}
-    for _, col in ipairs(M.CSV_COLUMNS) do
+    for _, col in ipairs(CSV_COLUMNS) do
       if rec[col] ~= nil then
         kv[#kv + 1] = col
         kv[#kv + 1] = rec[col]
