@@ -12,10 +12,10 @@ local flows = require "usage.flows"
 local errors = require "usage.base.errors"
 local thousands = require("usage.base.text").thousands
 local prometheus = require "usage.prometheus"
-local forecast = require "usage.forecast"
 local params = require "usage.api.params"
 local help = require "usage.cli.help"
 local output = require "usage.cli.output"
+local allowance = require "usage.cli.allowance"
 local connection = require "usage.cli.connection"
 local term = require "usage.cli.term"
 local failure = require "usage.cli.failure"
@@ -58,84 +58,12 @@ function M.add_to(parser)
        :argname("LABEL"):convert(function(v)
          if v == "" or v:find("%c") then return nil, "--org: expected a label (no control characters)" end
          return v
-       end):overwrite(false),
-    cmd:option("--licenses", "the orgs' licences, for the fair-use forecast's gauges (e.g. cx3=1000,cx1=50; tiers: " ..
-                             forecast.licenses.known() .. "); ORG= for one org of the run (repeatable)")
-       :argname("[ORG=]TIER=SEATS,..."):count("*"):init(nil),
-    cmd:option("--allowance", "the orgs' monthly fair-use allowance in requests (the contract's figure; wins over " ..
-                              "--licenses); ORG= for one org of the run (repeatable)")
-       :argname("[ORG=]N"):count("*"):init(nil))
+       end):overwrite(false))
+  allowance.add(cmd)
   output.add(cmd)
   connection.add(cmd, { orgs = true })
   term.add(cmd)
   return cmd
-end
-
--- the values of a repeatable [ORG=]VALUE flag: by org label, and the one for every org (nil when not given).
--- has_org(v) -> org, value | nil: whether v starts with ORG=
-local function per_org(orgs, values, flag, has_org)
-  local by_org, default = {}, nil
-  local labels, known = {}, {}
-  for i, o in ipairs(orgs) do
-    labels[i] = o.label
-    known[o.label] = true
-  end
-  for _, v in ipairs(values or {}) do
-    local org, value = has_org(v)
-    if org then
-      if not known[org] then
-        failure.usage(format("--%s %s: %s is not an org of this run (orgs: %s)", flag, v, org, concat(labels, ", ")),
-                      M.name)
-      end
-      if by_org[org] then failure.usage(format("--%s: org %s is given twice", flag, org), M.name) end
-      by_org[org] = value
-    else
-      if default then failure.usage(format("--%s is given twice without ORG=", flag), M.name) end
-      default = v
-    end
-  end
-  return by_org, default
-end
-
--- "acme=140000000" -> "acme", "140000000"; "140000000" -> nil
-local function allowance_org(v)
-  local org, value = v:match("^([^=]*)=(.*)$")
-  if org then return org, value end
-  return nil
-end
-
--- "acme=cx3=1000,cx1=50" -> "acme", "cx3=1000,cx1=50" (the first item has two '='); "cx3=1000" -> nil
-local function licenses_org(v)
-  local org, value = v:match("^([^=,]*)=([^=,]*=.*)$")
-  if org then return org, value end
-  return nil
-end
-
--- allowances(args, orgs) -> whether the run forecasts: each org's allowance (orgs[i].allowance) from
--- --licenses and --allowance
-local function allowances(args, orgs)
-  local lic, lic_all = per_org(orgs, args.licenses, "licenses", licenses_org)
-  local alw, alw_all = per_org(orgs, args.allowance, "allowance", allowance_org)
-  if not (lic_all or alw_all or next(lic) or next(alw)) then return false end
-  for _, o in ipairs(orgs) do
-    local spec
-    if lic[o.label] or alw[o.label] then -- (an org's own values beat those for every org)
-      spec = { licenses = lic[o.label], allowance = alw[o.label] }
-    else
-      spec = { licenses = lic_all, allowance = alw_all }
-    end
-    if spec.licenses == nil and spec.allowance == nil then
-      failure.usage(format("no allowance for org %s: give --allowance %s=N or --licenses %s=TIER=SEATS (or a " ..
-                           "value without ORG= for every org)", o.label, o.label, o.label), M.name)
-    end
-    local a, why = forecast.allowance(spec)
-    if not a then
-      failure.usage(format("%s%s", #orgs > 1 and ("org " .. o.label .. ": ") or "",
-                           (spec.allowance and "--allowance: " or "--licenses: ") .. why), M.name)
-    end
-    o.allowance = a
-  end
-  return true
 end
 
 -- the call of the run (every org's): one aggregates job by day over the plan's span (usage.prometheus.plan)
@@ -232,7 +160,7 @@ end
 function M.run(args, s)
   local orgs = connection.orgs(args, s.term, args.org)
   for _, o in ipairs(orgs) do o.label = o.label or prometheus.DEFAULT_ORG end
-  local plan, why = prometheus.plan { now = s.now, forecast = allowances(args, orgs) }
+  local plan, why = prometheus.plan { now = s.now, forecast = allowance.read(args, orgs) }
   if not plan then failure.usage(why, M.name) end
   local c = metrics_call(plan, s.now)
   if args.dry_run then
