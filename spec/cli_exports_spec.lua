@@ -100,6 +100,16 @@ describe("the command line's modules", function()
     assert.equal(#require("usage.cli.commands"), n)
   end)
 
+  it("leave the command modules to the list of commands: no other module requires one", function()
+    local others = {}
+    for _, f in ipairs(files) do
+      if f:match("^lua/") and f ~= "lua/usage/cli/commands/init.lua" and code_of(texts[f]):find("usage%.cli%.commands%.") then
+        others[#others + 1] = f
+      end
+    end
+    assert.same({}, others)
+  end)
+
   it("require what they need at the top of the file, before any function", function()
     local late = {}
     for _, path in ipairs(cli) do
