@@ -10,13 +10,14 @@
 --   query params  of the submit and read operations (days -> --days, pageSize -> --page-size): their
 --                 entries, with the limits the library checks; the cursor stays the pager's business
 -- The days of the body's interval are usage.cli.days' group, which a command adds between these.
---   call.add_target(cmd, flow [, { job = false }])          -- the Target group of an argparse command
+--   call.add_target(cmd, flow)                              -- the Target group of an argparse command
 --   call.add_query(cmd, flow [, { owns =, aliases = }])     -- its Query and Query parameters groups
 --   local params = call.params(args, flow)                  -- the path parameters from argparse's result
 --   local c = call.request(args, flow, now, params)         -- the call
 -- A call is { flow, params = { clientId = ... }, body = { ... } | nil, opts = { job =, page_size =, days = },
 -- name = the command's name, days = Days | nil, days_note = what to say about the days read | nil,
--- window_note = what the output may lack | nil }: what usage.cli.run runs and usage.cli.dryrun shows.
+-- window_note = what the output may lack | nil, days_text = the days in other words (a command that
+-- reads them otherwise sets it) | nil }: what usage.cli.run runs and usage.cli.dryrun shows.
 -- Every value is checked as argparse reads it (a converter per flag): a bad one is a usage error, exit 2.
 
 local models = require "usage.api.models"
@@ -121,9 +122,9 @@ local function query_entries(flow)
   return out
 end
 
--- add_target(cmd, flow [, opts]): the Target group: each path parameter of the flow (the first one may
--- also be the first argument), and --job where the flow reads existing jobs (opts.job = false: not offered)
-function M.add_target(cmd, flow, opts)
+-- add_target(cmd, flow): the Target group: each path parameter of the flow (the first one may also be the
+-- first argument), and --job where the flow reads existing jobs
+function M.add_target(cmd, flow)
   local list = {}
   for i, p in ipairs(flow.params) do
     local e = E[p]
@@ -135,7 +136,7 @@ function M.add_target(cmd, flow, opts)
                          :argname(e.arg):target(key(e.flag)):convert(e.convert):overwrite(false)
   end
   local job = flow.options.job
-  if job and not (opts and opts.job == false) then
+  if job then
     list[#list + 1] = cmd:option("--" .. job.flag, job.doc .. "; the days and body flags are then not needed")
                          :argname(job.arg):target(key(job.flag)):convert(job.convert):overwrite(false)
   end
