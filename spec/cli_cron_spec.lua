@@ -111,6 +111,21 @@ describe("genesys-usage in cron", function()
       return r
     end
 
+    it("1 and one line when the C core cannot be loaded (not built for this interpreter)", function()
+      -- a checkout without build/: the script finds lua/ next to it, and no usage.core anywhere
+      local dir = nginx.temp_dir("usage-nocore")
+      finally(function() nginx.remove_dir(dir) end)
+      assert(nginx.run("mkdir -p " .. nginx.sh_quote(dir .. "/bin") .. " && cp bin/genesys-usage " ..
+                       nginx.sh_quote(dir .. "/bin/") .. " && ln -s " .. nginx.sh_quote(support.REPO .. "/lua") .. " " ..
+                       nginx.sh_quote(dir .. "/lua")))
+      local r = t:run({ "aggregates", "--last", "2d" }, { script = dir .. "/bin/genesys-usage", cwd = dir })
+      check(r.code == 1, r, "exit 1")
+      check(support.one_line(r.err), r, "one line")
+      check(r.err:find("^genesys%-usage: cannot load the usage library %(its C core usage%.core is built by `make build`%)"),
+            r, "the message")
+      check(support.no_trace(r), r, "no traceback")
+    end)
+
     it("75 for a passing failure: 429 and 5xx after the retries, timeouts, the network, a poll timeout", function()
       local long = { retry_after = 100000, count = -1 } -- past max_retry_after: no retry
       for _, status in ipairs { 429, 500, 502, 503, 504, 408 } do
