@@ -13,6 +13,7 @@ local usage = require "usage"
 local json = require "usage.base.json"
 local failure = require "usage.cli.failure"
 local commands = require "usage.cli.commands"
+local parser = require "usage.cli.parser"
 
 local iv = usage.interval
 local read_file = nginx.read_file
@@ -109,6 +110,21 @@ describe("genesys-usage in cron", function()
       fake:clear_faults()
       return r
     end
+
+    it("1 and one line when the C core cannot be loaded (not built for this interpreter)", function()
+      -- a checkout without build/: the script finds lua/ next to it, and no usage.core anywhere
+      local dir = nginx.temp_dir("usage-nocore")
+      finally(function() nginx.remove_dir(dir) end)
+      assert(nginx.run("mkdir -p " .. nginx.sh_quote(dir .. "/bin") .. " && cp bin/genesys-usage " ..
+                       nginx.sh_quote(dir .. "/bin/") .. " && ln -s " .. nginx.sh_quote(support.REPO .. "/lua") .. " " ..
+                       nginx.sh_quote(dir .. "/lua")))
+      local r = t:run({ "aggregates", "--last", "2d" }, { script = dir .. "/bin/genesys-usage", cwd = dir })
+      check(r.code == 1, r, "exit 1")
+      check(support.one_line(r.err), r, "one line")
+      check(r.err:find("^genesys%-usage: cannot load the usage library %(its C core usage%.core is built by `make build`%)"),
+            r, "the message")
+      check(support.no_trace(r), r, "no traceback")
+    end)
 
     it("75 for a passing failure: 429 and 5xx after the retries, timeouts, the network, a poll timeout", function()
       local long = { retry_after = 100000, count = -1 } -- past max_retry_after: no retry
@@ -318,8 +334,17 @@ describe("genesys-usage in cron", function()
           end
           prev = line
         end
-        for i, e in ipairs(cmd.examples) do
-          check(joined[i] == "  genesys-usage " .. cmd.name .. " " .. e, r, "example " .. i .. " of " .. cmd.name)
+        -- each example, its lines joined again, is a command line the parser takes (a cut inside a word
+        -- or a quoted text would not be)
+        check(#joined >= 2, r, "fewer than 2 examples")
+        for _, line in ipairs(joined) do
+          local argv = {}
+          for w in line:gsub("^%s+", ""):gsub("'([^']*)'", function(q) return (q:gsub(" ", "\1")) end):gmatch("%S+") do
+            argv[#argv + 1] = (w:gsub("\1", " "))
+          end
+          check(table.remove(argv, 1) == "genesys-usage", r, line)
+          local good, why = parser.new(commands):parse(argv)
+          check(good, r, "an example the parser refuses: " .. line .. ": " .. tostring(why))
         end
       end
     end)

@@ -180,9 +180,8 @@ describe("genesys-usage report", function()
   it("escapes hostile names: Chromium sees text, not elements", function()
     local agg = aggregate.new()
     local evil = '</td><script>alert(1)</script><img src=x onerror=alert(2)>"\'&'
-    aggregate.add_client_row(agg, { date = "2026-01-01", requestCount = 10, status429 = 3,
-                                    oauthClient = { id = evil, name = evil } })
-    aggregate.add_endpoint_row(agg, { httpMethod = evil, templateUri = evil, requestCount = 10 })
+    aggregate.add_row(agg, { date = "2026-01-01", requestCount = 10, status429 = 3,
+                             oauthClient = { id = evil, name = evil }, httpMethod = evil, templateUri = evil })
     local r = aggregate.rank(agg, { top = 5, days = { "2026-01-01" } })
     local path = t:path("evil.html")
     nginx.write_file(path, page.html(r, aggregate.display(r), { title = evil, days_label = evil }))

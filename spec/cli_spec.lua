@@ -9,7 +9,6 @@ local usage = require "usage"
 local json = require "usage.base.json"
 local models = require "usage.api.models"
 local operations = require "usage.api.operations"
-local flags = require "usage.cli.flags"
 local text = require "usage.cli.text"
 local btext = require "usage.base.text"
 local formats = require "usage.cli.formats"
@@ -53,45 +52,72 @@ describe("genesys-usage", function()
 
   ------------------------------------------------------------------------------------------------
   describe("flags derived from the models", function()
+    -- the flow each command runs, and the body fields the report sets itself (the expectations of this spec)
+    local FLOW_OF = { query = "query", ["client-query"] = "client_query", summary = "client_summary",
+                      search = "search", aggregates = "aggregates", ["client-aggregates"] = "client_aggregates",
+                      report = "aggregates" }
+    local OWNED = { report = { groupBy = true, granularity = true, metrics = true, sortBy = true } }
+    -- the flags of a help text, as a set
+    local function flags_of(h)
+      local out = {}
+      for name in h:gmatch("\n%s+[-%w, ]-%-%-([%w%-]+)") do out[name] = true end
+      return out
+    end
+
     it("names a flag after its body field: kebab-case, minus the plural s of arrays", function()
-      local function flag(model, name) return flags.field_flag(models.models[model].by_name[name]) end
-      assert.equal("template-uri", flag("OrganizationPublicApiUsageQueryRequest", "templateUris"))
-      assert.equal("http-method", flag("OrganizationPublicApiUsageQueryRequest", "httpMethods"))
-      assert.equal("group-by", flag("OrganizationPublicApiUsageQueryRequest", "groupBy"))
-      assert.equal("sort-by", flag("OrganizationPublicApiUsageQueryRequest", "sortBy"))
-      assert.equal("oauth-client-id", flag("OrganizationPublicApiUsageQueryRequest", "oauthClientIds"))
-      assert.equal("metric", flag("ApiUsageSimpleSearch", "metrics"))
-      assert.equal("oauth-client-name", flag("ApiUsageSimpleSearch", "oauthClientNames"))
+      local agg = flags_of(ok(run { "aggregates", "--help" }).out)
+      for _, name in ipairs { "template-uri", "http-method", "group-by", "sort-by", "oauth-client-id" } do
+        assert.truthy(agg[name], "aggregates lacks --" .. name)
+      end
+      local search = flags_of(ok(run { "search", "--help" }).out)
+      for _, name in ipairs { "metric", "oauth-client-name" } do assert.truthy(search[name], "search lacks --" .. name) end
+      assert.is_nil(agg["template-uris"])
     end)
 
     it("gives each command the fields of its model, their values and the sort fields of its rows in --help", function()
+      local flows = require "usage.flows"
       for _, cmd in ipairs(COMMANDS) do
-        local fl = flags.for_command(cmd)
         local h = ok(run { cmd.name, "--help" }).out
         assert.truthy(h:find("usage: genesys-usage " .. cmd.name, 1, true))
         assert.truthy(h:find("Examples:", 1, true))
-        local op = fl.flow and operations.by_name[fl.flow.submit]
-        for _, f in ipairs(op and op.body and models.models[op.body].fields or {}) do
-          if f.type ~= "interval" and not (cmd.owns and cmd.owns[f.name]) then
-            local name = flags.field_flag(f)
-            assert.truthy(fl.by_name[name], cmd.name .. " lacks --" .. name)
-            assert.truthy(h:find("--" .. name, 1, true), cmd.name .. " help lacks --" .. name)
+        local have = flags_of(h)
+        local flow = FLOW_OF[cmd.name] and flows.by_name[FLOW_OF[cmd.name]]
+        local op = flow and flow.submit_op
+        local fields = op and op.body and models.models[op.body].fields or {}
+        local expected = 0
+        for _, f in ipairs(fields) do
+          local name = f.name:gsub("(%l)(%u)", "%1-%2"):lower()
+          if f.array and name:sub(-1) == "s" then name = name:sub(1, -2) end
+          if f.type ~= "interval" and not (OWNED[cmd.name] and OWNED[cmd.name][f.name]) then
+            expected = expected + 1
+            assert.truthy(have[name], cmd.name .. " lacks --" .. name)
             for _, v in ipairs(f.enum or {}) do assert.truthy(h:find(v, 1, true), cmd.name .. " help lacks " .. v) end
+          elseif f.type ~= "interval" then
+            assert.is_nil(have[name], cmd.name .. " has --" .. name .. ", a field it sets itself")
           end
         end
-        for name, flag in pairs(fl.by_name) do
-          if flag.kind == "body" then assert.truthy(models.models[op.body].by_name[flag.target], name) end
+        if flow then
+          -- the query section lists the body's fields, and no other
+          local section = h:match("\nQuery %(fields of the request body [%w]+%):\n(.-)\n\n") or ""
+          local n = 0
+          for line in (section .. "\n"):gmatch("([^\n]*)\n") do
+            if line:match("^   %-%-") then n = n + 1 end
+          end
+          assert.equal(expected, n, cmd.name .. ": the query section:\n" .. section)
         end
-        if fl.by_name["sort-by"] then
-          for _, field in ipairs(columns.sort_fields(fl.row_model)) do
+        if have["sort-by"] then
+          local row_model = h:match("Rows: (%w+)%.") -- (the help names the rows' model)
+          for _, field in ipairs(columns.sort_fields(row_model)) do
             assert.truthy(h:find(field, 1, true), cmd.name .. " help lacks the sort field " .. field)
           end
         end
       end
-      assert.is_nil(flags.for_command(COMMANDS[6]).by_name["user-id"]) -- client-aggregates
-      assert.truthy(flags.for_command(COMMANDS[6]).by_name["organization-id"])
-      assert.truthy(flags.for_command(COMMANDS[3]).by_name["days"]) -- summary: a query parameter
-      assert.truthy(flags.for_command(COMMANDS[5]).by_name["job"])   -- aggregates: a flow option
+      local function help_flags(name) return flags_of(ok(run { name, "--help" }).out) end
+      assert.is_nil(help_flags("client-aggregates")["user-id"])
+      assert.truthy(help_flags("client-aggregates")["organization-id"])
+      assert.truthy(help_flags("summary")["days"])   -- a query parameter
+      assert.truthy(help_flags("aggregates")["job"]) -- a flow option
+      assert.is_nil(help_flags("report")["job"])     -- (the report builds its own job)
     end)
 
     it("takes limits and defaults from the library", function()
@@ -112,7 +138,7 @@ describe("genesys-usage", function()
                       "--top", "1e309", "nan", "--page-size", "0x10", "--days", "--interval", "/", "--help" }
       math.randomseed(11)
       for _ = 1, 400 do
-        local p = parser.new(COMMANDS) -- (a parser holds the values of one parse)
+        local p = parser.new(COMMANDS)
         local argv = {}
         for i = 1, math.random(0, 8) do argv[i] = words[math.random(#words)] end
         local okp, good, result = pcall(p.parse, p, argv)

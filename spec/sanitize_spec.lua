@@ -215,7 +215,7 @@ describe("the writers' numbers and days", function()
         add("svg", chart.svg(r, { scale = scale, pairs = true, days_label = "x" }), what .. " svg " .. scale)
       end
       add("html", page.html(r, d, { title = "t", days_label = "x" }), what .. " html")
-      add("json", rformats.json(r, { days = nil }), what .. " json")
+      add("json", rformats.json(r, nil), what .. " json")
       add("ndjson", rformats.ndjson(r), what .. " ndjson")
       add("csv", rformats.csv(r), what .. " csv")
       add("terminal", rformats.table(r, d, "t"), what .. " table")

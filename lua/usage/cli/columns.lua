@@ -24,7 +24,7 @@ local cache = {}
 
 -- of_model(row_model) -> every column of a row model, in display order. A column is { name (unified),
 -- source (the API's flattened name, as sortBy takes it), path, count = bool, date = bool }
-function M.of_model(model_name)
+local function of_model(model_name)
   if cache[model_name] then return cache[model_name] end
   local model = assert(models.models[model_name], "no model " .. tostring(model_name))
   local count_rank = {}
@@ -56,7 +56,7 @@ end
 -- sort_fields(row_model) -> the field names sortBy takes for rows of this model (the API's names)
 function M.sort_fields(model_name)
   local out = {}
-  for i, c in ipairs(M.of_model(model_name)) do out[i] = c.source end
+  for i, c in ipairs(of_model(model_name)) do out[i] = c.source end
   return out
 end
 
@@ -79,7 +79,7 @@ end
 
 -- select(row_model, body_model, body) -> the columns a query can fill
 function M.select(row_model, body_model, body)
-  local cols = M.of_model(row_model)
+  local cols = of_model(row_model)
   local fields = models.models[body_model].by_name
   local wanted = {}
   local function want(value)
@@ -113,7 +113,7 @@ end
 -- is unknown: a job read again, the summary)
 function M.from_rows(row_model, rows)
   local out = {}
-  for _, c in ipairs(M.of_model(row_model)) do
+  for _, c in ipairs(of_model(row_model)) do
     for i = 1, #rows do
       local v = raw(c, rows[i])
       if v ~= nil and (not c.count or type(v) == "number") and M.value(c, rows[i]) ~= nil then

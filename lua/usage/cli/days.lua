@@ -7,16 +7,24 @@
 --                          [START, END) touches (an END at 00:00 leaves its day out), said in a note
 -- Each generation is then sent the interval that means exactly those days (usage.base.interval: `jobs` for
 -- the new generation, whose end is inclusive; `query` for the old one, whose end is exclusive).
+-- The flags are an option group a command includes:
+--   days.add(cmd)                        -- the Days group of an argparse command (one of its flags at most)
+--   local d, note = days.read(args, now) -- argparse's result -> Days (usage.base.interval's, + label) and a
+--                                        -- note to say | nil (no days flag given); a bad one: a usage error
+--   days.given(args)                     -- the name of the days flag given, or nil
 
 local interval = require "usage.base.interval"
 local window = require "usage.api.window"
+local failure = require "usage.cli.failure"
 
 local M = {}
 
 local DAY = interval.DAY
+local unpack = table.unpack or unpack -- luacheck: ignore (Lua 5.1 / LuaJIT global)
 
--- the flags, in the order of --help; `value` = the metavariable of flags that take one
-M.FLAGS = {
+-- the flags, in the order of --help; `value` = the metavariable of flags that take one; each lands in
+-- argparse's result under its name in snake_case (--this-month: args.this_month)
+local FLAGS = {
   { name = "last", value = "Nd", doc = "the N complete UTC days before today (7d, 30d; 2w = 14 days)" },
   { name = "from", value = "DAY", doc = "the first day, YYYY-MM-DD (with --to: both days included)" },
   { name = "to", value = "DAY", doc = "the last day, YYYY-MM-DD (with --from; default yesterday)" },
@@ -29,12 +37,35 @@ M.FLAGS = {
           "that [START, END) touches, said on stderr)" },
 }
 -- the flags that choose the days (one of them at most)
-M.EXCLUSIVE = { "last", "from", "yesterday", "this-month", "last-month", "month", "interval" }
+local EXCLUSIVE = { "last", "from", "yesterday", "this-month", "last-month", "month", "interval" }
+
+local function key(name) return (name:gsub("%-", "_")) end
+
+-- add(cmd): the Days group of an argparse command, the flags that choose the days excluding each other
+function M.add(cmd)
+  local all, by_name = {}, {}
+  for i, d in ipairs(FLAGS) do
+    local o = d.value and cmd:option("--" .. d.name, d.doc):argname(d.value) or cmd:flag("--" .. d.name, d.doc)
+    all[i], by_name[d.name] = o:overwrite(false), o
+  end
+  cmd:group("Days (whole UTC days; today is never complete)", unpack(all))
+  local exclusive = {}
+  for i, name in ipairs(EXCLUSIVE) do exclusive[i] = by_name[name] end
+  cmd:mutex(unpack(exclusive))
+end
+
+-- given(args) -> the name of a days flag given (--to included), or nil
+function M.given(args)
+  for _, d in ipairs(FLAGS) do
+    if args[key(d.name)] ~= nil then return d.name end
+  end
+  return nil
+end
 
 -- empty_month(now) -> the Days of this month on its 1st: no complete day yet (count 0, first the 1st, last
 -- the day before: an empty range; no interval to send). That is an answer, not a usage error: a daily cron
 -- job with --this-month gets an empty month-to-date on the 1st and exit 0.
-function M.empty_month(now)
+local function empty_month(now)
   local today = interval.day_of(now)
   local y, m = interval.civil_from_days(today)
   local month = interval.label(today, today):match("^%d+ (.*)$") -- "December 2026"
@@ -96,12 +127,12 @@ local function from_to(from, to, now)
 end
 
 -- resolve(flags, now) -> Days, note | nil (no day flag given) | false, message (a usage error).
--- flags: the values of the flags, keyed by flag name ("this-month" = true, "last" = "7d", ...)
-function M.resolve(flags, now)
+-- flags: argparse's result (this_month = true, last = "7d", ...)
+local function resolve(flags, now)
   if flags.to and not flags.from then return false, "--to needs --from" end
   local given
-  for _, name in ipairs(M.EXCLUSIVE) do
-    if flags[name] then
+  for _, name in ipairs(EXCLUSIVE) do
+    if flags[key(name)] then
       if given then return false, "give only one of --" .. given .. " and --" .. name end
       given = name
     end
@@ -111,10 +142,10 @@ function M.resolve(flags, now)
   if given == "last" then days, why = last_days(flags.last, now)
   elseif given == "from" then days, why = from_to(flags.from, flags.to, now)
   elseif given == "yesterday" then days = interval.yesterday(now)
-  elseif given == "this-month" or (given == "month" and flags.month == M.empty_month(now).month) then
+  elseif given == "this-month" or (given == "month" and flags.month == empty_month(now).month) then
     days, why = interval.this_month(now)
-    if not days and interval.day_of(now) == interval.parse_date(M.empty_month(now).month .. "-01") then
-      days = M.empty_month(now)
+    if not days and interval.day_of(now) == interval.parse_date(empty_month(now).month .. "-01") then
+      days = empty_month(now)
       return days, "--" .. given .. ": today is the 1st, so " .. days.label ..
                    " (usage is complete up to yesterday): nothing to read, an empty output"
     end
@@ -126,6 +157,14 @@ function M.resolve(flags, now)
     return false, why:find("^%-%-") and why or ("--" .. given .. ": " .. why)
   end
   return days, why
+end
+
+-- read(args, now) -> Days, note (or nil: a rounded --interval, the 1st of a month) | nil: no days flag given.
+-- A usage error (exit 2) for days that cannot be read.
+function M.read(args, now)
+  local days, note = resolve(args, now)
+  if days == false then failure.usage(note, args.command) end
+  return days, note
 end
 
 -- check_job_start(days, now) -> true | nil, message: an aggregates job starts at most one year ago, read

@@ -3,6 +3,9 @@
 -- method, path and JSON body: each job of an interval the library splits, and the reads that follow.
 -- The bodies are checked and normalized as the library would send them (usage.api.validate); one it would
 -- refuse is a usage error here too.
+--   io.stdout:write(dryrun.text(name, creds, calls))
+-- name: the command's; creds: usage.cli.connection's; calls: usage.cli.call's calls, whose first one says
+-- the days of the run (its days, or its days_text, and its window_note).
 
 local core = require "usage.core"
 local json = require "usage.base.json"
@@ -12,6 +15,7 @@ local validate = require "usage.api.validate"
 local regions = require "usage.api.regions"
 local failure = require "usage.cli.failure"
 local days_mod = require "usage.cli.days"
+local NAME = require("usage.cli.program").NAME
 
 local M = {}
 
@@ -64,18 +68,18 @@ local function call_lines(out, call)
   if #bodies > 1 then out[#out + 1] = "# ... and the same for each job's {" .. id .. "}" end
 end
 
--- lines(ctx, calls) -> the text of the dry run
-function M.text(ctx, calls)
-  local creds = ctx.creds
+-- text(name, creds, calls) -> the text of the dry run
+function M.text(name, creds, calls)
   local env = creds.environment or regions.by_key.us_east_1
-  local out = { format("# %s %s --dry-run: nothing is sent", failure.PROG, ctx.cmd.name) }
-  if ctx.days_text then
-    out[#out + 1] = "# days: " .. ctx.days_text
-  elseif ctx.days then
-    out[#out + 1] = "# days: " .. days_mod.describe(ctx.days)
+  local first = calls[1]
+  local out = { format("# %s %s --dry-run: nothing is sent", NAME, name) }
+  if first.days_text then
+    out[#out + 1] = "# days: " .. first.days_text
+  elseif first.days then
+    out[#out + 1] = "# days: " .. days_mod.describe(first.days)
   end
-  if ctx.window_note then out[#out + 1] = "# note: " .. ctx.window_note end
-  if ctx.days and ctx.days.empty then
+  if first.window_note then out[#out + 1] = "# note: " .. first.window_note end
+  if first.days and first.days.empty then
     out[#out + 1] = "# no complete day yet: nothing would be sent, and the output would be empty"
     return table.concat(out, "\n") .. "\n"
   end

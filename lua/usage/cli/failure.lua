@@ -14,10 +14,10 @@
 -- usage error.
 
 local core = require "usage.core"
+local errors = require "usage.base.errors"
+local NAME = require("usage.cli.program").NAME
 
 local M = {}
-
-M.PROG = "genesys-usage"
 
 local Failure = {}
 Failure.__index = Failure
@@ -32,10 +32,10 @@ end
 
 -- usage(message [, command]): exit 2
 function M.usage(message, command)
-  raise { status = 2, message = message, hint = M.PROG .. (command and (" " .. command) or "") .. " --help" }
+  raise { status = 2, message = message, hint = NAME .. (command and (" " .. command) or "") .. " --help" }
 end
 
-M.EX_TEMPFAIL, M.EX_NOPERM = 75, 77
+local EX_TEMPFAIL, EX_NOPERM = 75, 77
 
 -- runtime(message [, status]): exit 1 (or status)
 function M.runtime(message, status)
@@ -53,18 +53,18 @@ local REFUSED_LOGIN = { invalid_client = true, unauthorized_client = true, inval
 function M.status_of(err)
   if type(err) ~= "table" then return 1 end
   local status, code = err.status, err.code
-  if status == 401 or status == 403 then return M.EX_NOPERM end
-  if type(code) == "string" and REFUSED_LOGIN[code] then return M.EX_NOPERM end
+  if status == 401 or status == 403 then return EX_NOPERM end
+  if type(code) == "string" and REFUSED_LOGIN[code] then return EX_NOPERM end
   if status == 400 and code == "invalid_request" and type(err.message) == "string"
      and err.message:lower():find("rate limit", 1, true) then
-    return M.EX_TEMPFAIL -- (the token endpoint throttles with 400)
+    return EX_TEMPFAIL -- (the token endpoint throttles with 400)
   end
   if code == "max.response.size.reached" then return 1 end -- (a smaller interval is needed, not time)
   if status == 408 or status == 429 or (type(status) == "number" and status >= 500 and status <= 599) then
-    return M.EX_TEMPFAIL
+    return EX_TEMPFAIL
   end
-  if status == nil and PASSING_TRANSPORT[code] then return M.EX_TEMPFAIL end
-  if code == "poll_timeout" then return M.EX_TEMPFAIL end
+  if status == nil and PASSING_TRANSPORT[code] then return EX_TEMPFAIL end
+  if code == "poll_timeout" then return EX_TEMPFAIL end
   return 1
 end
 
@@ -82,8 +82,7 @@ end
 
 -- from_error(err, command): raise the failure of a library error (or anything else a flow returned)
 function M.from_error(err, command)
-  local usage = require "usage"
-  if type(err) == "table" and usage.is_error(err) then
+  if errors.is_error(err) then
     if err.code == "interrupted" then M.signal(err.signal) end
     if err.code == "validation" then M.usage("invalid query: " .. tostring(err.message), command) end
     M.runtime("error: " .. (tostring(err):gsub("^usage: ", "")), M.status_of(err))
@@ -93,7 +92,7 @@ end
 
 -- line(failure) -> the one line of a failure ("genesys-usage: ...", a hint in parentheses)
 function M.line(f)
-  local line = M.PROG .. ": " .. tostring(f.message)
+  local line = NAME .. ": " .. tostring(f.message)
   if f.hint then line = line .. " (see " .. f.hint .. ")" end
   return line
 end

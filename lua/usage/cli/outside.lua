@@ -16,7 +16,7 @@ local sanitize = require "usage.base.sanitize"
 
 local M = {}
 
-M.SHOWN = 10 -- dates listed in the note (then "and N more")
+local SHOWN = 10 -- dates listed in the note (then "and N more")
 
 local Filter = {}
 Filter.__index = Filter
@@ -70,7 +70,7 @@ function Filter:note()
   if self.count == 0 then return nil end
   table.sort(self.dates)
   local list = {}
-  for i = 1, math.min(#self.dates, M.SHOWN) do list[i] = self.dates[i] end
+  for i = 1, math.min(#self.dates, SHOWN) do list[i] = self.dates[i] end
   local more = self.distinct - #list
   return string.format("left out %d row%s dated outside %s (UTC): %s%s", self.count, self.count == 1 and "" or "s",
                        self.label, table.concat(list, ", "),

@@ -14,6 +14,7 @@
 --   sink.abort_all()
 
 local core = require "usage.core"
+local failure = require "usage.cli.failure"
 
 local M = {}
 
@@ -37,7 +38,7 @@ end
 -- a failed open: a trapped signal (Ctrl-C while a FIFO waits for its reader) ends the command with its
 -- exit status; anything else is the message
 local function open_failed(path, why)
-  require("usage.cli.failure").check()
+  failure.check()
   return nil, "cannot write " .. path .. ": " .. tostring(why)
 end
 

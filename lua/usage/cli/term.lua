@@ -10,14 +10,17 @@
 --   local t = term.new { quiet =, verbose =, progress = true|false|nil (nil: when stderr is a terminal), now = }
 --   t:secret(s)  t:line(text)  t:block(text)  t:note(text)  t:warn(text)  t:draw(text)  t:done()  t:logger()
 --   t:tracker(label)
+-- The options that choose this (--quiet, --verbose) are the General group every command ends with:
+--   term.add(cmd)                        -- an argparse command: -q/--quiet, -v/--verbose, -h/--help
+--   term.new { quiet = args.quiet, verbose = args.verbose, ... }
 
+local core = require "usage.core"
 local redact = require "usage.base.redact"
 local sanitize = require "usage.base.sanitize"
 local text = require "usage.base.text"
+local NAME = require("usage.cli.program").NAME
 
 local M = {}
-
-M.PROG = "genesys-usage"
 
 local format, concat = string.format, table.concat
 
@@ -30,8 +33,17 @@ local function stderr_is_terminal()
   local force = os.getenv("GENESYS_USAGE_PROGRESS")
   if force == "1" or force == "always" then return true end
   if force == "0" or force == "never" then return false end
-  local ok, core = pcall(require, "usage.core")
-  return ok and core.isatty(2) or false
+  return core.isatty(2)
+end
+
+-- add(cmd): the General group of an argparse command (the last group of every command's --help).
+-- (usage.cli answers -h and --help before parsing: the flag is here to be listed.)
+function M.add(cmd)
+  cmd:group("General",
+    cmd:flag("-q --quiet", "no progress line and no notes on stderr"):overwrite(false),
+    cmd:flag("-v --verbose", "one line per HTTP request on stderr (method, path, status, time, correlation id; " ..
+                             "never secrets)"):overwrite(false),
+    cmd:flag("-h --help", "show this help"):overwrite(false))
 end
 
 function M.new(opts)
@@ -92,12 +104,12 @@ end
 
 -- note(text): "genesys-usage: text" on a terminal or with --verbose (never with --quiet)
 function Term:note(s)
-  if self.notes_on then self:line(M.PROG .. ": " .. s) end
+  if self.notes_on then self:line(NAME .. ": " .. s) end
 end
 
 -- warn(text): "genesys-usage: text" unless --quiet, terminal or not: what the output lacks
 function Term:warn(s)
-  if not self.quiet then self:line(M.PROG .. ": " .. s) end
+  if not self.quiet then self:line(NAME .. ": " .. s) end
 end
 
 -- draw(text): the progress line, at most ten times a second
@@ -121,7 +133,7 @@ end
 function Term:logger()
   return function(level, message, fields)
     fields = fields or {}
-    local parts = { M.PROG .. ":", (level == "info" and "" or (level .. " ")) .. tostring(message or "") }
+    local parts = { NAME .. ":", (level == "info" and "" or (level .. " ")) .. tostring(message or "") }
     if fields.status then parts[#parts + 1] = "-> " .. tostring(fields.status) end
     if fields.code then parts[#parts + 1] = tostring(fields.code) end
     if fields.elapsed then parts[#parts + 1] = format("%.0f ms", fields.elapsed * 1000) end

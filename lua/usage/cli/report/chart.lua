@@ -18,21 +18,20 @@ local M = {}
 local format, concat, floor = string.format, table.concat, math.floor
 local finite = text.finite
 
-M.MAX_VALUE = 1.7976931348623157e308 -- the largest finite double
+local MAX_VALUE = 1.7976931348623157e308 -- the largest finite double
 
 M.xml_escape = sanitize.xml
 local esc = M.xml_escape
 
 local PALETTE = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                   "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173" }
-M.PALETTE = PALETTE
 
 M.WHAT = { requests = "requests", ["429"] = "429 responses", ["5xx"] = "5xx responses" }
 
 -- a value as the chart draws it: a finite number from 0 to MAX_VALUE (NaN and below 0: 0)
 local function plotted(v)
   if type(v) ~= "number" or v ~= v or v <= 0 then return 0 end
-  if v > M.MAX_VALUE then return M.MAX_VALUE end
+  if v > MAX_VALUE then return MAX_VALUE end
   return v
 end
 
