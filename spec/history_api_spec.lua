@@ -5,6 +5,7 @@
 local store = require "usage.store"
 local history = require "usage.history"
 local interval = require "usage.base.interval"
+local window = require "usage.api.window"
 local rows_mod = require "usage.base.rows"
 local aggregate = require "usage.cli.report.aggregate"
 local rformats = require "usage.cli.report.formats"
@@ -124,7 +125,7 @@ describe("usage.history over the API", function()
 
   it("refuses, before any job, a span outside the API's window, and names the days it serves", function()
     local src = history.from_api(c1, { org = "acme" })
-    local first = interval.first_allowed_day(os.time())
+    local first = window.first_allowed_day(os.time())
     local none, err = src:read { days = interval.days_of(first - 5, first + 5) }
     assert.is_nil(none)
     assert.equal("outside_window", err.code)

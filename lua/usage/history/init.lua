@@ -25,6 +25,7 @@
 
 local interval = require "usage.base.interval"
 local rows_mod = require "usage.base.rows"
+local window = require "usage.api.window"
 local errors = require "usage.base.errors"
 local runtime = require "usage.runtime"
 local compare_mod = require "usage.history.compare"
@@ -331,7 +332,7 @@ end
 -- src:window([now]) -> Days: the days the API serves now (the strict one-year reading through yesterday)
 function Api:window(now)
   now = now or self.opts.now or os.time()
-  return interval.days_of(interval.first_allowed_day(now), interval.day_of(now) - 1)
+  return interval.days_of(window.first_allowed_day(now), interval.day_of(now) - 1)
 end
 
 -- check(days) -> true | nil, err: the span lies within the API's window
