@@ -55,6 +55,7 @@ return {
     "spec/cli_days_spec.lua",
     "spec/cli_hostile_spec.lua",
     "spec/cli_metrics_spec.lua",
+    "spec/cli_forecast_spec.lua",
     "spec/cli_report_spec.lua",
     "spec/cli_cron_spec.lua",
     "spec/cli_hostile_files_spec.lua",
