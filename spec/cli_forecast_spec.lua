@@ -160,7 +160,8 @@ describe("genesys-usage forecast", function()
                     { GENESYSCLOUD_OAUTHCLIENT_SECRET = "not-the-secret" })
     assert.equal(3, bad.code, dump(bad))
     assert.is_nil(bad.out:find("not-the-secret", 1, true))
-    assert.equal(77, run({ "--licenses", "cx3=1000" }, nil, { GENESYSCLOUD_OAUTHCLIENT_SECRET = "not-the-secret" }).code)
+    local refused = run({ "--licenses", "cx3=1000" }, nil, { GENESYSCLOUD_OAUTHCLIENT_SECRET = "not-the-secret" })
+    assert.equal(77, refused.code, dump(refused))
   end)
 
   it("the text: month to date, projection and band, overage, the day it runs out, the runaway by name", function()
@@ -238,6 +239,66 @@ describe("genesys-usage forecast", function()
     assert.truthy(p.details:find("Month to date: 0 requests, no whole day yet", 1, true), p.details)
   end)
 
+  it("--store: the same figures from a store the library synced; the days it lacks said, estimated", function()
+    local store = require "usage.store"
+    local span = forecast.span(NOW)
+    local path = t:path("usage.sqlite3")
+    local st = assert(store.open(path))
+    local client = usage.new { base_url = fake.base_url, client_id = "demo-client", client_secret = "demo-secret",
+                               poll = { interval = 0.01 } }
+    local summary, err = st:sync(client, { org = "acme", first = span.first, now = NOW })
+    assert(summary, tostring(err))
+    assert.equal(span.last, summary.last)
+    local api = run { "--licenses", "cx3=1000", "--format", "json", "--org", "acme" }
+    assert.equal(0, api.code, dump(api))
+    local mark = #fake:log()
+    local r = run { "--licenses", "cx3=1000", "--format", "json", "--store", path, "--org", "acme" }
+    assert.equal(0, r.code, dump(r))
+    assert.equal(mark, #fake:log(), "--store sends nothing")
+    local a, b = json.decode(api.out), json.decode(r.out)
+    assert.equal("store", b.source.kind)
+    for _, k in ipairs { "month_to_date", "projection", "overage" } do assert.equal(a[k].requests, b[k].requests, k) end
+    assert.equal(a.projection.band.low, b.projection.band.low)
+    assert.equal(a.projection.band.high, b.projection.band.high)
+    assert.equal(a.runs_out.date, b.runs_out.date)
+    assert.equal(#a.clients, #b.clients)
+    for i, c in ipairs(a.clients) do
+      assert.equal(c.id, b.clients[i].id)
+      assert.equal(c.projection.requests, b.clients[i].projection.requests, c.name)
+      assert.equal(c.status, b.clients[i].status, c.name)
+    end
+    -- the text and the plugin from the store too
+    local text = run { "--licenses", "cx3=1000", "--store", path, "--org", "acme" }
+    assert.equal(0, text.code, dump(text))
+    assert.truthy(text.out:find("\nCalled out:\n  " .. RUNAWAY, 1, true), text.out)
+    local p = plugin(run { "--licenses", "cx3=1000", "-f", "plugin", "--store", path, "--org", "acme" })
+    assert.equal("CRITICAL", p.state)
+    -- a store that lacks the last 5 days: they are estimated, never counted as 0, and said
+    local path2 = t:path("behind.sqlite3")
+    local st2 = assert(store.open(path2))
+    assert(st2:sync(client, { org = "acme", first = span.first, now = NOW - 5 * 86400 }))
+    st:close()
+    st2:close()
+    client:close()
+    local behind = run { "--licenses", "cx3=1000", "--store", path2, "--org", "acme" }
+    assert.equal(0, behind.code, dump(behind))
+    assert.truthy(behind.out:find("\n +missing from the source: 15%-19 March 2026 %(5 days%)"), behind.out)
+    assert.truthy(behind.out:find("\nmonth to date +[%d,]+ +[%d.]+%% +1%-14 March 2026 %(14 days%)"), behind.out)
+    assert.truthy(behind.out:find(": 14 counted %+ 17 estimated"), behind.out)
+    assert.truthy(behind.err:find("the store lacks 15-19 March 2026 (5 days) of the 47 the forecast reads: they " ..
+                                  "are estimated, never counted as 0", 1, true), behind.err)
+    local bj = json.decode(run({ "--licenses", "cx3=1000", "-f", "json", "--store", path2, "--org", "acme" }).out)
+    assert.equal(5, bj.month_to_date.missing.count)
+    assert.truthy(bj.month_to_date.requests < a.month_to_date.requests)
+    -- no such org in the store, no store: failures (UNKNOWN in plugin format)
+    local none = run { "--licenses", "cx3=1000", "--store", path, "--org", "globex" }
+    assert.equal(1, none.code, dump(none))
+    assert.truthy(none.err:find("the store has no org 'globex' (it has: acme)", 1, true), none.err)
+    local missing = run { "--licenses", "cx3=1000", "--store", t:path("nothing.sqlite3"), "-f", "plugin" }
+    assert.equal(3, missing.code, dump(missing))
+    assert.truthy(missing.out:find("^GENESYS USAGE UNKNOWN %- .*no store at"), missing.out)
+  end)
+
   it("plugin format checks one org; --dry-run sends nothing and names the days", function()
     local d = run { "--licenses", "cx3=1000", "--dry-run" }
     assert.equal(0, d.code, dump(d))
@@ -245,8 +306,9 @@ describe("genesys-usage forecast", function()
     assert.truthy(d.out:find('"groupBy":["OauthClientId","OauthClientName"]', 1, true), d.out)
     local nginx = require "support.nginx"
     assert(nginx.run("mkdir -p " .. nginx.sh_quote(t:path(".gc"))))
-    nginx.write_file(t:path(".gc/config.toml"), '[acme]\nclient_credentials = "demo-client"\nclient_secret = ' ..
-                     '"demo-secret"\n[globex]\nclient_credentials = "org-viewer"\nclient_secret = "org-viewer-secret"\n')
+    nginx.write_file(t:path(".gc/config.toml"), '[acme]\nclient_credentials = "demo-client"\n' ..
+                     'client_secret = "demo-secret"\n[globex]\nclient_credentials = "org-viewer"\n' ..
+                     'client_secret = "org-viewer-secret"\n')
     assert(nginx.run("chmod 600 " .. nginx.sh_quote(t:path(".gc/config.toml"))))
     local two = run { "--all-profiles", "--licenses", "cx3=1000", "-f", "plugin" }
     assert.equal(3, two.code, dump(two))

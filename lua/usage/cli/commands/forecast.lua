@@ -3,17 +3,23 @@
 -- client over the days the method reads (usage.forecast.fetch: the 1st of last month through yesterday),
 -- then usage.forecast.compute with the org's allowance (--licenses, --allowance: usage.cli.allowance), and
 -- the answer as a table for people, JSON (the method and its inputs), or a monitoring plugin's answer
--- (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; any failure UNKNOWN: usage.cli.monitor). The method, the
--- edge cases (the 1st of a month, days missing, a young org) and the renderings are usage.forecast's.
+-- (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; any failure UNKNOWN: usage.cli.monitor). With --store
+-- (usage.cli.store) the days come from the history store instead (usage.history's forecast_input): nothing
+-- is sent, and the days the store lacks are estimated and said, never counted as 0. The method, the edge
+-- cases (the 1st of a month, days missing, a young org) and the renderings are usage.forecast's.
 local usage = require "usage"
+local history = require "usage.history"
 local flows = require "usage.flows"
 local forecast = require "usage.forecast"
+local fdays = require "usage.forecast.days"
 local json = require "usage.base.json"
+local interval = require "usage.base.interval"
 local thousands = require("usage.base.text").thousands
 local params = require "usage.api.params"
 local help = require "usage.cli.help"
 local output = require "usage.cli.output"
 local allowance = require "usage.cli.allowance"
+local store_opt = require "usage.cli.store"
 local connection = require "usage.cli.connection"
 local term = require "usage.cli.term"
 local failure = require "usage.cli.failure"
@@ -58,12 +64,15 @@ function M.add_to(parser)
            "formats the thresholds are reported but do not change the exit status: 0, or the statuses of every " ..
            "command (2 usage, 75 try again later, 77 credentials or permission, 1 anything else). Several orgs " ..
            "(--profile a --profile b, --all-profiles): one forecast each (JSON: an array); a plugin checks one " ..
-           "org.",
+           "org. --store reads the days from a history store (genesys-usage sync fills it) for the org of the " ..
+           "run (--org, the profile's name, else \"default\": the label the sync gave it) and sends nothing; " ..
+           "the days it lacks are estimated like the rest of the month, and said.",
     examples = {
       "--licenses cx3=1000",
       "--licenses cx3=1000,cx1=50 --format json --output forecast.json",
       "--allowance 140000000 --format plugin --warning 80 --critical 100",
       "--all-profiles --licenses acme=cx3=1000 --allowance globex=75000000",
+      "--store ~/usage.sqlite3 --org acme --licenses cx3=1000",
     },
   })
   cmd:group("Forecast",
@@ -85,6 +94,7 @@ function M.add_to(parser)
          return v
        end):overwrite(false))
   allowance.add(cmd)
+  store_opt.add(cmd)
   output.add(cmd)
   connection.add(cmd, { orgs = true })
   term.add(cmd)
@@ -100,6 +110,12 @@ local function forecast_call(now)
            days = span,
            days_text = "the forecast reads " .. days_mod.describe(span) .. ": this month's whole days so far, the " ..
                        "last 28 days for the run rate, last month to compare; today is never counted" }
+end
+
+local function labels(orgs)
+  local out = {}
+  for i, o in ipairs(orgs) do out[i] = o.label end
+  return out
 end
 
 local function dry_run(orgs, c)
@@ -166,6 +182,38 @@ local function from_api(args, s, orgs, now)
   return results
 end
 
+-- from_store(args, s, orgs, now) -> the result of every org from the history store (nothing is sent); the
+-- days the store lacks are said on stderr (the outputs say them too)
+local function from_store(args, s, orgs, now)
+  local st = store_opt.open(args, M.name, { readonly = true, term = s.term })
+  local src = history.from_store(st)
+  local results = {}
+  for i, o in ipairs(orgs) do
+    local input, err = src:forecast_input { org = o.label, now = now }
+    if not input then
+      st:close()
+      store_opt.fail(err, M.name, #orgs > 1 and ("org " .. o.label) or nil)
+    end
+    local r, why = forecast.compute { now = now, org = o.label, allowance = o.allowance, rows = input.rows,
+                                      known = input.known, source = input.source }
+    if not r then
+      st:close()
+      failure.runtime(format("%s%s", #orgs > 1 and ("org " .. o.label .. ": ") or "", why))
+    end
+    local missing = {}
+    for j, d in ipairs(input.source.missing or {}) do missing[j] = interval.parse_date(d) end
+    if #missing > 0 then
+      s.term:warn(format("%sthe store lacks %s of the %d the forecast reads: they are estimated, never counted " ..
+                         "as 0 (`%s sync` fills them)", #orgs > 1 and ("org " .. o.label .. ": ") or "",
+                         fdays.set(missing).label, input.span.count, NAME))
+    end
+    results[i] = r
+  end
+  st:close()
+  failure.check()
+  return results
+end
+
 -- the thresholds' state of a result, in words (the text format's last line; JSON's alert)
 local function alert(r, t)
   if not r.projection then return 3, "UNKNOWN: no projection" end
@@ -199,12 +247,22 @@ function M.run(args, s)
   local now = s.now
   local c = forecast_call(now)
   if args.dry_run then
-    io.stdout:write(dry_run(orgs, c))
+    if args.store then
+      io.stdout:write(format("# %s %s --dry-run: nothing is read\n# days: %s\n# from the history store %s, org %s\n",
+                             NAME, M.name, c.days_text, args.store, concat(labels(orgs), ", ")))
+    else
+      io.stdout:write(dry_run(orgs, c))
+    end
     return
   end
-  connection.note(orgs[1].creds, s.term)
   local out = output.open(args)
-  local results = from_api(args, s, orgs, now)
+  local results
+  if args.store then
+    results = from_store(args, s, orgs, now)
+  else
+    connection.note(orgs[1].creds, s.term)
+    results = from_api(args, s, orgs, now)
+  end
   local status
   if fmt == "plugin" then
     local text
