@@ -114,7 +114,8 @@ describe("genesys-usage forecast", function()
     -- text: CRITICAL said, exit 0
     local text = run { "--licenses", "cx3=1000" }
     assert.equal(0, text.code, dump(text))
-    assert.truthy(text.out:find("\nThresholds: CRITICAL: the projection is above 100%% of the allowance"), text.out)
+    assert.truthy(text.out:find("\nThresholds: CRITICAL: the projection is above 100%% of the allowance %(exit status 0; " ..
+                                "%-%-format plugin would exit 2%)\n"), text.out)
     local j = run { "--licenses", "cx3=1000", "--format", "json" }
     assert.equal(0, j.code, dump(j))
     local doc = json.decode(j.out)

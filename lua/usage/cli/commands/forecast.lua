@@ -273,16 +273,16 @@ function M.run(args, s)
     for i, r in ipairs(results) do
       local doc = forecast.document(r)
       local state, words = alert(r, t)
-      doc.alert = { warning = t.warning, critical = t.critical, status = STATUS[state], text = words,
-                    exit_status_changes = false }
+      doc.alert = { warning = t.warning, critical = t.critical, status = STATUS[state], text = words }
       docs[i] = doc
     end
     out.fh:write(json.encode(#docs == 1 and docs[1] or json.array(docs)), "\n")
   else
     local parts = {}
     for i, r in ipairs(results) do
-      local _, words = alert(r, t)
-      parts[i] = forecast.text(r, { clients = args.clients }) .. "\nThresholds: " .. words .. ".\n"
+      local state, words = alert(r, t)
+      parts[i] = forecast.text(r, { clients = args.clients }) .. "\nThresholds: " .. words .. " (exit status 0; " ..
+                 "--format plugin would exit " .. state .. ")\n"
     end
     out.fh:write(concat(parts, "\n"))
   end
