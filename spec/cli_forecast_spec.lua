@@ -2,7 +2,8 @@
 -- plugin (CRITICAL 2, a status line whose performance data the plugin guidelines accept), the thresholds moved
 -- (OK 0, WARNING 1), any failure in plugin format UNKNOWN 3 (a server error, a usage error argparse finds, the
 -- network), the text naming the runaway client and its days, the JSON equal to the library's result and to
--- an independent recomputation from the fake's raw rows, the 1st of a month labelled. The command's clock is
+-- an independent recomputation from the fake's raw rows, the 1st of a month labelled, --store (a store the
+-- library synced: the same figures; one that lacks days or holds a week: labelled). The command's clock is
 -- moved by libfaketime (the fake's `today` and runaway with it), so the figures do not depend on the day the
 -- spec runs.
 local support = require "support.cli"
@@ -291,6 +292,23 @@ describe("genesys-usage forecast", function()
     local bj = json.decode(run({ "--licenses", "cx3=1000", "-f", "json", "--store", path2, "--org", "acme" }).out)
     assert.equal(5, bj.month_to_date.missing.count)
     assert.truthy(bj.month_to_date.requests < a.month_to_date.requests)
+    -- a store that holds one week: a labelled answer on 7 days of history, no band, nobody called out
+    local path3 = t:path("week.sqlite3")
+    local st3 = assert(store.open(path3))
+    local c3 = usage.new { base_url = fake.base_url, client_id = "demo-client", client_secret = "demo-secret",
+                           poll = { interval = 0.01 } }
+    assert(st3:sync(c3, { org = "acme", first = "2026-03-13", now = NOW }))
+    st3:close()
+    c3:close()
+    local week = run { "--licenses", "cx3=1000", "--store", path3, "--org", "acme" }
+    assert.equal(0, week.code, dump(week))
+    assert.truthy(week.out:find("(7 days of history)", 1, true), week.out)
+    assert.truthy(week.out:find("\n  band +%- +"), week.out)
+    assert.is_nil(week.out:find("\nCalled out:", 1, true), week.out)
+    assert.truthy(week.out:find("\nNotes:\n", 1, true), week.out)
+    assert.truthy(week.out:find("\nvs last month +%- +the same days of last month are not in the source\n"), week.out)
+    local wp = plugin(run { "--licenses", "cx3=1000", "-f", "plugin", "--store", path3, "--org", "acme" })
+    assert.truthy(wp.details:find("\nBand: none %("), wp.details)
     -- no such org in the store, no store: failures (UNKNOWN in plugin format)
     local none = run { "--licenses", "cx3=1000", "--store", path, "--org", "globex" }
     assert.equal(1, none.code, dump(none))

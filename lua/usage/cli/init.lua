@@ -57,7 +57,8 @@ local function main(argv, state)
                     now = core.time(), jobs = {} }
   state.term, state.jobs = session.term, session.jobs
   -- (a command returns nothing, or the exit status of an answer that is not a failure: a plugin's state)
-  return parser:command(args.command).run(args, session) or 0
+  local status = parser:command(args.command).run(args, session)
+  return type(status) == "number" and status or 0
 end
 
 -- " (job ID: read it again with: genesys-usage aggregates --job ID)", or "" without jobs
