@@ -115,8 +115,8 @@ describe("genesys-usage forecast", function()
     -- text: CRITICAL said, exit 0
     local text = run { "--licenses", "cx3=1000" }
     assert.equal(0, text.code, dump(text))
-    assert.truthy(text.out:find("\nThresholds: CRITICAL: the projection is above 100%% of the allowance %(exit status 0; " ..
-                                "%-%-format plugin would exit 2%)\n"), text.out)
+    assert.truthy(text.out:find("\nThresholds: CRITICAL: the projection is above 100%% of the allowance " ..
+                                "%(exit status 0; %-%-format plugin would exit 2%)\n"), text.out)
     local j = run { "--licenses", "cx3=1000", "--format", "json" }
     assert.equal(0, j.code, dump(j))
     local doc = json.decode(j.out)
@@ -289,6 +289,11 @@ describe("genesys-usage forecast", function()
     assert.truthy(behind.out:find(": 14 counted %+ 17 estimated"), behind.out)
     assert.truthy(behind.err:find("the store lacks 15-19 March 2026 (5 days) of the 47 the forecast reads: they " ..
                                   "are estimated, never counted as 0", 1, true), behind.err)
+    local bpr = run { "--licenses", "cx3=1000", "-f", "plugin", "--store", path2, "--org", "acme" }
+    assert.equal("", bpr.err) -- (a plugin writes nothing on stderr: the detail says the days)
+    local bp = plugin(bpr)
+    assert.truthy(bp.details:find("\nMissing from the source %(estimated%): 15%-19 March 2026 %(5 days%)\n"),
+                  bp.details)
     local bj = json.decode(run({ "--licenses", "cx3=1000", "-f", "json", "--store", path2, "--org", "acme" }).out)
     assert.equal(5, bj.month_to_date.missing.count)
     assert.truthy(bj.month_to_date.requests < a.month_to_date.requests)

@@ -183,7 +183,7 @@ local function from_api(args, s, orgs, now)
 end
 
 -- from_store(args, s, orgs, now) -> the result of every org from the history store (nothing is sent); the
--- days the store lacks are said on stderr (the outputs say them too)
+-- days the store lacks are said on stderr (the outputs say them too; a plugin writes nothing on stderr)
 local function from_store(args, s, orgs, now)
   local st = store_opt.open(args, M.name, { readonly = true, term = s.term })
   local src = history.from_store(st)
@@ -202,7 +202,7 @@ local function from_store(args, s, orgs, now)
     end
     local missing = {}
     for j, d in ipairs(input.source.missing or {}) do missing[j] = interval.parse_date(d) end
-    if #missing > 0 then
+    if #missing > 0 and args.format ~= "plugin" then
       s.term:warn(format("%sthe store lacks %s of the %d the forecast reads: they are estimated, never counted " ..
                          "as 0 (`%s sync` fills them)", #orgs > 1 and ("org " .. o.label .. ": ") or "",
                          fdays.set(missing).label, input.span.count, NAME))
