@@ -323,6 +323,26 @@ describe("genesys-usage forecast", function()
     assert.truthy(missing.out:find("^GENESYS USAGE UNKNOWN %- .*no store at"), missing.out)
   end)
 
+  it("a client name a server sends reaches the terminal escaped: no C1 control, no BIDI override", function()
+    -- (the fake's names are plain: the rows are made here, as the job would hand them to the command)
+    local rows = {}
+    for d = interval.parse_date("2026-02-01"), interval.parse_date("2026-03-19") do
+      local date = interval.date(d)
+      rows[#rows + 1] = { date = date, client_id = "a", client_name = "Steady", requests = 1000000 }
+      rows[#rows + 1] = { date = date, client_id = "b", client_name = "Ex\226\128\174port\194\155[2J|x",
+                          requests = date >= "2026-03-13" and 9000000 or 1000 }
+    end
+    local r = assert(forecast.compute { now = NOW, org = "acme\226\128\174", allowance = 140000000, rows = rows })
+    local text = forecast.text(r)
+    local out = forecast.plugin(r)
+    for _, s in ipairs { text, out, (forecast.plugin_unknown("x\194\155y\226\128\174")) } do
+      assert.is_nil(s:find("\226\128\174", 1, true), s)
+      assert.is_nil(s:find("\194\155", 1, true), s)
+    end
+    assert.truthy(text:find("Ex\\u202eport\\x9b[2J/x", 1, true), text)
+    assert.truthy(out:find("called out: Ex\\u202eport\\x9b[2J/x (", 1, true), out)
+  end)
+
   it("plugin format checks one org; --dry-run sends nothing and names the days", function()
     local d = run { "--licenses", "cx3=1000", "--dry-run" }
     assert.equal(0, d.code, dump(d))
