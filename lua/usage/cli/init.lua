@@ -2,10 +2,11 @@
 --   genesys-usage <command> [options]      (bin/genesys-usage calls require("usage.cli").main(arg))
 -- main(argv) returns the exit status: 0 ok, 2 usage error, 75 a passing failure (network, timeouts, 429
 -- and 5xx after the retries), 77 credentials or permissions, 1 anything else, 128 + n when a trapped
--- signal (SIGINT, SIGTERM, SIGHUP) stopped it (usage.cli.failure); it never raises and never prints a
--- traceback (unless GENESYS_USAGE_DEBUG=1). On success it writes nothing on stderr unless stderr is a
--- terminal or --verbose is given (cron mails what a job prints); a run that fails names the jobs it
--- started.
+-- signal (SIGINT, SIGTERM, SIGHUP) stopped it (usage.cli.failure), or a monitoring plugin's state
+-- (forecast --format plugin: 0-3, any failure an UNKNOWN 3 line on stdout: usage.cli.monitor); it never
+-- raises and never prints a traceback (unless GENESYS_USAGE_DEBUG=1). On success it writes nothing on
+-- stderr unless stderr is a terminal or --verbose is given (cron mails what a job prints); a run that
+-- fails names the jobs it started.
 -- A run: the parser of every command (usage.cli.parser: each module of usage.cli.commands adds its
 -- argparse command), argparse's result, then the command's run(args, session) with the session of the
 -- run: { term = its stderr (usage.cli.term), now = its clock (the time it started), jobs = the jobs it
@@ -19,6 +20,7 @@ local help = require "usage.cli.help"
 local term_mod = require "usage.cli.term"
 local sink = require "usage.cli.sink"
 local failure = require "usage.cli.failure"
+local monitor = require "usage.cli.monitor"
 local NAME = require("usage.cli.program").NAME
 
 local M = {}
@@ -54,8 +56,9 @@ local function main(argv, state)
   local session = { term = term_mod.new { quiet = args.quiet, verbose = args.verbose, now = core.now },
                     now = core.time(), jobs = {} }
   state.term, state.jobs = session.term, session.jobs
-  parser:command(args.command).run(args, session)
-  return 0
+  -- (a command returns nothing, or the exit status of an answer that is not a failure: a plugin's state)
+  local status = parser:command(args.command).run(args, session)
+  return type(status) == "number" and status or 0
 end
 
 -- " (job ID: read it again with: genesys-usage aggregates --job ID)", or "" without jobs
@@ -87,6 +90,10 @@ function M.main(argv)
   -- the jobs a failed or interrupted run started, with the command that reads one again: on the error's
   -- one line
   local jobs = jobs_text(state.jobs or {})
+  if monitor.requested(argv) then -- (a monitoring plugin: any failure is one UNKNOWN line on stdout, exit 3)
+    local message = failure.is(result) and failure.line(result) or (NAME .. ": internal error: " .. result.message)
+    return monitor.unknown(term:clean(message .. jobs))
+  end
   if failure.is(result) then
     term:line(failure.line(result) .. jobs)
     return result.status

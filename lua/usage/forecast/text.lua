@@ -57,7 +57,8 @@ function M.render(r, opts)
   if cmp.this.days.count > 0 then
     row("vs last month", words.vs_last(cmp), "", cmp.this.days.label .. " against " .. cmp.last.days.label)
   else
-    row("vs last month", "-", "", "no whole day of this month yet")
+    row("vs last month", "-", "", mtd.days.count > 0 and "the same days of last month are not in the source" or
+      "no whole day of this month yet")
   end
   local lines = ctext.render({ "", "requests", "share", "days" }, rows, { false, true, true, false })
   for i = 3, #lines do line(lines[i]) end -- no header line: the labels say it
@@ -76,7 +77,8 @@ function M.render(r, opts)
     line("")
     line(format("Clients: month to date %s; projection for %s; change against %s", mtd.days.count > 0 and
       mtd.days.label or "(no whole day yet)", r.month.label:match("^(.-) %(") or r.month.label,
-      cmp.last.days.count > 0 and cmp.last.days.label or "(nothing to compare yet)"))
+      cmp.last.days.count > 0 and cmp.last.days.label or
+      (mtd.days.count > 0 and "(last month's days are not in the source)" or "(nothing to compare yet)")))
     local crow = {}
     local rest = { n = 0, mtd = 0, proj = 0 }
     for i, c in ipairs(clients) do

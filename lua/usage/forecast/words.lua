@@ -30,10 +30,13 @@ function M.change(x)
 end
 
 -- text from a server (a client name) on one line, valid UTF-8, without the characters that end a field
--- of the plugin output ("|"): safe in a table and in a plugin's detail lines
+-- of the plugin output ("|"): safe in a table and in a plugin's detail lines. C0 controls become spaces;
+-- what else a terminal would act on or reorder (C1 controls such as CSI, BIDI overrides, invisible
+-- characters) is shown visibly ("\x9b", "\u202e"), as every output of the command line shows it
+-- (usage.base.text.one_line)
 function M.clean(s)
-  s = ptext.valid_utf8(tostring(s or ""))
-  s = s:gsub("%c", " "):gsub("|", "/")
+  s = ptext.valid_utf8(tostring(s or "")):gsub("%c", " ")
+  s = text.one_line(s):gsub("|", "/")
   return s
 end
 
