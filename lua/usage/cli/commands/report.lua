@@ -9,6 +9,9 @@
 -- periods and its change, usage.cli.report.compare; a period the API no longer serves is refused before any
 -- job, with the way to a history store). With an allowance (--licenses, --allowance) the HTML page gains the
 -- fair-use forecast of each org (usage.forecast: month to date, projection and band, allowance line).
+-- With --store (usage.cli.store) the report reads the history store instead (usage.history.from_store): any
+-- span, past the API's year, every org of the store (or those of --profile, --all-profiles, --org), in
+-- milliseconds; the days the store lacks are said in every format.
 local flows = require "usage.flows"
 local interval = require "usage.base.interval"
 local models = require "usage.api.models"
@@ -21,6 +24,7 @@ local days = require "usage.cli.days"
 local output = require "usage.cli.output"
 local connection = require "usage.cli.connection"
 local allowance = require "usage.cli.allowance"
+local store_opt = require "usage.cli.store"
 local term = require "usage.cli.term"
 local run = require "usage.cli.run"
 local dryrun = require "usage.cli.dryrun"
@@ -63,7 +67,9 @@ function M.add_to(parser)
             "(templateUri + method) and client x endpoint pairs (which client hit which endpoint) by requests, " ..
             "429 or 5xx responses, with counts and ratios, the status-class shares and the daily series; as a " ..
             "table, CSV, JSON, NDJSON, an SVG chart or an HTML page.",
-    more = "--compare previous-period (as many days, just before) or previous-year (the same days a year " ..
+    more = "With --store the report reads the history store (" .. NAME .. " sync fills it): any span, past " ..
+           "the API's year, every org of the store unless --profile, --all-profiles or --org name some. " ..
+           "--compare previous-period (as many days, just before) or previous-year (the same days a year " ..
            "earlier; 29 February against 28 February) gives every figure of both periods and its change; the " ..
            "Usage API serves the last year only. Several orgs in one run (--profile a --profile b, " ..
            "--all-profiles) make one consolidated report, every client with its org; --by org adds each " ..
@@ -78,6 +84,7 @@ function M.add_to(parser)
       "--last-month --compare previous-period",
       "--all-profiles --by org --last 30d --output orgs.html",
       "--this-month --licenses cx3=1000 --output month.html",
+      "--store usage.sqlite3 --month 2025-11 --compare previous-year",
     },
   })
   days.add(cmd)
@@ -100,12 +107,13 @@ function M.add_to(parser)
        :argname("WITH"):convert(params.text.choice("compare", history.COMPARE)):overwrite(false),
     cmd:option("--by", "org: each org's totals, days and top clients (with several orgs, or one)")
        :argname("WHAT"):convert(params.text.choice("by", { "org" })):overwrite(false),
-    cmd:option("--org", "the org's label in the report (one org); default: the --profile name, else \"" ..
-                        DEFAULT_ORG .. "\"")
+    cmd:option("--org", "the org's label in the report (one org; with --store: the org of the store to read); " ..
+                        "default: the --profile name, else \"" .. DEFAULT_ORG .. "\"")
        :argname("LABEL"):convert(org_label):overwrite(false),
     cmd:option("--svg", "also write the chart to FILE (SVG)"):argname("FILE"):overwrite(false),
     cmd:option("--html", "also write the HTML page to FILE"):argname("FILE"):overwrite(false))
   allowance.add(cmd)
+  store_opt.add(cmd)
   output.add(cmd, FORMATS)
   connection.add(cmd, { orgs = true })
   term.add(cmd)
@@ -200,6 +208,7 @@ local function source_failure(err, args)
                                err.code == "unknown_org") then
     failure.usage(tostring(err.message), args.command)
   end
+  if type(err) == "table" and err.store then store_opt.fail(err, args.command) end
   failure.from_error(err, M.name)
 end
 
@@ -209,13 +218,11 @@ local function forecasts(src, orgs, now, args)
   for _, o in ipairs(orgs) do
     if o.allowance then
       local result, err
-      if src.kind == "api" then
-        local input
-        input, err = src:forecast_input { org = o.label, now = now }
-        if input then
-          result, err = forecast.compute { rows = input.rows, known = input.known, source = input.source,
-                                           allowance = o.allowance, now = now, org = o.label }
-        end
+      local input
+      input, err = src:forecast_input { org = o.label, now = now }
+      if input then
+        result, err = forecast.compute { rows = input.rows, known = input.known, source = input.source,
+                                         allowance = o.allowance, now = now, org = o.label }
       end
       if not result then source_failure(err, args) end
       out[#out + 1] = result
@@ -253,6 +260,10 @@ end
 -- over usage.history: the report of one period, or of a comparison
 local function history_report(args, s, c, src, fmt, out, orgs, forecasting)
   local opts = { days = c.days, filters = filters_of(c), page_size = args.page_size }
+  if src.kind == "store" then
+    opts.org = {}
+    for i, o in ipairs(orgs) do opts.org[i] = o.label end
+  end
   local r, d, view
   local rank = { top = args.top or 10, rank_by = args.rank_by, only = args.only, by_org = args.by == "org" }
   if args.compare then
@@ -289,7 +300,93 @@ local function history_report(args, s, c, src, fmt, out, orgs, forecasting)
   write(args, s, out, fmt, r, d, view)
 end
 
+-- the days flags (a store has no one-year limit: they are read apart from the call's checks)
+local DAY_KEYS = { "last", "from", "to", "yesterday", "this_month", "last_month", "month", "interval" }
+
+-- the call of a report over the store: the days of the flags, whatever their age, and the filters as
+-- usage.cli.call reads them
+local function store_call(args, now)
+  local d, note = days.read(args, now)
+  if not d then
+    failure.usage("missing the days: give --last 30d, --from DAY [--to DAY], --yesterday, --this-month, " ..
+                  "--last-month, --month YYYY-MM or --interval START/END (any span the store holds)", args.command)
+  end
+  local a = {}
+  for k, v in pairs(args) do a[k] = v end
+  for _, k in ipairs(DAY_KEYS) do a[k] = nil end
+  a.yesterday = true -- (a day the call accepts: only its filters are kept)
+  local c = report_call(a, now)
+  c.days, c.days_note, c.window_note = d, note, nil
+  return c
+end
+
+-- the orgs of a report over the store: those named (--profile, --all-profiles, --org), else every org of
+-- the store; an org the store does not hold is a usage error that lists those it holds
+local function store_orgs(args, s, st)
+  local held, err = st:orgs()
+  if not held then source_failure(err, args) end
+  local labels, known = {}, {}
+  for i, o in ipairs(held) do
+    labels[i] = o.org
+    known[o.org] = true
+  end
+  local orgs
+  if args.all_profiles or args.profile then
+    orgs = connection.orgs(args, s.term, args.org)
+    for _, o in ipairs(orgs) do o.label = o.label or DEFAULT_ORG end
+  elseif args.org then
+    orgs = { { label = args.org } }
+  else
+    orgs = {}
+    for i, l in ipairs(labels) do orgs[i] = { label = l } end
+    if #orgs == 0 then
+      failure.runtime("the store " .. tostring(st.where) .. " holds no org yet: fill it with " .. NAME ..
+                      " sync --store " .. tostring(args.store))
+    end
+  end
+  for _, o in ipairs(orgs) do
+    if not known[o.label] then
+      failure.usage(format("the store holds no org %s (it holds: %s)", o.label,
+                           #labels > 0 and concat(labels, ", ") or "none"), args.command)
+    end
+  end
+  return orgs
+end
+
+-- report --store: the history store, any span
+local function store_run(args, s)
+  local c = store_call(args, s.now)
+  local fmt = output.format(args, FORMATS)
+  local st = store_opt.open(args, args.command, { readonly = true, term = s.term })
+  local ok, err = pcall(function()
+    local orgs = store_orgs(args, s, st)
+    local forecasting = allowance.read(args, orgs)
+    if forecasting and fmt ~= "html" and not args.html then
+      failure.usage("the fair-use forecast (--licenses, --allowance) is drawn on the HTML page: give --output " ..
+                    "FILE.html, --format html or --html FILE", args.command)
+    end
+    if args.dry_run then
+      local labels = {}
+      for i, o in ipairs(orgs) do labels[i] = o.label end
+      io.stdout:write(format("# %s reads the history store %s (nothing is sent): %s; org%s %s\n", M.name,
+                             tostring(st.where), days.describe(c.days), #labels == 1 and "" or "s",
+                             concat(labels, ", ")))
+      return
+    end
+    if c.days_note then s.term:note(c.days_note) end
+    if c.days.count == 0 then
+      failure.usage("no whole day yet in " .. c.days.label .. ": nothing to report", args.command)
+    end
+    local out = output.open(args)
+    history_report(args, s, c, history.from_store(st), fmt, out, orgs, forecasting)
+    output.commit(out, s.term)
+  end)
+  st:close()
+  if not ok then error(err, 0) end
+end
+
 function M.run(args, s)
+  if args.store ~= nil then return store_run(args, s) end
   local orgs = connection.orgs(args, s.term, args.org)
   for _, o in ipairs(orgs) do o.label = o.label or DEFAULT_ORG end
   local forecasting = allowance.read(args, orgs)
