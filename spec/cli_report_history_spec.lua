@@ -3,6 +3,9 @@
 -- a client that is new or gone; the previous year the API no longer serves (a usage error naming the days
 -- it serves and the store, before any job); --by org and the consolidated view of several orgs (--profile a
 -- --profile b, --all-profiles); the fair-use forecast on the HTML page, as headless Chromium reads it.
+-- With --store (SQLite and a real PostgreSQL, filled by the library's store:sync from the fake): the same
+-- report as the API for the days both hold, a span past the API's year, --compare previous-year from the
+-- store; a store with hostile client names (control characters, spreadsheet formulas) and a missing day.
 
 local support = require "support.cli"
 local nginx = require "support.nginx"
@@ -12,6 +15,10 @@ local text = require "usage.base.text"
 local interval = require "usage.base.interval"
 local forecast = require "usage.forecast"
 local H = require "helper"
+local store = require "usage.store"
+local stores = require "support.store"
+
+local DAY = 86400
 
 local read_file = nginx.read_file
 local ok = support.ok
@@ -30,6 +37,9 @@ local function lines_of(s)
   for line in s:gmatch("([^\n]*)\n") do out[#out + 1] = (line:gsub("\r$", "")) end
   return out
 end
+
+-- "5 December 2026 (1 day)": a date as the report names days (usage.history.dates_label)
+local function history_label(d) return require("usage.history").dates_label { d } end
 
 local function count(s, pattern) return select(2, s:gsub(pattern, "")) end
 
@@ -361,3 +371,156 @@ describe("genesys-usage report over usage.history", function()
     assert.truthy(r.err:find("no allowance for org globex", 1, true), r.err)
   end)
 end)
+
+for _, B in ipairs(stores.backends()) do
+  describe("genesys-usage report --store (" .. B.name .. ")", function()
+    local fake, t, target
+    local NOW = os.time()
+    local T = interval.day_of(NOW)
+    local function date(d) return interval.date(d) end
+
+    setup(function()
+      B:start()
+      fake = H.start { config = { lifecycle = { polls = 0 } } }
+      t = support.new { base_url = fake.base_url }
+      -- (validate = false: the first sync asks for days of a year ago, as the service answered them then)
+      local client = H.client(fake, { validate = false })
+      target = B:target("report")
+      local s = assert(store.open(target))
+      fake:config { today = date(T - 365) }
+      assert(s:sync(client, { org = "default", now = NOW - 365 * DAY, first = date(T - 400) }))
+      fake:config { today = false }
+      assert(s:sync(client, { org = "default", first = date(T - 40) }))
+      -- an org of hostile names: a client that stops, one that starts, a day missing in this period
+      local function row(d, id, name, n)
+        return { date = date(d), oauthClient = { id = id, name = name }, templateUri = "api/v2/users/{userId}",
+                 httpMethod = "GET", requestCount = n, status200 = n - 1, status300 = 0, status400 = 1,
+                 status429 = 1, status500 = 0 }
+      end
+      local GONE, NEW = '=HYPERLINK("http://evil.example/x","click")', "@SUM(1+1)\27[31mred\7\r\nline2"
+      assert(s:put("hostile", date(T - 6), date(T - 4), { row(T - 6, "c-gone", GONE, 10), row(T - 5, "c-gone", GONE, 20),
+                                                          row(T - 4, "c-both", "+cmd|' /C calc'!A0", 5) }))
+      assert(s:put("hostile", date(T - 3), date(T - 3), { row(T - 3, "c-new", NEW, 7), row(T - 3, "c-both", "-2+3", 6) }))
+      assert(s:put("hostile", date(T - 1), date(T - 1), { row(T - 1, "c-new", NEW, 8) }))
+      s:close()
+      client:close()
+    end)
+    teardown(function()
+      if t then t:cleanup() end
+      if fake then fake:stop() end
+      B:stop()
+    end)
+
+    it("gives the same report as the API for the days both hold, in every format", function()
+      for _, fmt in ipairs { "table", "csv", "json", "ndjson", "svg" } do
+        local from_store = ok(t:run { "report", "--store", target, "--org", "default", "--last", "30d", "--top", "5",
+                                      "--format", fmt })
+        local from_api = ok(t:run { "report", "--last", "30d", "--top", "5", "--format", fmt })
+        if fmt == "json" then -- (the store's adds what it holds of each org: orgs, notes, byOrg)
+          local a, b = json.decode(from_api.out), json.decode(from_store.out)
+          assert.same({ { org = "default", days = 30, covered = 30, missing = {} } }, b.orgs)
+          b.orgs, b.notes, b.byOrg = nil, nil, nil
+          assert.same(a, b)
+        else
+          assert.equal(from_api.out, from_store.out, fmt)
+        end
+      end
+      -- (a comparison of the last 14 days: both periods within the days the store holds)
+      local v = json.decode(ok(t:run { "report", "--store", target, "--org", "default", "--last", "14d", "--compare",
+                                       "previous-period", "--format", "json" }).out)
+      local w = json.decode(ok(t:run { "report", "--last", "14d", "--compare", "previous-period", "--format",
+                                       "json" }).out)
+      assert.same(w.totals, v.totals)
+      assert.same(w.clients, v.clients)
+    end)
+
+    it("reads a span past the API's year, and compares with the previous year from the store", function()
+      local span = interval.days_of(T - 400, T - 366)
+      local want = raw(fake, span)
+      local v = json.decode(ok(t:run { "report", "--store", target, "--org", "default", "--from", span.first, "--to",
+                                       span.last, "--format", "json" }).out)
+      assert.equal(span.label, v.days.label)
+      assert.is_true(v.days.complete)
+      assert.equal(want.total.requests, v.totals.requests)
+      assert.equal(want.total.status429, v.totals.status429)
+      -- the API cannot: a usage error before any job
+      local r = t:run { "report", "--from", span.first, "--to", span.last }
+      assert.equal(2, r.code, support.show(r))
+      -- the previous year of the last 30 days, from the store
+      local days = interval.days_of(T - 30, T - 1)
+      local before = interval.previous_year(days)
+      v = json.decode(ok(t:run { "report", "--store", target, "--org", "default", "--last", "30d", "--compare",
+                                 "previous-year", "--top", "1000", "--format", "json" }).out)
+      assert.equal("previous-year", v.compare)
+      assert.equal(before.label, v.previousDays.label)
+      assert.is_true(v.complete)
+      local cur_raw, prev_raw = raw(fake, days), raw(fake, before)
+      assert.equal(cur_raw.total.requests, v.totals.current.requests)
+      assert.equal(prev_raw.total.requests, v.totals.previous.requests)
+      for _, c in ipairs(v.clients) do
+        assert.equal(figure(cur_raw.clients, c.oauthClientId, "requests") -
+                     figure(prev_raw.clients, c.oauthClientId, "requests"), c.change.requests)
+      end
+      -- the store's orgs: all of them by default, an org it does not hold is a usage error naming them
+      v = json.decode(ok(t:run { "report", "--store", target, "--last", "7d", "--by", "org", "--format", "json" }).out)
+      local labels = {}
+      for i, o in ipairs(v.orgs) do labels[i] = o.org end
+      table.sort(labels)
+      assert.same({ "default", "hostile" }, labels)
+      r = t:run { "report", "--store", target, "--org", "initech", "--last", "7d" }
+      assert.equal(2, r.code, support.show(r))
+      assert.truthy(r.err:find("holds no org initech (it holds: default, hostile)", 1, true), r.err)
+    end)
+
+    it("says the day a period lacks and neutralises hostile names (CSV, table, JSON)", function()
+      local args = { "report", "--store", target, "--org", "hostile", "--from", date(T - 3), "--to", date(T - 1),
+                     "--compare", "previous-period" }
+      local function run(fmt)
+        local a = {}
+        for i, x in ipairs(args) do a[i] = x end
+        a[#a + 1], a[#a + 2] = "--format", fmt
+        return ok(t:run(a))
+      end
+      local v = json.decode(run("json").out)
+      assert.is_false(v.complete)
+      assert.same({ date(T - 2) }, v.days.missing)
+      assert.is_true(v.previousDays.complete)
+      local states = {}
+      for _, c in ipairs(v.clients) do states[c.oauthClientId] = c end
+      assert.equal("gone", states["c-gone"].state)
+      assert.equal(-30, states["c-gone"].change.requests)
+      assert.equal("new", states["c-new"].state)
+      assert.equal(15, states["c-new"].current.requests)
+      assert.equal("both", states["c-both"].state)
+      assert.equal(6 - 5, states["c-both"].change.requests)
+      -- CSV: formulas start with ', no control character, the missing day as a record
+      local csv = run("csv").out
+      assert.is_nil(csv:find("[%z\1-\9\11\12\14-\31\127]"))
+      assert.truthy(csv:find(",\"'=HYPERLINK(\"\"http://evil.example/x\"\",\"\"click\"\")\",", 1, true), csv)
+      assert.truthy(csv:find(",\"'@SUM(1+1)\239\191\189[31mred\239\191\189\r\nline2\",", 1, true), csv)
+      assert.truthy(csv:find(",'+cmd|' /C calc'!A0,", 1, true) or csv:find(",\"'+cmd|' /C calc'!A0\",", 1, true), csv)
+      assert.truthy(csv:find(",'-2+3,", 1, true), csv) -- (its current name; the previous one beside it)
+      assert.truthy(csv:find("\r\nmissing_day,,," .. date(T - 2) .. ",", 1, true) or
+                    csv:find("\r\nmissing_day,," .. date(T - 2) .. ",", 1, true), csv)
+      -- the raw CSV keeps the formulas (for a program), still without a control character
+      local raw_csv = ok(t:run { "report", "--store", target, "--org", "hostile", "--from", date(T - 3), "--to",
+                                 date(T - 1), "--compare", "previous-period", "--format", "csv", "--raw-csv" }).out
+      assert.truthy(raw_csv:find(",\"@SUM(1+1)", 1, true), raw_csv)
+      assert.is_nil(raw_csv:find("[%z\1-\9\11\12\14-\31\127]"))
+      -- the table: the missing day said, gone and new in words, no control character
+      local out = run("table").out
+      assert.is_nil(out:find("[%z\1-\9\11-\31\127]"))
+      assert.truthy(out:find("this period, missing days: " .. history_label(date(T - 2)) .. " not in the source", 1, true),
+                    out)
+      assert.truthy(out:find("%sgone%s"))
+      assert.truthy(out:find("%snew%s"))
+      -- NDJSON: each line is JSON, with the missing day
+      local found
+      for _, l in ipairs(lines_of(run("ndjson").out)) do
+        local rec = json.decode(l)
+        if rec.section == "missing_day" then found = rec.date end
+      end
+      assert.equal(date(T - 2), found)
+    end)
+  end)
+end
