@@ -23,7 +23,7 @@ local format, concat = string.format, table.concat
 local esc = sanitize.xml
 local round = fdays.round
 
-M.COLORS = { month_to_date = "#1f77b4", projection = "#ff7f0e", band = "#ff7f0e", allowance = "#d62728",
+local COLORS = { month_to_date = "#1f77b4", projection = "#ff7f0e", band = "#ff7f0e", allowance = "#d62728",
              today = "#555555" }
 
 --[[ series(result) -> {
@@ -98,7 +98,7 @@ end
 function M.svg(r, opts)
   opts = opts or {}
   local s = M.series(r)
-  local C = M.COLORS
+  local C = COLORS
   local series = {}
   series[#series + 1] = {
     name = "month to date", class = "month-to-date", color = C.month_to_date, values = s.actual,

@@ -80,10 +80,12 @@ local function forecast_html(opts)
   return concat(out)
 end
 
+local compare_html -- (below: the page of a comparison)
+
 -- html(r, d, opts) -> text. opts: title (with the days), days_label, scale, chart, forecast (a result of
 -- usage.forecast: its figures and chart are added) or forecasts (several, one per org)
 function M.html(r, d, opts)
-  if r.kind == "compare" then return M.compare_html(r, d, opts) end
+  if r.kind == "compare" then return compare_html(r, d, opts) end
   local svg = chart.svg(r, { days_label = opts.days_label, scale = opts.scale, chart = opts.chart }):gsub("^<%?xml[^\n]*\n", "")
   local by = chart.WHAT[r.rank_by]
   local function section(kind, rows)
@@ -137,7 +139,7 @@ local function compare_panel(r, d)
   return concat(out)
 end
 
-function M.compare_html(r, d, opts)
+compare_html = function(r, d, opts)
   opts = opts or {}
   local title = rformats.compare_title(r)
   local svg = chart.svg(r, { scale = opts.scale, chart = opts.chart }):gsub("^<%?xml[^\n]*\n", "")
