@@ -266,7 +266,16 @@ local function history_report(args, s, c, src, fmt, out, orgs, forecasting)
   end
   local r, d, view
   local rank = { top = args.top or 10, rank_by = args.rank_by, only = args.only, by_org = args.by == "org" }
-  if args.compare then
+  if c.days.count == 0 then -- (the 1st of a month with --this-month: no whole day yet, nothing to read)
+    if args.compare then
+      failure.usage("--compare: " .. c.days.label .. ": there is nothing to compare", args.command)
+    end
+    rank.by_org, rank.days = nil, {}
+    r = aggregate.rank(aggregate.new(), rank)
+    d = aggregate.display(r)
+    view = { title = "Genesys Cloud API usage, " .. c.days.label, days_label = c.days.label, scale = args.scale,
+             chart = args.chart or args.rank_by, pairs = true, days = c.days }
+  elseif args.compare then
     opts.compare = args.compare
     local cmp, err = src:compare(opts)
     s.term:done()
@@ -374,9 +383,6 @@ local function store_run(args, s)
       return
     end
     if c.days_note then s.term:note(c.days_note) end
-    if c.days.count == 0 then
-      failure.usage("no whole day yet in " .. c.days.label .. ": nothing to report", args.command)
-    end
     local out = output.open(args)
     history_report(args, s, c, history.from_store(st), fmt, out, orgs, forecasting)
     output.commit(out, s.term)
@@ -409,9 +415,6 @@ function M.run(args, s)
   connection.note(orgs[1].creds, s.term)
   local out = output.open(args)
   if over_history then
-    if c.days.count == 0 then
-      failure.usage("no whole day yet in " .. c.days.label .. ": nothing to compare or to report by org", args.command)
-    end
     local src, list = api_source(args, s, orgs)
     history_report(args, s, c, src, fmt, out, orgs, forecasting)
     output.commit(out, s.term, c.window_note)
