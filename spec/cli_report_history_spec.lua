@@ -255,6 +255,14 @@ describe("genesys-usage report over usage.history", function()
     assert.truthy(r.err:find("sync", 1, true), r.err)
     assert.is_nil(r.err:find("store:sync", 1, true), r.err) -- (the command line's words, not the library's)
     assert.equal(0, submits_since(mark))
+    -- --dry-run says the same, and shows both jobs of a comparison it can run
+    r = t:run { "report", "--last", "7d", "--compare", "previous-year", "--dry-run" }
+    assert.equal(2, r.code, support.show(r))
+    assert.truthy(r.err:find("--store PATH|URL", 1, true), r.err)
+    r = ok(t:run { "report", "--last", "7d", "--compare", "previous-period", "--dry-run" })
+    assert.equal(2, count(r.out, "POST /api/v2/usage/aggregates/query/jobs"))
+    assert.truthy(r.out:find('"interval":"' .. interval.previous_period(days).first .. "T00:00:00Z/", 1, true), r.out)
+    assert.equal(0, submits_since(mark))
     -- and a previous period that reaches past the year, the same
     r = t:run { "report", "--last", "300d", "--compare", "previous-period" }
     assert.equal(2, r.code, support.show(r))

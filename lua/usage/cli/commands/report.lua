@@ -309,6 +309,17 @@ local function history_report(args, s, c, src, fmt, out, orgs, forecasting)
   write(args, s, out, fmt, r, d, view)
 end
 
+-- read_allowance(args, orgs, fmt) -> whether the page gets the forecast (allowance.read: each org's
+-- o.allowance); an allowance for a format without the page is a usage error
+local function read_allowance(args, orgs, fmt)
+  local forecasting = allowance.read(args, orgs)
+  if forecasting and fmt ~= "html" and not args.html then
+    failure.usage("the fair-use forecast (--licenses, --allowance) is drawn on the HTML page: give --output " ..
+                  "FILE.html, --format html or --html FILE (or run " .. NAME .. " forecast)", args.command)
+  end
+  return forecasting
+end
+
 -- the days flags (a store has no one-year limit: they are read apart from the call's checks)
 local DAY_KEYS = { "last", "from", "to", "yesterday", "this_month", "last_month", "month", "interval" }
 
@@ -369,11 +380,7 @@ local function store_run(args, s)
   local st = store_opt.open(args, args.command, { readonly = true, term = s.term })
   local ok, err = pcall(function()
     local orgs = store_orgs(args, s, st)
-    local forecasting = allowance.read(args, orgs)
-    if forecasting and fmt ~= "html" and not args.html then
-      failure.usage("the fair-use forecast (--licenses, --allowance) is drawn on the HTML page: give --output " ..
-                    "FILE.html, --format html or --html FILE", args.command)
-    end
+    local forecasting = read_allowance(args, orgs, fmt)
     if args.dry_run then
       local labels = {}
       for i, o in ipairs(orgs) do labels[i] = o.label end
@@ -395,18 +402,28 @@ function M.run(args, s)
   if args.store ~= nil then return store_run(args, s) end
   local orgs = connection.orgs(args, s.term, args.org)
   for _, o in ipairs(orgs) do o.label = o.label or DEFAULT_ORG end
-  local forecasting = allowance.read(args, orgs)
   local c = report_call(args, s.now)
   local fmt = output.format(args, FORMATS)
-  if forecasting and fmt ~= "html" and not args.html then
-    failure.usage("the fair-use forecast (--licenses, --allowance) is drawn on the HTML page: give --output " ..
-                  "FILE.html, --format html or --html FILE (or run " .. NAME .. " forecast)", args.command)
-  end
+  local forecasting = read_allowance(args, orgs, fmt)
   local over_history = #orgs > 1 or args.compare or args.by or forecasting
   if args.dry_run then
+    local calls = { c }
+    if args.compare and c.days.count > 0 then -- (the second job: the period compared with)
+      local before = interval.compare_period(c.days, args.compare)
+      local fits, why = days.check_job_start(before, s.now)
+      if not fits then
+        failure.usage(format("--compare %s (%s): %s; older days are read from a history store (%s sync, then " ..
+                             "--store PATH|URL)", args.compare, before.label, why, NAME), args.command)
+      end
+      local c2, body = {}, {}
+      for k, v in pairs(c) do c2[k] = v end
+      for k, v in pairs(c.body) do body[k] = v end
+      body.interval, c2.body, c2.days = before.jobs, body, before
+      calls[2] = c2
+    end
     local text = {}
     for _, o in ipairs(orgs) do
-      text[#text + 1] = (#orgs > 1 and ("# org " .. o.label .. "\n") or "") .. dryrun.text(M.name, o.creds, { c })
+      text[#text + 1] = (#orgs > 1 and ("# org " .. o.label .. "\n") or "") .. dryrun.text(M.name, o.creds, calls)
     end
     io.stdout:write(concat(text, "\n"))
     return
