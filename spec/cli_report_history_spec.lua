@@ -495,6 +495,21 @@ for _, B in ipairs(stores.backends()) do
       assert.truthy(r.err:find("holds no org initech (it holds: default, hostile)", 1, true), r.err)
     end)
 
+    it("draws the forecast from the store: its month to date is the API's", function()
+      local html = t:path("store-forecast.html")
+      ok(t:run { "report", "--store", target, "--org", "default", "--last", "7d", "--licenses", "cx3=1000",
+                 "--output", html })
+      local client = H.client(fake)
+      local fc = assert(forecast.from_api(client, { allowance = assert(forecast.allowance { licenses = "cx3=1000" }),
+                                                    org = "default" }))
+      client:close()
+      local page = read_file(html)
+      assert.truthy(page:find('<section id="forecast">', 1, true))
+      assert.truthy(page:find('<tr id="forecast-month-to-date"><th>month to date</th><td class="n">' ..
+                              text.thousands(fc.month_to_date.requests) .. "</td>", 1, true))
+      assert.truthy(page:find('<tr id="forecast-allowance"><th>allowance</th><td class="n">140,000,000</td>', 1, true))
+    end)
+
     it("says the day a period lacks and neutralises hostile names (CSV, table, JSON)", function()
       local args = { "report", "--store", target, "--org", "hostile", "--from", date(T - 3), "--to", date(T - 1),
                      "--compare", "previous-period" }
