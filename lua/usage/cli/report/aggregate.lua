@@ -6,7 +6,6 @@
 -- requests, by 429 responses or by 5xx responses.
 --   local agg = aggregate.new()
 --   aggregate.add_row(agg, row)          -- a row of the job grouped by client and endpoint
---   (aggregate.add_client_row / add_endpoint_row: rows of jobs grouped by client only, endpoint only)
 --   local ok, why = aggregate.exact(agg) -- false when a total cannot be given exactly (never print it then)
 --   local r = aggregate.rank(agg, { top = 10, rank_by = "429", only = "429", days = { "2026-11-01", ... } })
 --   local d = aggregate.display(r)   -- the cells of the tables (table and HTML formats), built once
@@ -32,38 +31,28 @@ M.RANK_NAMES = { "requests", "429", "5xx" }
 M.ONLY_NAMES = { "429", "5xx" }
 
 -- the status classes of the panel (as the admin UI's API Usage view shows them); 429 is part of 4xx
-M.CLASSES = { { "2xx", "status200" }, { "3xx", "status300" }, { "4xx", "status400" }, { "429", "status429" },
+local CLASSES = { { "2xx", "status200" }, { "3xx", "status300" }, { "4xx", "status400" }, { "429", "status429" },
               { "5xx", "status500" } }
 
 M.totals = rows.totals
 
 function M.new()
-  return { main = rows.aggregation { client_days = true, endpoints = true, pairs = true },
-           endpoint_only = rows.aggregation { endpoints = true } }
+  return { main = rows.aggregation { client_days = true, endpoints = true, pairs = true } }
 end
 
--- fold one row of the job grouped by day, OauthClientId, OauthClientName, TemplateUri and HttpMethod (a row
--- without templateUri and httpMethod adds to no endpoint: the rows of a job grouped by client only)
+-- fold one row of the job grouped by day, OauthClientId, OauthClientName, TemplateUri and HttpMethod
 function M.add_row(agg, row)
   agg.main:add(row)
-end
-M.add_client_row = M.add_row
-
--- fold one row of a job grouped by TemplateUri and HttpMethod only (it adds to the endpoints alone)
-function M.add_endpoint_row(agg, row)
-  agg.endpoint_only:add(row)
 end
 
 -- from_history(result) -> the aggregation of a result of usage.history (src:read), as rank takes it
 function M.from_history(result)
-  return { main = result.aggregation, endpoint_only = rows.aggregation { endpoints = true }, history = result }
+  return { main = result.aggregation, history = result }
 end
 
 -- exact(agg) -> true | false, message: whether every total can be given exactly
 function M.exact(agg)
-  local ok, why = agg.main:exact()
-  if not ok then return ok, why end
-  return agg.endpoint_only:exact()
+  return agg.main:exact()
 end
 
 -- the figures of a ranked entry: its totals, its share of all requests, its ratios
@@ -79,7 +68,6 @@ local function client_figures(e, rank, total)
   f.id, f.name, f.daily, f.org = e.id, e.name, e.daily or {}, e.org
   return f
 end
-M.client_figures = client_figures
 
 local function endpoint_figures(e, rank, total)
   local f = figures(e, rank, total)
@@ -131,7 +119,6 @@ function M.rank(agg, opts)
   local main = agg.main
   local total = main.total
   local endpoints = main:list("endpoints")
-  for _, e in ipairs(agg.endpoint_only:list("endpoints")) do endpoints[#endpoints + 1] = e end
   local h = agg.history
   local r = { total = total, rank_by = opts.rank_by or "requests", key = key, only = opts.only, clients = {},
               endpoints = {}, pairs = {}, days = opts.days or (h and h.dates) or {}, daily = main.daily, classes = {},
@@ -149,13 +136,13 @@ function M.rank(agg, opts)
   pairs_ = ranked(pairs_, key, only, { "client_name", "client_id", "template_uri", "method", "org" })
   r.client_count, r.endpoint_count, r.pair_count = 0, 0, 0
   for _ in pairs(main.clients) do r.client_count = r.client_count + 1 end
-  r.endpoint_count = #main:list("endpoints") + #agg.endpoint_only:list("endpoints")
+  r.endpoint_count = #main:list("endpoints")
   for _ in pairs(main.pairs) do r.pair_count = r.pair_count + 1 end
   r.listed = { clients = #clients, endpoints = #endpoints, pairs = #pairs_ }
   for i = 1, math.min(top, #clients) do r.clients[i] = client_figures(clients[i], i, total) end
   for i = 1, math.min(top, #endpoints) do r.endpoints[i] = endpoint_figures(endpoints[i], i, total) end
   for i = 1, math.min(top, #pairs_) do r.pairs[i] = pair_figures(pairs_[i], i, total) end
-  for i, c in ipairs(M.CLASSES) do
+  for i, c in ipairs(CLASSES) do
     r.classes[i] = { name = c[1], field = c[2], count = total[c[2]], share = text.ratio(total[c[2]], total.requests) }
   end
   if r.by_org then r.orgs = org_view(agg, r, opts, key, only, total) end
@@ -171,12 +158,12 @@ M.PAIR_HEADERS = { "#", "OAuth client", "method", "templateUri", "requests", "sh
 M.NUMERIC = { true, false, false, true, true, true, true, true, true } -- right-aligned columns
 M.PAIR_NUMERIC = { true, false, false, false, true, true, true, true, true, true }
 -- with an org column (several orgs, the org view)
-M.ORG_CLIENT_HEADERS = { "#", "org", "OAuth client", "client id", "requests", "share", "429", "429 ratio", "5xx",
+local ORG_CLIENT_HEADERS = { "#", "org", "OAuth client", "client id", "requests", "share", "429", "429 ratio", "5xx",
                          "5xx ratio" }
-M.ORG_PAIR_HEADERS = { "#", "org", "OAuth client", "method", "templateUri", "requests", "share", "429", "429 ratio",
+local ORG_PAIR_HEADERS = { "#", "org", "OAuth client", "method", "templateUri", "requests", "share", "429", "429 ratio",
                        "5xx", "5xx ratio" }
-M.ORG_NUMERIC = { true, false, false, false, true, true, true, true, true, true }
-M.ORG_PAIR_NUMERIC = { true, false, false, false, false, true, true, true, true, true, true }
+local ORG_NUMERIC = { true, false, false, false, true, true, true, true, true, true }
+local ORG_PAIR_NUMERIC = { true, false, false, false, false, true, true, true, true, true, true }
 -- the org view: one row per org
 M.ORG_HEADERS = { "#", "org", "requests", "share", "429", "429 ratio", "5xx", "5xx ratio", "OAuth clients", "days" }
 M.ORGS_NUMERIC = { true, false, true, true, true, true, true, true, true, true }
@@ -209,8 +196,8 @@ end
 function M.display(r)
   local d = { clients = {}, endpoints = {}, pairs = {}, classes = {} }
   local oc = r.org_column
-  d.client_headers, d.client_numeric = oc and M.ORG_CLIENT_HEADERS or M.CLIENT_HEADERS, oc and M.ORG_NUMERIC or M.NUMERIC
-  d.pair_headers, d.pair_numeric = oc and M.ORG_PAIR_HEADERS or M.PAIR_HEADERS, oc and M.ORG_PAIR_NUMERIC or M.PAIR_NUMERIC
+  d.client_headers, d.client_numeric = oc and ORG_CLIENT_HEADERS or M.CLIENT_HEADERS, oc and ORG_NUMERIC or M.NUMERIC
+  d.pair_headers, d.pair_numeric = oc and ORG_PAIR_HEADERS or M.PAIR_HEADERS, oc and ORG_PAIR_NUMERIC or M.PAIR_NUMERIC
   local function client_row(c)
     local row = cells(c.name ~= "" and c.name or "-", c.id, c)
     if oc then table.insert(row, 2, text.one_line(c.org or "")) end

@@ -321,6 +321,13 @@ local function shade_of(r)
   return out
 end
 
+-- a comparison's change, short: "+1,234" (the pairs under the chart say "(+1,234 against before)")
+local WHAT_SHORT = "before"
+local function signed_short(v)
+  if v == nil then return "n/a" end
+  return (v > 0 and "+" or "") .. text.thousands(v)
+end
+
 -- the pairs listed under the report's standalone chart
 local function pairs_below(r)
   local pair_list = r.pairs or {}
@@ -337,7 +344,7 @@ local function pairs_below(r)
       local requests = pr.requests or (pr.current and pr.current.requests)
       local s429 = pr.status429 or (pr.current and pr.current.status429)
       local s500 = pr.status500 or (pr.current and pr.current.status500)
-      local change = pr.change and format(" (%s against %s)", M.signed_short(pr.change.requests), M.WHAT_SHORT) or ""
+      local change = pr.change and format(" (%s against %s)", signed_short(pr.change.requests), WHAT_SHORT) or ""
       add(format('<text x="%d" y="%d">%d. %s%s: %s %s: %s requests, %s 429, %s 5xx%s</text>\n', left, H + 12 + 18 * i, i,
                  esc(org), esc(text.cut(sanitize.display(name), 40)), esc(pr.method or ""),
                  esc(text.cut(sanitize.display(pr.templateUri or pr.template_uri or ""), 70)),
@@ -348,15 +355,11 @@ local function pairs_below(r)
   end
 end
 
-M.WHAT_SHORT = "before"
-function M.signed_short(v)
-  if v == nil then return "n/a" end
-  return (v > 0 and "+" or "") .. text.thousands(v)
-end
+local compare_svg -- (below: a comparison's chart)
 
 function M.svg(r, opts)
   opts = opts or {}
-  if r.kind == "compare" then return M.compare_svg(r, opts) end
+  if r.kind == "compare" then return compare_svg(r, opts) end
   local days = r.days
   local key = aggregate.RANK_BY[opts.chart or "requests"]
   local what = M.WHAT[opts.chart or "requests"]
@@ -391,7 +394,7 @@ end
 
 -- the comparison: each top client's days in this period (solid) and in the other (dashed, the same
 -- colour), day k of one against day k of the other
-function M.compare_svg(r, opts)
+compare_svg = function(r, opts)
   opts = opts or {}
   local key = aggregate.RANK_BY[opts.chart or "requests"]
   local what = M.WHAT[opts.chart or "requests"]

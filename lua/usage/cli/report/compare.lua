@@ -137,20 +137,13 @@ function M.points(x)
 end
 
 -- a client's name, with its previous one when it was renamed between the periods
-function M.name_cell(e)
+local function name_cell(e)
   local name = (e.name and e.name ~= "") and e.name or ((e.id and e.id ~= "") and e.id or "-")
   if e.previous_name and e.previous_name ~= "" then name = name .. " (was " .. e.previous_name .. ")" end
   return text.one_line(name)
 end
 
--- state in words, for the tables: "new", "gone", "" (in both), "no data" (a period without the org's days)
-function M.state_word(e)
-  if e.state == "new" or e.state == "gone" then return e.state end
-  if e.state == "unknown" then return "no data" end
-  return ""
-end
-
-M.FIGURES = { "requests", "previous", "change", "change %", "429", "429 change", "5xx", "5xx change" }
+local FIGURES = { "requests", "previous", "change", "change %", "429", "429 change", "5xx", "5xx change" }
 
 local function figure_cells(e)
   return text.thousands(e.current.requests), text.thousands(e.previous.requests), M.signed(e.change.requests),
@@ -161,14 +154,14 @@ end
 local function headers(lead)
   local out = {}
   for _, h in ipairs(lead) do out[#out + 1] = h end
-  for _, h in ipairs(M.FIGURES) do out[#out + 1] = h end
+  for _, h in ipairs(FIGURES) do out[#out + 1] = h end
   return out
 end
 
 local function numeric(lead)
   local out = { true }
   for i = 2, lead do out[i] = false end
-  for _ = 1, #M.FIGURES do out[#out + 1] = true end
+  for _ = 1, #FIGURES do out[#out + 1] = true end
   return out
 end
 
@@ -188,7 +181,7 @@ function M.display(r)
   local function client_row(c, with_org)
     local row = { tostring(c.rank) }
     if with_org then row[#row + 1] = text.one_line(c.org or "") end
-    row[#row + 1] = M.name_cell(c)
+    row[#row + 1] = name_cell(c)
     row[#row + 1] = text.one_line(c.id or "")
     for _, v in ipairs { figure_cells(c) } do row[#row + 1] = v end
     return row
@@ -200,7 +193,7 @@ function M.display(r)
   for i, p in ipairs(r.pairs) do
     local row = { tostring(p.rank) }
     if oc then row[#row + 1] = text.one_line(p.org or "") end
-    row[#row + 1] = M.name_cell(p)
+    row[#row + 1] = name_cell(p)
     row[#row + 1] = text.one_line(p.method or "")
     row[#row + 1] = text.one_line(p.template_uri or "")
     for _, v in ipairs { figure_cells(p) } do row[#row + 1] = v end
@@ -235,16 +228,16 @@ function M.display(r)
   return d
 end
 
--- the title's tail: "1-30 November 2026 against 1-30 November 2025 (the previous year)"
-function M.periods_label(r)
-  return format("%s against %s (%s)", M.period_label(r.current), M.period_label(r.previous), r.how_words)
-end
-
 -- "1-30 November 2026 (30 days)", with the days missing from the source
-function M.period_label(p)
+local function period_label(p)
   local s = format("%s (%s day%s", p.label or "?", text.thousands(p.count or 0), p.count == 1 and "" or "s")
   if p.missing and #p.missing > 0 then s = s .. format(", %d missing", #p.missing) end
   return s .. ")"
+end
+
+-- the title's tail: "1-30 November 2026 against 1-30 November 2025 (the previous year)"
+function M.periods_label(r)
+  return format("%s against %s (%s)", period_label(r.current), period_label(r.previous), r.how_words)
 end
 
 return M

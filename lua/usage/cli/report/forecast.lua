@@ -23,7 +23,7 @@ local format, concat = string.format, table.concat
 local esc = sanitize.xml
 local round = fdays.round
 
-M.COLORS = { month_to_date = "#1f77b4", projection = "#ff7f0e", band = "#ff7f0e", allowance = "#d62728",
+local COLORS = { month_to_date = "#1f77b4", projection = "#ff7f0e", band = "#ff7f0e", allowance = "#d62728",
              today = "#555555" }
 
 --[[ series(result) -> {
@@ -98,7 +98,7 @@ end
 function M.svg(r, opts)
   opts = opts or {}
   local s = M.series(r)
-  local C = M.COLORS
+  local C = COLORS
   local series = {}
   series[#series + 1] = {
     name = "month to date", class = "month-to-date", color = C.month_to_date, values = s.actual,
@@ -150,20 +150,21 @@ function M.svg(r, opts)
   }
 end
 
-local function row(id, label, figure, share, days)
-  return format('<tr id="forecast-%s"><th>%s</th><td class="n">%s</td><td class="n">%s</td><td>%s</td></tr>\n',
-                id, esc(label), esc(figure or ""), esc(share or ""), esc(days or ""))
-end
-
--- section(result [, opts]) -> the page's forecast: its figures (a table) and its chart
+-- section(result [, opts]) -> the page's forecast: its figures (a table) and its chart. opts.id: the
+-- section's id (default "forecast"; its figures' ids start with it: a page with several stays valid)
 function M.section(r, opts)
   opts = opts or {}
+  local id = opts.id or "forecast"
+  local function row(key, label, figure, share, days)
+    return format('<tr id="%s-%s"><th>%s</th><td class="n">%s</td><td class="n">%s</td><td>%s</td></tr>\n',
+                  id, key, esc(label), esc(figure or ""), esc(share or ""), esc(days or ""))
+  end
   local s = M.series(r)
   local mtd, p, a = r.month_to_date, r.projection, r.allowance
-  local out = { '<section id="forecast">\n',
+  local out = { format('<section id="%s">\n', id),
     format("<h2>Fair-use forecast, %s (%s)</h2>\n", esc(r.month.name), esc(words.clean(r.org))),
     format("<p>Whole UTC days only: today, %s, is not over and not counted.</p>\n", esc(r.today.label)),
-    '<table id="forecast-figures"><thead><tr><th></th><th>requests</th><th>of the allowance</th><th>days</th></tr></thead><tbody>\n' }
+    '<table id="' .. id .. '-figures"><thead><tr><th></th><th>requests</th><th>of the allowance</th><th>days</th></tr></thead><tbody>\n' }
   out[#out + 1] = row("allowance", "allowance", words.thousands(a.requests), "", a.label)
   out[#out + 1] = row("month-to-date", "month to date", words.thousands(mtd.requests), words.pct(mtd.share),
     mtd.days.count > 0 and mtd.days.label or ("no whole day of " .. r.month.name .. " yet"))
@@ -188,7 +189,7 @@ function M.section(r, opts)
   out[#out + 1] = "</tbody></table>\n"
   out[#out + 1] = (M.svg(r, opts):gsub("^<%?xml[^\n]*\n", ""))
   if r.notes and #r.notes > 0 then
-    out[#out + 1] = '<ul id="forecast-notes">'
+    out[#out + 1] = '<ul id="' .. id .. '-notes">'
     for _, note in ipairs(r.notes) do out[#out + 1] = "<li>" .. esc(note) .. "</li>" end
     out[#out + 1] = "</ul>\n"
   end

@@ -24,6 +24,7 @@ local formats = require "usage.cli.formats"
 local aggregate = require "usage.cli.report.aggregate"
 local rcompare = require "usage.cli.report.compare"
 local history = require "usage.history"
+local hcompare = require "usage.history.compare"
 
 local M = {}
 
@@ -32,7 +33,7 @@ local format, concat = string.format, table.concat
 local BY = { requests = "requests", ["429"] = "429 responses", ["5xx"] = "5xx responses" }
 
 -- "Top 5 OAuth clients by requests", "Top 5 OAuth clients with 429 responses, by requests" (--only)
-function M.section_title(r, kind, shown)
+local function section_title(r, kind, shown)
   if r.only then return format("Top %d %s with %s, by %s", shown, kind, BY[r.only], BY[r.rank_by]) end
   return format("Top %d %s by %s", shown, kind, BY[r.rank_by])
 end
@@ -62,8 +63,10 @@ local function classes_line(classes)
   return concat(parts, "  ")
 end
 
+local compare_table -- (below: a comparison)
+
 function M.table(r, d, title)
-  if r.kind == "compare" then return M.compare_table(r, d) end
+  if r.kind == "compare" then return compare_table(r, d) end
   local out = {}
   local orgs = r.org_column and r.org_count and r.org_count > 1 and
                format(" in %s orgs", btext.thousands(r.org_count)) or ""
@@ -74,7 +77,7 @@ function M.table(r, d, title)
   for _, l in ipairs(M.missing_lines(r.history)) do out[#out + 1] = l end
   local function section(kind, rows, headers, numeric)
     out[#out + 1] = ""
-    out[#out + 1] = M.section_title(r, kind, #rows)
+    out[#out + 1] = section_title(r, kind, #rows)
     if #rows == 0 then
       out[#out + 1] = r.only and ("(none with " .. BY[r.only] .. ")") or "(no usage in these days)"
       return
@@ -111,7 +114,7 @@ local function change_words(e, field)
 end
 M.change_words = change_words
 
-function M.compare_table(r, d)
+compare_table = function(r, d)
   local out = {}
   out[#out + 1] = M.compare_title(r) .. " (UTC)"
   local t = r.total
@@ -131,7 +134,7 @@ function M.compare_table(r, d)
   local against = ", against " .. r.how_words
   local function section(kind, rows, headers, numeric)
     out[#out + 1] = ""
-    out[#out + 1] = M.section_title(r, kind, #rows) .. against
+    out[#out + 1] = section_title(r, kind, #rows) .. against
     if #rows == 0 then
       out[#out + 1] = r.only and ("(none with " .. BY[r.only] .. ")") or "(no usage in either period)"
       return
@@ -197,21 +200,21 @@ end
 M.CSV_COLUMNS = { "section", "rank", "date", "oauthClientId", "oauthClientName", "httpMethod", "templateUri",
                   "requests", "share", "status429", "ratio429", "status500", "ratio5xx" }
 -- with an org column (several orgs, the org view): org after rank
-M.ORG_CSV_COLUMNS = { "section", "rank", "org", "date", "oauthClientId", "oauthClientName", "httpMethod",
+local ORG_CSV_COLUMNS = { "section", "rank", "org", "date", "oauthClientId", "oauthClientName", "httpMethod",
                       "templateUri", "requests", "share", "status429", "ratio429", "status500", "ratio5xx" }
 -- a comparison
-M.COMPARE_COLUMNS = { "section", "rank", "date", "previousDate", "oauthClientId", "oauthClientName",
+local COMPARE_COLUMNS = { "section", "rank", "date", "previousDate", "oauthClientId", "oauthClientName",
                       "previousOauthClientName", "httpMethod", "templateUri", "state", "requests", "previousRequests",
                       "change", "changePercent", "status429", "previousStatus429", "change429", "status500",
                       "previousStatus500", "change500" }
-M.ORG_COMPARE_COLUMNS = { "section", "rank", "org", "date", "previousDate", "oauthClientId", "oauthClientName",
+local ORG_COMPARE_COLUMNS = { "section", "rank", "org", "date", "previousDate", "oauthClientId", "oauthClientName",
                           "previousOauthClientName", "httpMethod", "templateUri", "state", "requests",
                           "previousRequests", "change", "changePercent", "status429", "previousStatus429", "change429",
                           "status500", "previousStatus500", "change500" }
 
-function M.columns(r)
-  if r.kind == "compare" then return r.org_column and M.ORG_COMPARE_COLUMNS or M.COMPARE_COLUMNS end
-  return r.org_column and M.ORG_CSV_COLUMNS or M.CSV_COLUMNS
+local function columns_of(r)
+  if r.kind == "compare" then return r.org_column and ORG_COMPARE_COLUMNS or COMPARE_COLUMNS end
+  return r.org_column and ORG_CSV_COLUMNS or M.CSV_COLUMNS
 end
 
 local function day_figures(t)
@@ -320,7 +323,7 @@ local function compare_records(r)
     local pt = pd and r.daily.previous[pd] or aggregate.totals()
     local e = { current = ct, previous = pt, change = {}, percent = {} }
     for _, f in ipairs(aggregate.COUNTS) do
-      e.change[f] = require("usage.history.compare").difference(ct[f] or 0, pt[f] or 0)
+      e.change[f] = hcompare.difference(ct[f] or 0, pt[f] or 0)
       if (pt[f] or 0) ~= 0 and e.change[f] then e.percent[f] = e.change[f] / pt[f] end
     end
     record("day", e, { date = cd, previousDate = pd })
@@ -338,7 +341,7 @@ local function compare_records(r)
 end
 
 function M.csv(r, bom, raw)
-  local columns = M.columns(r)
+  local columns = columns_of(r)
   local lines = { (bom and text.BOM or "") .. text.csv_line(columns) }
   for _, rec in ipairs(r.kind == "compare" and compare_records(r) or records(r)) do
     local cells = {}
@@ -357,7 +360,7 @@ end
 
 function M.ndjson(r)
   local lines = {}
-  local columns = M.columns(r)
+  local columns = columns_of(r)
   for _, rec in ipairs(r.kind == "compare" and compare_records(r) or records(r)) do
     local kv = {}
     for _, col in ipairs(columns) do
@@ -427,8 +430,10 @@ local function classes_json(classes)
   return { list = list }
 end
 
+local compare_json -- (below: a comparison)
+
 function M.json(r, meta)
-  if r.kind == "compare" then return M.compare_json(r) end
+  if r.kind == "compare" then return compare_json(r) end
   local clients, endpoints, classes = {}, {}, {}
   local oc = r.org_column
   local function client_json(c)
@@ -529,7 +534,7 @@ local function both_daily(cur, prev, cdays, pdays)
   return { list = list }
 end
 
-function M.compare_json(r)
+compare_json = function(r)
   local oc = r.org_column
   local function client_json(c, daily)
     local kv = kvs("rank", c.rank)

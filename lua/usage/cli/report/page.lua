@@ -71,15 +71,21 @@ local function missing_html(lines)
   return concat(out)
 end
 
+-- the forecast's sections: opts.forecast (one result of usage.forecast) or opts.forecasts (one per org: the
+-- ids of the second and later sections end in -2, -3, ...)
 local function forecast_html(opts)
-  if not opts.forecast then return "" end
-  return (fchart.section(opts.forecast))
+  local list = opts.forecasts or { opts.forecast }
+  local out = {}
+  for i, f in ipairs(list) do out[i] = (fchart.section(f, { id = i == 1 and "forecast" or ("forecast-" .. i) })) end
+  return concat(out)
 end
 
+local compare_html -- (below: the page of a comparison)
+
 -- html(r, d, opts) -> text. opts: title (with the days), days_label, scale, chart, forecast (a result of
--- usage.forecast: its figures and chart are added)
+-- usage.forecast: its figures and chart are added) or forecasts (several, one per org)
 function M.html(r, d, opts)
-  if r.kind == "compare" then return M.compare_html(r, d, opts) end
+  if r.kind == "compare" then return compare_html(r, d, opts) end
   local svg = chart.svg(r, { days_label = opts.days_label, scale = opts.scale, chart = opts.chart }):gsub("^<%?xml[^\n]*\n", "")
   local by = chart.WHAT[r.rank_by]
   local function section(kind, rows)
@@ -133,7 +139,7 @@ local function compare_panel(r, d)
   return concat(out)
 end
 
-function M.compare_html(r, d, opts)
+compare_html = function(r, d, opts)
   opts = opts or {}
   local title = rformats.compare_title(r)
   local svg = chart.svg(r, { scale = opts.scale, chart = opts.chart }):gsub("^<%?xml[^\n]*\n", "")
