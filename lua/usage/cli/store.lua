@@ -82,6 +82,10 @@ function M.fail(err, command, context)
     if not is_dir(dir) then failure.usage("--store: the directory " .. dir .. " does not exist", command) end
     status = EX_NOPERM
   end
+  if status == nil and not err.store then -- not the store's: the service's or the network's (usage.cli.failure)
+    status = failure.status_of(err)
+    failure.runtime("error: " .. message, status)
+  end
   failure.runtime("store: " .. message .. (status == EX_TEMPFAIL and " (try again later)" or ""), status or 1)
 end
 

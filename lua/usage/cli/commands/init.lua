@@ -14,5 +14,6 @@ return {
   require "usage.cli.commands.aggregates",
   require "usage.cli.commands.client_aggregates",
   require "usage.cli.commands.report",
+  require "usage.cli.commands.sync",
   (require "usage.cli.commands.metrics"), -- (parentheses: one value; Lua 5.4 require returns two)
 }

@@ -1,0 +1,215 @@
+-- genesys-usage sync (issue #20): the history store brought up to date from the command line, against the
+-- fake cloud: the first run backfills the year the service serves, the second fetches only the last days
+-- again, two orgs in one run, a store another sync holds (75, naming the holder), a PostgreSQL URL whose
+-- password never shows, a file that is not a database (1), a directory that cannot be written (77), and no
+-- progress line unless stderr is a terminal.
+
+local cli = require "support.cli"
+local nginx = require "support.nginx"
+local postgres = require "support.postgres"
+local H = require "helper"
+local usage = require "usage"
+local store = require "usage.store"
+local lock = require "usage.store.lock"
+local window = require "usage.api.window"
+
+local interval = usage.interval
+local sh_quote, read_file = nginx.sh_quote, nginx.read_file
+
+local PROFILES = table.concat({
+  "[acme]", 'client_credentials = "demo-client"', 'client_secret = "demo-secret"',
+  "[globex]", 'client_credentials = "org-viewer"', 'client_secret = "org-viewer-secret"', "",
+}, "\n")
+
+local function esc(s) return (s:gsub("%p", "%%%0")) end
+
+-- the intervals of the aggregates jobs the fake was sent since the log was cleared
+local function job_intervals(fake)
+  local out = {}
+  for _, e in ipairs(H.requests(fake, "/aggregates/query/jobs$", "POST")) do
+    out[#out + 1] = usage.json.decode(e.body).interval
+  end
+  table.sort(out)
+  return out
+end
+
+local function sqlite(path, sql)
+  local p = io.popen("sqlite3 -batch -noheader " .. sh_quote(path) .. " " .. sh_quote(sql) .. " 2>&1")
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+local show = cli.show
+
+describe("genesys-usage sync", function()
+  local fixture = cli.with_fake()
+  local fake, t
+  setup(function() fake, t = fixture.start() end)
+  teardown(function() fixture.stop() end)
+  before_each(function() fake:clear_log() end)
+
+  local function sync(args, opts)
+    local argv = { "sync", "--poll-interval", "0.01" }
+    for _, a in ipairs(args) do argv[#argv + 1] = a end
+    return t:run(argv, opts)
+  end
+
+  -- the whole days the service serves now: the window of a first run
+  local function served()
+    local now = os.time()
+    local first, last = window.first_allowed_day(now), interval.day_of(now) - 1
+    return first, last, last - first + 1
+  end
+
+  it("backfills the year on the first run, then fetches only the last days again", function()
+    local path = t:path("backfill.sqlite3")
+    local first, last, count = served()
+    local r = sync { "--store", path, "--org", "acme" }
+    assert.equal(0, r.code, show(r))
+    assert.equal("", r.err) -- (stderr is a file: no progress, no notes)
+    assert.matches("^synced acme into " .. esc(path) .. ": " .. count .. " days added, 0 replaced, [%d,]+ rows, " ..
+                   "%d+ jobs in [%d.]+ s; the store holds " .. esc(interval.label(first, last)) .. " %(" .. count ..
+                   " days%)\n$", r.out)
+    local jobs = job_intervals(fake)
+    assert.equal(math.ceil(count / 90), #jobs)
+    assert.matches("^" .. esc(interval.date(first)) .. "T00:00:00", jobs[1])
+    assert.equal(tostring(count), sqlite(path, "SELECT count(*) FROM stored_days"):match("%d+"))
+    -- the store's rows are the fake's: the sum of every day
+    local want = 0
+    for _, rec in ipairs(fake:data(interval.date(first), interval.date(last))) do want = want + rec.requests end
+    assert.equal(tostring(math.floor(want)), sqlite(path, "SELECT CAST(sum(requests) AS TEXT) FROM usage_rows"):match("%d+"))
+
+    fake:clear_log()
+    r = sync { "--store", path, "--org", "acme" }
+    assert.equal(0, r.code, show(r))
+    assert.matches("^synced acme into .*: 0 days added, 3 replaced, [%d,]+ rows, 1 job in [%d.]+ s; the store " ..
+                   "holds " .. esc(interval.label(first, last)) .. " %(" .. count .. " days%)\n$", r.out)
+    jobs = job_intervals(fake)
+    assert.equal(1, #jobs)
+    assert.equal(interval.date(last - 2) .. "T00:00:00Z/" .. interval.date(last) .. "T23:59:59.999Z", jobs[1])
+
+    -- --refresh-days 0: nothing to fetch
+    fake:clear_log()
+    r = sync { "--store", path, "--org", "acme", "--refresh-days", "0" }
+    assert.equal(0, r.code, show(r))
+    assert.matches(": nothing to fetch in [%d.]+ s; the store holds", r.out)
+    assert.equal(0, #job_intervals(fake))
+    -- a bad --refresh-days is a usage error naming the flag
+    r = sync { "--store", path, "--refresh-days", "3.5" }
+    assert.equal(2, r.code)
+    assert.matches("%-%-refresh%-days", r.err)
+  end)
+
+  it("syncs two orgs in one run, each labelled with its profile", function()
+    local home = t:path("home2")
+    assert(nginx.run("mkdir -p " .. sh_quote(home .. "/.gc")))
+    nginx.write_file(home .. "/.gc/config.toml", PROFILES)
+    local path = t:path("two.sqlite3")
+    local _, _, count = served()
+    local r = sync({ "--store", path, "--all-profiles" }, { home = home })
+    assert.equal(0, r.code, show(r))
+    local lines = {}
+    for l in r.out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.equal(2, #lines, r.out)
+    assert.matches("^synced acme into .*: " .. count .. " days added", lines[1])
+    assert.matches("^synced globex into .*: " .. count .. " days added", lines[2])
+    assert.equal("acme|" .. count .. "\nglobex|" .. count .. "\n",
+                 sqlite(path, "SELECT o.label, count(*) FROM stored_days d JOIN orgs o ON o.org_key = d.org_key " ..
+                              "GROUP BY o.label ORDER BY o.label"))
+    -- --org with several profiles is refused
+    r = sync({ "--store", path, "--profile", "acme", "--profile", "globex", "--org", "x" }, { home = home })
+    assert.equal(2, r.code)
+    assert.matches("%-%-org labels one org", r.err)
+  end)
+
+  it("a store another sync holds: exit 75 with what holds it, nothing changed", function()
+    local path = t:path("held.sqlite3")
+    local holder = assert(store.open(path))
+    assert(holder:reading(function() return lock.acquire(holder, "sync of org elsewhere") end))
+    local r = sync { "--store", path, "--lock-wait", "0.5" }
+    holder:close()
+    assert.equal(75, r.code, show(r))
+    assert.equal("", r.out)
+    assert.matches("^genesys%-usage: store: the store " .. esc(path) .. " is busy: a sync %(sync of org elsewhere%) " ..
+                   "holds it: pid " .. lock.me().pid .. " on host .*; waited 0.5 s %(lock_wait%) %(try again later%)\n$",
+                   r.err)
+    assert.equal("0", sqlite(path, "SELECT count(*) FROM stored_days"):match("%d+"))
+    assert.equal(0, #job_intervals(fake)) -- (the jobs wait for the lock: none was sent)
+  end)
+
+  it("a file that is not a database: exit 1, the file unchanged", function()
+    local path = t:path("junk.sqlite3")
+    nginx.write_file(path, "junk junk junk\n")
+    local r = sync { "--store", path }
+    assert.equal(1, r.code, show(r))
+    assert.matches("not a genesys%-usage store", r.err)
+    assert.equal("junk junk junk\n", read_file(path))
+    -- a bad target: 2
+    r = sync { "--store", "https://example.com/store" }
+    assert.equal(2, r.code, show(r))
+    assert.matches("%-%-store: a store is a SQLite file", r.err)
+  end)
+
+  it("a directory that cannot be written: exit 77 (run as nobody when root)", function()
+    local root = nginx.running_as_root()
+    local dir = t:path("ro")
+    assert(nginx.run("mkdir -p " .. sh_quote(dir) .. " && chmod 755 " .. sh_quote(t.dir) ..
+                     (root and (" && chown nobody " .. sh_quote(dir)) or "") .. " && chmod 555 " .. sh_quote(dir)))
+    local base = t:next_base()
+    local cd, cmd = t:command({ "sync", "--store", dir .. "/s.sqlite3", "--poll-interval", "0.01" }, { home = dir },
+                              base)
+    if root then cmd = "runuser -u nobody -- " .. cmd end
+    os.execute(cd .. cmd .. "; echo $? >" .. sh_quote(base .. ".rc"))
+    local r = { code = tonumber(read_file(base .. ".rc")), out = read_file(base .. ".out") or "",
+                err = read_file(base .. ".err") or "" }
+    assert(nginx.run("chmod 755 " .. sh_quote(dir)))
+    assert.equal(77, r.code, show(r))
+    assert.matches("store: cannot open " .. esc(dir) .. "/s.sqlite3", r.err)
+  end)
+
+  it("draws progress only when stderr is a terminal", function()
+    local path = t:path("progress.sqlite3")
+    local r = sync({ "--store", path, "--org", "acme" }, { env = { GENESYS_USAGE_PROGRESS = "1" } })
+    assert.equal(0, r.code, show(r))
+    assert.matches("\r\27%[Ksync: jobs %d+/%d+, days %d+/%d+, rows [%d,]+", r.err)
+    assert.matches("genesys%-usage: syncing acme into " .. esc(path), r.err)
+    r = sync { "--store", path, "--org", "acme" }
+    assert.equal(0, r.code, show(r))
+    assert.equal("", r.err)
+    r = sync({ "--store", path, "--org", "acme", "--quiet" }, { env = { GENESYS_USAGE_PROGRESS = "1" } })
+    assert.equal(0, r.code, show(r))
+    assert.equal("", r.err)
+  end)
+
+  describe("into PostgreSQL", function()
+    local pg
+    setup(function() pg = postgres.start() end)
+    teardown(function() if pg then pg:stop() end end)
+
+    it("never shows the URL's password (stdout, stderr, errors)", function()
+      local PASSWORD = "Tr0ub4dor-3x"
+      pg:role("syncer", PASSWORD)
+      pg:database("synced")
+      pg:psql("synced", "ALTER DATABASE synced OWNER TO syncer; ALTER SCHEMA public OWNER TO syncer")
+      local url = "postgresql://syncer:" .. PASSWORD .. "@127.0.0.1:" .. pg.port .. "/synced"
+      local r = sync({ "--store", url, "--org", "acme", "--verbose" }, { env = { GENESYS_USAGE_PROGRESS = "1" } })
+      assert.equal(0, r.code, show(r))
+      assert.matches("^synced acme into postgresql://syncer@127.0.0.1:" .. pg.port .. "/synced: %d+ days added", r.out)
+      assert.matches("syncing acme into postgresql://syncer@", r.err, 1, true)
+      for _, s in ipairs { r.out, r.err } do assert.is_nil(s:find("Tr0ub4dor", 1, true), s) end
+      local _, _, count = served()
+      assert.equal(tostring(count), pg:psql("synced", "SELECT count(*) FROM stored_days"):match("%d+"))
+      -- refused (a wrong password) and unreachable: the password is not shown either
+      for _, bad in ipairs {
+        "postgresql://syncer:Tr0ub4dor-WRONG@127.0.0.1:" .. pg.port .. "/synced",
+        "postgresql://syncer:" .. PASSWORD .. "@127.0.0.1:" .. nginx.pick_port() .. "/synced",
+      } do
+        r = sync { "--store", bad, "--org", "acme", "--verbose" }
+        assert.equal(75, r.code, show(r))
+        assert.matches("postgresql://syncer@127.0.0.1:%d+/synced", r.err)
+        for _, s in ipairs { r.out, r.err } do assert.is_nil(s:find("Tr0ub4dor", 1, true), s) end
+      end
+    end)
+  end)
+end)
