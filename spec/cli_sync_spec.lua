@@ -213,3 +213,141 @@ describe("genesys-usage sync", function()
     end)
   end)
 end)
+
+-- --store on the aggregates listing and on metrics: the store's rows of the asked days, the same figures
+-- as the service's jobs, any span (past the service's year), the days the store lacks said
+describe("--store on aggregates and metrics", function()
+  local fixture = cli.with_fake()
+  local fake, t, path
+  setup(function()
+    fake, t = fixture.start()
+    path = t:path("read.sqlite3")
+    local r = t:run({ "sync", "--store", path, "--org", "acme", "--poll-interval", "0.01" })
+    assert.equal(0, r.code, show(r))
+  end)
+  teardown(function() fixture.stop() end)
+  before_each(function() fake:clear_log() end)
+
+  local function sorted_lines(s)
+    local out = {}
+    for l in s:gmatch("[^\n]+") do out[#out + 1] = l end
+    table.sort(out)
+    return out
+  end
+
+  it("aggregates --store: the rows of the service's job, by day, week and month, without a job", function()
+    for _, extra in ipairs { {}, { "--granularity", "Week" }, { "--granularity", "Month" },
+                             { "--group-by", "OauthClientId", "--http-method", "GET" } } do
+      local args = { "aggregates", "--last", "40d", "--group-by", "HttpMethod,TemplateUri", "-f", "ndjson" }
+      for _, a in ipairs(extra) do args[#args + 1] = a end
+      local api = cli.ok(t:run(args))
+      fake:clear_log()
+      args[#args + 1] = "--store"
+      args[#args + 1] = path
+      local stored = cli.ok(t:run(args, { env = { GENESYSCLOUD_OAUTHCLIENT_ID = false,
+                                                  GENESYSCLOUD_OAUTHCLIENT_SECRET = false } }))
+      assert.equal(0, #H.requests(fake, ".", nil), "the store's listing sent a request")
+      assert.is_true(#api.out > 1000)
+      assert.same(sorted_lines(api.out), sorted_lines(stored.out), table.concat(extra, " "))
+    end
+    -- the table says where the rows come from, and its totals are the API's
+    local r = cli.ok(t:run { "aggregates", "--last", "7d", "--store", path })
+    local api = cli.ok(t:run { "aggregates", "--last", "7d" })
+    assert.matches("^aggregates: [^\n]+ %(UTC, 7 days%), from the store " .. esc(path) .. " %(org acme%)\n", r.out)
+    assert.equal(api.out:match("total %(7 rows%)[^\n]+"), r.out:match("total %(7 rows%)[^\n]+"))
+  end)
+
+  it("aggregates --store: a span past the service's year, the days the store lacks said", function()
+    local first = window.first_allowed_day(os.time())
+    local from, to = interval.date(first - 10), interval.date(first + 4)
+    -- the service cannot answer it
+    local r = t:run { "aggregates", "--from", from, "--to", to }
+    assert.equal(2, r.code, show(r))
+    r = t:run { "aggregates", "--from", from, "--to", to, "--store", path, "-f", "json" }
+    assert.equal(0, r.code, show(r))
+    local doc = usage.json.decode(r.out)
+    assert.equal(15, doc.days.count)
+    assert.equal(path, doc.store.where)
+    assert.equal("acme", doc.store.org)
+    assert.equal(10, #doc.store.missing)
+    assert.equal(from, doc.store.missing[1])
+    for _, row in ipairs(doc.rows) do assert.is_true(row.date >= interval.date(first), row.date) end
+    assert.is_true(#doc.rows > 0)
+    assert.matches("genesys%-usage: the store lacks 10 of the 15 days of org acme: ", r.err)
+    assert.matches("%(not counted%)\n$", r.err)
+  end)
+
+  it("aggregates --store refuses what the store cannot answer (exit 2)", function()
+    for _, case in ipairs {
+      { { "--group-by", "UserId" }, "the history store keeps the OAuth client" },
+      { { "--platform", "PublicAPI" }, "keeps no platform" },
+      { { "--org", "nobody" }, "no such org in the store" },
+    } do
+      local args = { "aggregates", "--last", "7d", "--store", path }
+      for _, a in ipairs(case[1]) do args[#args + 1] = a end
+      local r = t:run(args)
+      assert.equal(2, r.code, show(r))
+      assert.matches(case[2], r.err, 1, true)
+    end
+    local r = t:run { "aggregates", "--job", "6b1c3e4d-0000-4000-8000-000000000000", "--store", path }
+    assert.equal(2, r.code, show(r))
+    assert.matches("leave out --store", r.err, 1, true)
+  end)
+
+  it("metrics --store: the exposition of the service's job, the forecast too, without a job", function()
+    local function samples(text)
+      local out = {}
+      for l in text:gmatch("[^\n]+") do
+        -- (what only a run against the service has: the client's counters; the collector's times)
+        if not l:find("^#") and not l:find("collect_") and not l:find("_timestamp_seconds{", 1, false)
+           and not l:find("genesys_usage_api_") and not l:find("ratelimit") then
+          out[#out + 1] = l
+        end
+      end
+      table.sort(out)
+      return out
+    end
+    local api = cli.ok(t:run { "metrics", "--org", "acme", "--allowance", "140000000" })
+    fake:clear_log()
+    local stored = cli.ok(t:run { "metrics", "--store", path, "--allowance", "140000000" })
+    assert.equal(0, #H.requests(fake, ".", nil))
+    assert.is_true(#samples(api.out) > 100)
+    assert.same(samples(api.out), samples(stored.out))
+    assert.matches('genesys_usage_month_to_date_requests{org="acme"}', stored.out, 1, true)
+    assert.equal("", stored.err)
+    -- a day the store lacks is said; --profile with --store is refused
+    local y = interval.date(interval.day_of(os.time()) - 1)
+    local copy = t:path("lacking.sqlite3")
+    assert(nginx.run("cp " .. sh_quote(path) .. " " .. sh_quote(copy)))
+    sqlite(copy, "DELETE FROM usage_rows WHERE day = '" .. y .. "'; DELETE FROM stored_days WHERE day = '" .. y .. "'")
+    local r = cli.ok(t:run { "metrics", "--store", copy })
+    assert.matches("genesys%-usage: org acme: the store " .. esc(copy) .. " lacks 1 of the %d+ days [^:]+: " ..
+                   esc(interval.label(interval.parse_date(y), interval.parse_date(y))) .. " %(1 day%) %(not counted: sync it%)\n$",
+                   r.err)
+    r = t:run { "metrics", "--store", path, "--profile", "acme" }
+    assert.equal(2, r.code, show(r))
+  end)
+
+  it("says that weeks start on Monday (UTC): a note on a terminal and in the JSON", function()
+    local r = cli.ok(t:run({ "aggregates", "--last", "14d", "--granularity", "Week", "-f", "json" },
+                           { env = { GENESYS_USAGE_PROGRESS = "1" } }))
+    assert.matches("genesys-usage: weeks are taken to start on Monday (UTC): each week's row is dated its Monday",
+                   r.err, 1, true)
+    local doc = usage.json.decode(r.out)
+    assert.equal("Monday (UTC)", doc.weekStart)
+    for _, row in ipairs(doc.rows) do
+      assert.equal(0, (interval.parse_date(row.date) + 3) % 7, row.date .. " is no Monday") -- (day 0 was a Thursday)
+    end
+    r = cli.ok(t:run({ "aggregates", "--last", "14d", "--granularity", "Week", "--store", path, "-f", "json" },
+                     { env = { GENESYS_USAGE_PROGRESS = "1" } }))
+    assert.matches("weeks are taken to start on Monday (UTC)", r.err, 1, true)
+    assert.equal("Monday (UTC)", usage.json.decode(r.out).weekStart)
+    -- days, not weeks: no such note
+    r = cli.ok(t:run({ "aggregates", "--last", "14d", "-f", "json" }, { env = { GENESYS_USAGE_PROGRESS = "1" } }))
+    assert.is_nil(r.err:find("Monday", 1, true))
+    assert.is_nil(usage.json.decode(r.out).weekStart)
+    -- the old generation's query too
+    r = cli.ok(t:run({ "query", "--last", "14d", "--granularity", "Week" }, { env = { GENESYS_USAGE_PROGRESS = "1" } }))
+    assert.matches("weeks are taken to start on Monday (UTC)", r.err, 1, true)
+  end)
+end)

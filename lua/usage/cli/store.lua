@@ -1,5 +1,6 @@
 -- usage.cli.store: the history store a command reads or writes (usage.store), as an option group:
---   store_opt.add(cmd)                          -- the History store group: --store PATH|URL
+--   store_opt.add(cmd [, { org = true }])      -- the History store group: --store PATH|URL (org: and --org
+--                                               -- LABEL, the org of the store a command reads)
 --   local s = store_opt.open(args, command, { readonly = true|false, required = false|true, term = t,
 --                                              lock_wait = seconds (a sync's wait for another, default 30) })
 --       -- nil when --store was not given and the command does not require a store; required: the default
@@ -28,13 +29,20 @@ local M = {}
 
 local EX_TEMPFAIL, EX_NOPERM = 75, 77
 
--- add(cmd): the History store group
-function M.add(cmd)
-  cmd:group("History store",
+-- add(cmd [, { org = true }]): the History store group; org: --org LABEL too (the org of the store to read)
+function M.add(cmd, opts)
+  local list = {
     cmd:option("--store", "the history store (genesys-usage sync fills it): a SQLite file, or a " ..
                           "postgresql://user[:password]@host[:port]/db URL (?host=/socket/dir for a socket; the " ..
                           "password is never shown); default file: $XDG_DATA_HOME/" .. NAME .. "/" .. target.FILE_NAME)
-       :argname("PATH|URL"):overwrite(false))
+       :argname("PATH|URL"):overwrite(false),
+  }
+  if opts and opts.org then
+    list[2] = cmd:option("--org", "with --store: the org of the store to read (its label: the profile's name " ..
+                                  "or sync's --org); default: the store's only org")
+                 :argname("LABEL"):overwrite(false)
+  end
+  cmd:group("History store", (table.unpack or unpack)(list)) -- luacheck: ignore (unpack: Lua 5.1 / LuaJIT)
 end
 
 -- the exit status of each code of usage.store's errors (those not here: 1)
