@@ -9,9 +9,10 @@
 --   store_opt.fail(err, command [, context])  -- raise the failure of a store's error (open, sync, read)
 -- Exit statuses (usage.cli.failure's):
 --   75  the store is held by another sync (locked), another program locks the file (busy), the sync lock
---       was lost, the PostgreSQL server cannot be reached or the connection was lost: try again later
---   77  a store that cannot be written where writing is needed (a read-only file or directory, a role
---       without the right, a password refused)
+--       was lost, the PostgreSQL server cannot be reached or the connection was lost (LuaDBI 0.7 reports a
+--       refused password so too): try again later
+--   77  a store that cannot be written where writing is needed (a read-only file or directory, a file that
+--       cannot be created in its directory, a role without the right; "password authentication failed")
 --   2   a bad target (not a path nor a postgresql:// URL, a directory that does not exist, no store there
 --       to read)
 --   1   anything else: not a store, a newer schema, a corrupt file, a full disk, ...

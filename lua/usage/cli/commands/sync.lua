@@ -38,7 +38,7 @@ function M.add_to(parser)
            "statuses: 75 try again later (the store is held, the network, 429/5xx), 77 credentials or " ..
            "permission (the store cannot be written), 2 usage, 1 anything else (not a store, a full disk).",
     examples = {
-      "",
+      "--org acme",
       "--store /var/lib/genesys-usage/usage.sqlite3 --quiet",
       "--all-profiles --store postgresql://usage@db.example.com/usage",
       "--profile acme --profile globex --refresh-days 7",
