@@ -123,6 +123,34 @@ describe("genesys-usage sync", function()
     assert.matches("%-%-org labels one org", r.err)
   end)
 
+  it("a failed job: the others' days stored and said, exit 1; 5xx after the retries: exit 75; the next run completes", function()
+    local path = t:path("failing.sqlite3")
+    local first, last, count = served()
+    fake:fault { fault = "job_failed", count = 1 }
+    local r = sync { "--store", path, "--org", "acme" }
+    fake:clear_faults()
+    assert.equal(1, r.code, show(r))
+    -- the summary of what was stored, then the error
+    assert.matches("^sync of acme into " .. esc(path) .. " failed: %d+ days added, 0 replaced, [%d,]+ rows, %d+ jobs " ..
+                   "%(1 failed%) in [%d.]+ s; the store holds [^\n]+ %(%d+ days%); not stored %(the next run fetches them%): " ..
+                   "[^\n]+ %(%d+ days%)\n$", r.out)
+    assert.matches("^genesys%-usage: error: 1 of %d+ jobs of org 'acme' failed %(" .. esc(interval.date(first)) .. "%.%.", r.err)
+    local stored = tonumber(sqlite(path, "SELECT count(*) FROM stored_days"):match("%d+"))
+    assert.is_true(stored > 0 and stored < count, tostring(stored))
+    -- the service answers 503 to every job: a passing failure
+    local path2 = t:path("unavailable.sqlite3")
+    fake:fault { fault = "status", status = 503, count = -1, match = { method = "POST" } }
+    r = sync { "--store", path2, "--org", "acme" }
+    fake:clear_faults()
+    assert.equal(75, r.code, show(r))
+    assert.matches("5 of 5 jobs of org .acme. failed .*Service Unavailable", r.err)
+    -- the next run fetches what is missing
+    r = sync { "--store", path, "--org", "acme" }
+    assert.equal(0, r.code, show(r))
+    assert.matches("^synced acme into .*: " .. (count - stored) .. " days added, 3 replaced, .*the store holds " ..
+                   esc(interval.label(first, last)) .. " %(" .. count .. " days%)\n$", r.out)
+  end)
+
   it("a store another sync holds: exit 75 with what holds it, nothing changed", function()
     local path = t:path("held.sqlite3")
     local holder = assert(store.open(path))

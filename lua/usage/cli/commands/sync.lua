@@ -124,7 +124,14 @@ local function summary_line(sm, held, where)
                  sm.days_replaced, thousands(sm.rows), sm.jobs, sm.jobs == 1 and "" or "s",
                  (sm.jobs_failed or 0) > 0 and format(" (%d failed)", sm.jobs_failed) or "")
   end
-  return format("%s %s in %.1f s; the store holds %s", head, did, sm.elapsed or 0, holding(held))
+  local line = format("%s %s in %.1f s; the store holds %s", head, did, sm.elapsed or 0, holding(held))
+  local lost = {}
+  for _, f in ipairs(sm.failed or {}) do
+    local a, b = f.first and interval.parse_date(f.first), f.last and interval.parse_date(f.last)
+    if a and b then lost[#lost + 1] = format("%s (%d day%s)", interval.label(a, b), b - a + 1, b == a and "" or "s") end
+  end
+  if #lost > 0 then line = line .. "; not stored (the next run fetches them): " .. concat(lost, ", ") end
+  return line
 end
 
 function M.run(args, s)
