@@ -151,6 +151,33 @@ describe("genesys-usage sync", function()
                    esc(interval.label(first, last)) .. " %(" .. count .. " days%)\n$", r.out)
   end)
 
+  it("Ctrl-C: exit 130, whole days stored, the lock released; the next run completes", function()
+    local path = t:path("interrupted.sqlite3")
+    local _, _, count = served()
+    fake:config { latency = 0.05 }
+    local p = t:spawn({ "sync", "--store", path, "--org", "acme", "--poll-interval", "0.01" },
+                      { env = { GENESYS_USAGE_PROGRESS = "1" } })
+    local seen = p:wait_for("jobs [1-4]/5", 60)
+    p:signal("INT")
+    local rc = p:wait(20)
+    fake:config { latency = 0 }
+    if not rc then p:stop() end
+    assert.is_true(seen, p:stderr())
+    assert.equal(130, rc, p:stderr())
+    assert.matches("genesys%-usage: interrupted %(SIGINT%)", p:stderr())
+    assert.equal("interrupted", sqlite(path, "SELECT status FROM syncs ORDER BY sync_id DESC LIMIT 1"):match("%a+"))
+    assert.equal("0", sqlite(path, "SELECT count(*) FROM sync_lock"):match("%d+"))
+    -- whole days: every stored day has rows (the fake has usage every day), no row of a day not stored
+    assert.equal("0", sqlite(path, "SELECT count(*) FROM usage_rows u WHERE NOT EXISTS (SELECT 1 FROM stored_days d " ..
+                                   "WHERE d.org_key = u.org_key AND d.day = u.day)"):match("%d+"))
+    local stored = tonumber(sqlite(path, "SELECT count(*) FROM stored_days"):match("%d+"))
+    assert.is_true(stored < count, tostring(stored))
+    local r = sync { "--store", path, "--org", "acme" }
+    assert.equal(0, r.code, show(r))
+    assert.matches(": " .. (count - stored) .. " days added, ", r.out)
+    assert.matches("the store holds [^\n]+ %(" .. count .. " days%)\n$", r.out)
+  end)
+
   it("a store another sync holds: exit 75 with what holds it, nothing changed", function()
     local path = t:path("held.sqlite3")
     local holder = assert(store.open(path))
