@@ -16,7 +16,7 @@ local format, concat = string.format, table.concat
 -- add(cmd): --licenses and --allowance, repeatable ([ORG=]...)
 function M.add(cmd)
   cmd:group("Fair-use allowance",
-    cmd:option("--licenses", "the orgs' licences, for the fair-use forecast's gauges (e.g. cx3=1000,cx1=50; tiers: " ..
+    cmd:option("--licenses", "the orgs' licences, whose fair-use allowance the forecast uses (e.g. cx3=1000,cx1=50; tiers: " ..
                              forecast.licenses.known() .. "); ORG= for one org of the run (repeatable)")
        :argname("[ORG=]TIER=SEATS,..."):count("*"):init(nil),
     cmd:option("--allowance", "the orgs' monthly fair-use allowance in requests (the contract's figure; wins over " ..

@@ -3,11 +3,14 @@
 --           (exact sums, usage.base.rows.sum; "?" and a line saying so where a total cannot be exact), under a
 --           header line that names the days covered
 --   csv     RFC 4180 with a header line; optional UTF-8 byte order mark (Excel)
---   json    one object: { command, days = { first, last, count, label, complete } | null, rows = [...] }
+--   json    one object: { command, days = { first, last, count, label, complete } | null, weekStart (granularity
+--           Week: "Monday (UTC)"), store (read from a history store: { where, org, missing = [dates] }),
+--           rows = [...] }
 --   ndjson  one object a row, nothing else (the days go to stderr: the format has no room for them)
 -- Rows are flat objects whose keys are the column names, in column order; counts are whole numbers.
 -- csv, json and ndjson write each batch as it comes; table collects the rows to align them.
---   local w = formats.writer(name, fh, { columns =, row_model =, meta = { command, days, header }, bom =,
+--   local w = formats.writer(name, fh, { columns =, row_model =, meta = { command, days, header, week_start,
+--                                        store }, bom =,
 --                                        raw_csv =, granularity = })
 --   w:write(rows) ... w:finish()
 --   w.outside:note()   -- rows dated outside meta.days were left out (usage.cli.outside): the line to say so
@@ -100,7 +103,15 @@ function writers.json(w)
   local first = true
   function w:begin()
     local meta = self.opts.meta or {}
-    fh:write('{"command":', sanitize.json(meta.command or ""), ',"days":', M.days_json(meta.days), ',"rows":[')
+    fh:write('{"command":', sanitize.json(meta.command or ""), ',"days":', M.days_json(meta.days))
+    if meta.week_start then fh:write(',"weekStart":"Monday (UTC)"') end
+    if meta.store then
+      local missing = {}
+      for i, d in ipairs(meta.store.missing or {}) do missing[i] = sanitize.json(d) end
+      fh:write(',"store":{"where":', sanitize.json(meta.store.where), ',"org":', sanitize.json(meta.store.org),
+               ',"missing":[', concat(missing, ","), ']}')
+    end
+    fh:write(',"rows":[')
   end
   function w:batch(rows)
     local out = {}

@@ -1,5 +1,6 @@
 -- usage.cli.store: the history store a command reads or writes (usage.store), as an option group:
---   store_opt.add(cmd)                          -- the History store group: --store PATH|URL
+--   store_opt.add(cmd [, { org = true }])      -- the History store group: --store PATH|URL (org: and --org
+--                                               -- LABEL, the org of the store a command reads)
 --   local s = store_opt.open(args, command, { readonly = true|false, required = false|true, term = t,
 --                                              lock_wait = seconds (a sync's wait for another, default 30) })
 --       -- nil when --store was not given and the command does not require a store; required: the default
@@ -8,9 +9,10 @@
 --   store_opt.fail(err, command [, context])  -- raise the failure of a store's error (open, sync, read)
 -- Exit statuses (usage.cli.failure's):
 --   75  the store is held by another sync (locked), another program locks the file (busy), the sync lock
---       was lost, the PostgreSQL server cannot be reached or the connection was lost: try again later
---   77  a store that cannot be written where writing is needed (a read-only file or directory, a role
---       without the right, a password refused)
+--       was lost, the PostgreSQL server cannot be reached or the connection was lost (LuaDBI 0.7 reports a
+--       refused password so too): try again later
+--   77  a store that cannot be written where writing is needed (a read-only file or directory, a file that
+--       cannot be created in its directory, a role without the right; "password authentication failed")
 --   2   a bad target (not a path nor a postgresql:// URL, a directory that does not exist, no store there
 --       to read)
 --   1   anything else: not a store, a newer schema, a corrupt file, a full disk, ...
@@ -28,13 +30,24 @@ local M = {}
 
 local EX_TEMPFAIL, EX_NOPERM = 75, 77
 
--- add(cmd): the History store group
-function M.add(cmd)
-  cmd:group("History store",
+-- add(cmd [, { org = true, required = true }]): the History store group; org: --org LABEL too (the org of
+-- the store to read); required: the command always uses a store (sync), the default file when --store is absent
+function M.add(cmd, opts)
+  local default = opts and opts.required and
+    ("; default file: $XDG_DATA_HOME/" .. NAME .. "/" .. target.FILE_NAME) or
+    "; without it the command asks the API"
+  local list = {
     cmd:option("--store", "the history store (genesys-usage sync fills it): a SQLite file, or a " ..
                           "postgresql://user[:password]@host[:port]/db URL (?host=/socket/dir for a socket; the " ..
-                          "password is never shown); default file: $XDG_DATA_HOME/" .. NAME .. "/" .. target.FILE_NAME)
-       :argname("PATH|URL"):overwrite(false))
+                          "password is never shown)" .. default)
+       :argname("PATH|URL"):overwrite(false),
+  }
+  if opts and opts.org then
+    list[2] = cmd:option("--org", "with --store: the org of the store to read (its label: the profile's name " ..
+                                  "or sync's --org); default: the store's only org")
+                 :argname("LABEL"):overwrite(false)
+  end
+  cmd:group("History store", (table.unpack or unpack)(list)) -- luacheck: ignore (unpack: Lua 5.1 / LuaJIT)
 end
 
 -- the exit status of each code of usage.store's errors (those not here: 1)
@@ -81,6 +94,10 @@ function M.fail(err, command, context)
     local dir = parent_dir(err.store)
     if not is_dir(dir) then failure.usage("--store: the directory " .. dir .. " does not exist", command) end
     status = EX_NOPERM
+  end
+  if status == nil and not err.store then -- not the store's: the service's or the network's (usage.cli.failure)
+    status = failure.status_of(err)
+    failure.runtime("error: " .. message, status)
   end
   failure.runtime("store: " .. message .. (status == EX_TEMPFAIL and " (try again later)" or ""), status or 1)
 end

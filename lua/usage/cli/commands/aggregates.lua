@@ -9,6 +9,7 @@ local output = require "usage.cli.output"
 local connection = require "usage.cli.connection"
 local term = require "usage.cli.term"
 local listing = require "usage.cli.listing"
+local store_opt = require "usage.cli.store"
 
 local M = { name = "aggregates" }
 
@@ -29,6 +30,7 @@ function M.add_to(parser)
   days.add(cmd)
   call.add_query(cmd, FLOW, { aliases = { ["sort-by"] = { "sort" } } })
   output.add(cmd, output.ROW_FORMATS)
+  store_opt.add(cmd, { org = true })
   connection.add(cmd)
   term.add(cmd)
   return cmd

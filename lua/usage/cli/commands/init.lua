@@ -14,6 +14,7 @@ return {
   require "usage.cli.commands.aggregates",
   require "usage.cli.commands.client_aggregates",
   require "usage.cli.commands.report",
+  require "usage.cli.commands.sync",
   require "usage.cli.commands.metrics",
   (require "usage.cli.commands.forecast"), -- (parentheses: one value; Lua 5.4 require returns two)
 }

@@ -12,6 +12,9 @@ local flows = require "usage.flows"
 local errors = require "usage.base.errors"
 local thousands = require("usage.base.text").thousands
 local prometheus = require "usage.prometheus"
+local forecast = require "usage.forecast"
+local history = require "usage.history"
+local core = require "usage.core"
 local params = require "usage.api.params"
 local help = require "usage.cli.help"
 local output = require "usage.cli.output"
@@ -21,6 +24,7 @@ local term = require "usage.cli.term"
 local failure = require "usage.cli.failure"
 local days_mod = require "usage.cli.days"
 local dryrun = require "usage.cli.dryrun"
+local store_opt = require "usage.cli.store"
 local NAME = require("usage.cli.program").NAME
 
 local M = { name = "metrics" }
@@ -42,25 +46,31 @@ function M.add_to(parser)
            "one exposition. A failed run (any org) exits non-zero (75: try again later, 77: credentials or " ..
            "permission, 1: anything else) and leaves the file as it was: alert on the age of " ..
            "genesys_usage_collect_success_timestamp_seconds. --allowance ORG=N and --licenses ORG=TIER=SEATS " ..
-           "give one org its allowance; without ORG= the value is for every org that has none of its own.",
+           "give one org its allowance; without ORG= the value is for every org that has none of its own. With " ..
+           "--store the figures are read from the history store (genesys-usage sync fills it) instead of a job: " ..
+           "every org of the store, or --org LABEL; no credentials are needed, and the days the store lacks are " ..
+           "said on stderr.",
     examples = {
       "--verbose",
       "--output /var/lib/prometheus/node-exporter/genesys_usage.prom --quiet",
       "--profile acme --licenses cx3=1000 --output /var/lib/prometheus/node-exporter/genesys_usage.prom --quiet",
       "--all-profiles --allowance acme=140000000 --allowance globex=75000000 --output usage.prom",
+      "--store /var/lib/genesys-usage/usage.sqlite3 --allowance acme=140000000 --output usage.prom --quiet",
     },
   })
   cmd:group("Metrics",
     cmd:option("--max-clients", format("at most N OAuth-client series per period; the rest are summed as " ..
                                        "client_id=\"other\" (default %d)", prometheus.DEFAULT_MAX_CLIENTS))
        :argname("N"):convert(params.text.number("max-clients", { min = 1, max = 1e6 }, true)):overwrite(false),
-    cmd:option("--org", "the org label of every series (one org); default: the --profile name, else \"default\"")
+    cmd:option("--org", "the org label of every series (one org); default: the --profile name, else \"default\"; " ..
+                        "with --store: the org of the store to read (default: every org of the store)")
        :argname("LABEL"):convert(function(v)
          if v == "" or v:find("%c") then return nil, "--org: expected a label (no control characters)" end
          return v
        end):overwrite(false))
   allowance.add(cmd)
   output.add(cmd)
+  store_opt.add(cmd)
   connection.add(cmd, { orgs = true })
   term.add(cmd)
   return cmd
@@ -157,7 +167,98 @@ local function collect(args, s, orgs)
   return list, clients
 end
 
+-- the store's orgs of the run: --org, else every org of the store
+local function store_orgs(args, st)
+  local list, err = st:orgs()
+  if not list then store_opt.fail(err, M.name) end
+  local orgs, labels = {}, {}
+  for _, o in ipairs(list) do
+    labels[#labels + 1] = o.org
+    if args.org == nil or args.org == o.org then orgs[#orgs + 1] = { label = o.org } end
+  end
+  if #orgs == 0 then
+    failure.usage(args.org and format("--org %s: no such org in the store %s (orgs: %s)", args.org, st.where,
+                                      labels[1] and concat(labels, ", ") or "none")
+                  or format("the store %s holds no org yet: %s sync --store fills it", st.where, NAME), M.name)
+  end
+  return orgs
+end
+
+-- one org's figures from the store: the plan's periods (and the forecast with an allowance), and what the
+-- store lacks of the plan's days
+local function store_figures(src, plan, o, now)
+  local started = core.now()
+  local acc = prometheus.periods(plan)
+  local info, err = src:each_page({ days = plan.span, org = o.label, by = "client" }, function(page)
+    acc:add_rows(page)
+  end)
+  if not info then return nil, err end
+  local exact, inexact = acc:exact()
+  if not exact then return nil, errors.new { code = "inexact", message = inexact } end
+  local periods = acc:result()
+  local figures = { org = o.label, usage = { day = periods.day, month = periods.month } }
+  if o.allowance then
+    local input, ierr = src:forecast_input { org = o.label, now = now }
+    if not input then return nil, ierr end
+    local result, why = forecast.compute { now = now, org = o.label, allowance = o.allowance, rows = input.rows,
+                                           known = input.known, source = input.source }
+    if not result then return nil, errors.new { code = "forecast", message = why } end
+    figures.forecast = result
+  end
+  figures.collector = { success_timestamp = core.time(), duration = core.now() - started, errors = 0 }
+  local c = info.coverage and info.coverage[1]
+  return figures, c and c.missing or {}
+end
+
+-- metrics --store: the figures of the store's orgs, no job
+local function run_store(args, s)
+  if args.profile or args.all_profiles then
+    failure.usage("--store reads the orgs of the store: leave out --profile and --all-profiles (--org LABEL " ..
+                  "picks one org of the store)", M.name)
+  end
+  local now = math.floor(s.now)
+  local st = store_opt.open(args, M.name, { readonly = true, term = s.term })
+  local orgs = store_orgs(args, st)
+  local plan, why = prometheus.plan { now = now, forecast = allowance.read(args, orgs) }
+  if not plan then failure.usage(why, M.name) end
+  if args.dry_run then
+    io.stdout:write(format("# metrics: no request is sent: the figures of org%s %s are read from the store %s\n" ..
+                           "# days: %s\n", #orgs > 1 and "s" or "", (function()
+                             local l = {}
+                             for i, o in ipairs(orgs) do l[i] = o.label end
+                             return concat(l, ", ")
+                           end)(), st.where, days_mod.describe(plan.span)))
+    st:close()
+    return
+  end
+  local out = output.open(args)
+  local src = history.from_store(st)
+  local list = {}
+  for i, o in ipairs(orgs) do
+    local figures, missing = store_figures(src, plan, o, now)
+    if not figures then store_opt.fail(missing, M.name, #orgs > 1 and ("org " .. o.label) or nil) end
+    if #missing > 0 then
+      s.term:warn(format("org %s: the store %s lacks %d of the %d days %s: %s (not counted: sync it)", o.label,
+                         st.where, #missing, plan.span.count, plan.span.label, history.dates_label(missing)))
+    end
+    list[i] = figures
+  end
+  st:close()
+  local problems = {}
+  for _, figures in ipairs(list) do
+    figures.max_clients = args.max_clients
+    figures.problems = problems
+  end
+  local text = prometheus.render_orgs(list)
+  if problems[1] then failure.runtime(problems[1]) end -- (a wrong total is never published)
+  out.fh:write(text)
+  s.term:note(format("read from the store %s: last complete day %s; month to date %s", st.where, plan.day.label,
+                     days_mod.describe(plan.month)))
+  output.commit(out, s.term)
+end
+
 function M.run(args, s)
+  if args.store ~= nil then return run_store(args, s) end
   local orgs = connection.orgs(args, s.term, args.org)
   for _, o in ipairs(orgs) do o.label = o.label or prometheus.DEFAULT_ORG end
   local plan, why = prometheus.plan { now = s.now, forecast = allowance.read(args, orgs) }
