@@ -186,7 +186,7 @@ Aggregation.__index = Aggregation
 -- (agg.pairs: { client = the client's entry, method, template_uri, ... }); a row with neither httpMethod
 -- nor templateUri adds to no endpoint and no pair. With opts.orgs, rows are of several organizations, each
 -- labelled by its `org` field (a string; "" when absent): a client's key is its org and its id
--- (M.org_client_key), so that clients of different orgs are never merged, each client entry carries `org`,
+-- (org_client_key), so that clients of different orgs are never merged, each client entry carries `org`,
 -- and agg.orgs keeps each org's totals and its totals per day ({ key = org, org, daily, requests, ... });
 -- endpoints are the API's, the same in every org, and are summed over the orgs (a pair is a client's, so
 -- it stays in its org). Memory grows with the clients, endpoints, pairs and days, not with the rows.
@@ -200,7 +200,7 @@ function M.aggregation(opts)
 end
 
 -- org_client_key(org, r) -> the key of a normalized row's client within its org: "org\0" .. client_key(r)
-function M.org_client_key(org, r)
+local function org_client_key(org, r)
   return (org or "") .. "\0" .. M.client_key(r)
 end
 
@@ -238,7 +238,7 @@ end
 function Aggregation:_client(r, date)
   local org
   if self.opts.orgs then org = type(r.org) == "string" and r.org or "" end
-  local key = org and M.org_client_key(org, r) or M.client_key(r)
+  local key = org and org_client_key(org, r) or M.client_key(r)
   local client = self.clients[key]
   if not client then
     client = M.totals()
