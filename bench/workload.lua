@@ -115,7 +115,8 @@ elseif mode == "gather" or mode == "sequence" or mode == "poll" then
 elseif mode == "split" then
   local flows = require "usage.flows"
   local c = client(arg[2], arg[3], arg[4], { poll = { interval = 0.25, max_interval = 1, timeout = 600 } })
-  local days = assert(usage.interval.days(365))
+  -- the longest span a job may start on now (read strictly: 364 or 365 whole days up to yesterday)
+  local days = assert(usage.interval.one_year())
   local body = { interval = days.jobs, granularity = "Day", groupBy = { "OauthClientId" } }
   local bodies = flows.plan(flows.by_name.aggregates, body)
   assert(c:postUsageQuery(SMALL)) -- log in outside the timing

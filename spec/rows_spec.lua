@@ -57,4 +57,27 @@ describe("usage.rows.normalize", function()
       assert.equal(0, r.status200)
     end
   end)
+
+  it("falls back field by field as the two generations spell them, and counts only finite numbers", function()
+    local r = rows.normalize { oauthClient = { id = 5, name = false }, clientId = "c2", clientName = "Old name",
+                               user = { id = {} }, userId = "u2", requestCount = false, requests = 7,
+                               status300 = -math.huge, status400 = -3, status429 = 2.5, status500 = 2 ^ 40 }
+    assert.same({ client_id = "c2", client_name = "Old name", user_id = "u2", requests = 7, status200 = 0,
+                  status300 = 0, status400 = -3, status429 = 2.5, status500 = 2 ^ 40 }, r)
+    assert.equal(0, rows.normalize({ requestCount = 0 / 0, requests = 9 }).requests) -- (present: not a fallback)
+    assert.equal(9, rows.normalize({ requests = 9 }).requests)
+  end)
+
+  it("fills a given table instead of making one, leaving nothing of the row before", function()
+    local full = { date = "2026-11-30T00:00:00Z", httpMethod = "GET", templateUri = "api/v2/users", platform = "PublicAPI",
+                   organizationId = "o1", requestCount = 5, status200 = 4, status300 = 1, status400 = 0, status429 = 0,
+                   status500 = 0, oauthClient = { id = "c1", name = "Reporting" }, user = { id = "u1" } }
+    local into = {}
+    assert.equal(into, rows.normalize(full, into))
+    assert.same(rows.normalize(full), into)
+    rows.normalize({ date = "2026-12-01", requests = 2 }, into)
+    assert.same(rows.normalize({ date = "2026-12-01", requests = 2 }), into)
+    assert.same({ date = "2026-12-01", requests = 2, status200 = 0, status300 = 0, status400 = 0, status429 = 0,
+                  status500 = 0 }, into)
+  end)
 end)

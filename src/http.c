@@ -135,6 +135,7 @@ static int setup_failed(usage_session *s, const char *call, CURLcode rc)
 {
 	s->failed_call = call;
 	s->failed_rc = rc;
+	s->headers_set = 0; /* the next transfer hands its header list over again, whatever it is */
 	return 0;
 }
 
@@ -456,6 +457,52 @@ static struct curl_slist *build_headers(lua_State *L, int req, int with_body)
 	return list;
 }
 
+/* Is `line` the header line append_header makes of name and value? (compared on their exact lengths: a
+ * name or value holding a NUL never matches) */
+static int same_line(const char *line, const char *name, size_t nn, const char *value, size_t vn)
+{
+	size_t len = strlen(line);
+	if (vn == 0)
+		return len == nn + 1 && memcmp(line, name, nn) == 0 && line[nn] == ';';
+	return len == nn + 2 + vn && memcmp(line, name, nn) == 0 && line[nn] == ':' && line[nn + 1] == ' ' &&
+	       memcmp(line + nn + 2, value, vn) == 0;
+}
+
+/* Would build_headers make exactly `list` (the handle's list of the last transfer) of this request? Then
+ * the list is kept: most requests send the headers of the one before (no allocation, no libcurl call).
+ * Anything unusual (a value that is not a string, a different count or order) answers 0, and
+ * build_headers checks and builds as always. A valid name whose line equals one of the list has a value
+ * that was checked when that line was made (no CR, LF or NUL). */
+static int same_headers(lua_State *L, int req, int with_body, const struct curl_slist *list)
+{
+	int same = 1;
+	lua_getfield(L, req, "headers");
+	if (lua_type(L, -1) == LUA_TTABLE) {
+		int t = lua_gettop(L);
+		lua_pushnil(L);
+		while (lua_next(L, t)) {
+			size_t nn, vn;
+			if (same && (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING || !list))
+				same = 0;
+			if (same) {
+				const char *name = lua_tolstring(L, -2, &nn);
+				const char *value = lua_tolstring(L, -1, &vn);
+				same = valid_header_name(name, nn) && same_line(list->data, name, nn, value, vn);
+				list = list->next;
+			}
+			lua_pop(L, 1);
+		}
+	} else if (!lua_isnil(L, -1)) {
+		same = 0;
+	}
+	lua_pop(L, 1);
+	if (same && with_body) {
+		same = list && strcmp(list->data, "Expect:") == 0;
+		list = list ? list->next : NULL;
+	}
+	return same && list == NULL;
+}
+
 /* Seconds as the milliseconds of a libcurl timeout: a positive timeout never becomes 0 (no timeout at all),
  * and it saturates at what a long holds (24.8 days with a 32-bit long: no timeout in practice). */
 static long timeout_ms_of(double seconds)
@@ -470,10 +517,17 @@ static long timeout_ms_of(double seconds)
 static int set_transfer(usage_session *s, const char *url, const char *method, const char *body, size_t body_len,
                         long timeout_ms, long connect_ms, struct curl_slist *headers)
 {
-	/* the new header list first: the handle must never point at the old one once it is freed */
-	SETOPT(s, CURLOPT_HTTPHEADER, headers);
-	curl_slist_free_all(s->headers);
-	s->headers = headers;
+	/* the new header list first: the handle must never point at the old one once it is freed (the list the
+	 * handle holds already, after a setup that did not fail: nothing to change) */
+	if (headers != s->headers || !s->headers_set) {
+		s->headers_set = 0;
+		SETOPT(s, CURLOPT_HTTPHEADER, headers);
+		if (headers != s->headers) {
+			curl_slist_free_all(s->headers);
+			s->headers = headers;
+		}
+		s->headers_set = 1;
+	}
 	SETOPT(s, CURLOPT_URL, url);
 	int plain_get = strcmp(method, "GET") == 0 && !body;
 	if (!plain_get || !s->plain_get) { /* a plain GET after another one needs no change */
@@ -543,7 +597,9 @@ int usage_session_prepare(lua_State *L, usage_session *s, int req)
 	double connect_timeout = opt_number(L, req, "connect_timeout", 0, 0);
 	double max_size = opt_number(L, req, "max_size", (double)DEFAULT_MAX_SIZE, 1);
 	int raw_headers = opt_bool(L, req, "raw_headers", 0);
-	struct curl_slist *headers = build_headers(L, req, body != NULL);
+	struct curl_slist *headers = s->headers && same_headers(L, req, body != NULL, s->headers)
+	                                     ? s->headers
+	                                     : build_headers(L, req, body != NULL);
 
 	s->failed_call = NULL;
 	int ok = set_transfer(s, url, method, body, body_len, timeout_ms_of(timeout), timeout_ms_of(connect_timeout),

@@ -20,6 +20,7 @@ struct usage_multi;
 typedef struct usage_session {
 	CURL *easy;
 	struct curl_slist *headers; /* request headers of the transfer under way */
+	int headers_set;            /* the handle holds `headers` (no setup failed since it was handed over) */
 	usage_buf body;             /* response body */
 	usage_buf head;             /* raw header block of the last response */
 	size_t max_size;            /* cap of this transfer's body */

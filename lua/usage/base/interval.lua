@@ -348,7 +348,6 @@ local function span_days(d)
   if b < a then return nil, "the last day " .. M.date(b) .. " is before the first day " .. M.date(a) end
   return a, b
 end
-M.span_days = span_days
 
 -- span(first, last) -> the Days of any span of whole days (dates "YYYY-MM-DD", or day numbers), today and
 -- later included (a store or a comparison may need them; interval.range refuses them)

@@ -22,55 +22,75 @@ local M = {}
 local floor, huge = math.floor, math.huge
 local math_type, tointeger = math.type, math.tointeger
 local byte, sub = string.byte, string.sub
+local type = type
 
 -- the count fields, in display order; 429 is part of 4xx
 M.COUNTS = { "requests", "status200", "status300", "status400", "status429", "status500" }
 
-local function str(v)
-  if type(v) == "string" then return v end
-  return nil
-end
-
-local function count(v)
-  if type(v) == "number" and v == v and v ~= huge and v ~= -huge then return v end
-  return 0
-end
-
-local function digit(b) return b >= 48 and b <= 57 end
-
--- the day "YYYY-MM-DD" a date starts with ("2026-11-01", "2026-11-01T00:00:00Z"), or nil: checked byte by
--- byte (the pattern ^%d%d%d%d%-%d%d%-%d%d, which LuaJIT would not compile; every stored row passes here)
-local function day_of(v)
-  if type(v) ~= "string" then return nil end
-  local y1, y2, y3, y4, d1, m1, m2, d2, a1, a2 = byte(v, 1, 10)
-  if not a2 or d1 ~= 45 or d2 ~= 45 or not (digit(y1) and digit(y2) and digit(y3) and digit(y4) and digit(m1)
-     and digit(m2) and digit(a1) and digit(a2)) then
-    return nil
-  end
-  if #v == 10 then return v end
-  return sub(v, 1, 10)
-end
-
--- normalize(row) -> a normalized row (a new table); row: a decoded API row of either generation
-function M.normalize(row)
+-- normalize(row [, into]) -> a normalized row (a new table, or `into` filled in: a writer that reads each
+-- row once and keeps none reuses one table); row: a decoded API row of either generation.
+-- Written out without calls (every stored, reported and exported row passes here): a string field is kept
+-- only when it is a string; a count only when it is a finite number (v - v == 0 fails for NaN and the
+-- infinities), else 0; the date is the day "YYYY-MM-DD" it starts with ("2026-11-01",
+-- "2026-11-01T00:00:00Z"), checked byte by byte (the pattern ^%d%d%d%d%-%d%d%-%d%d would keep LuaJIT
+-- from compiling the loops that call this), else nil.
+function M.normalize(row, into)
   if type(row) ~= "table" then row = {} end
-  local client = type(row.oauthClient) == "table" and row.oauthClient or nil
-  local user = type(row.user) == "table" and row.user or nil
+  local date = row.date
+  if type(date) == "string" then
+    local y1, y2, y3, y4, d1, m1, m2, d2, a1, a2 = byte(date, 1, 10)
+    if a2 and d1 == 45 and d2 == 45 and y1 >= 48 and y1 <= 57 and y2 >= 48 and y2 <= 57 and y3 >= 48 and
+       y3 <= 57 and y4 >= 48 and y4 <= 57 and m1 >= 48 and m1 <= 57 and m2 >= 48 and m2 <= 57 and
+       a1 >= 48 and a1 <= 57 and a2 >= 48 and a2 <= 57 then
+      if #date ~= 10 then date = sub(date, 1, 10) end
+    else
+      date = nil
+    end
+  else
+    date = nil
+  end
+  local client, user = row.oauthClient, row.user
+  local client_id, client_name, user_id
+  if type(client) == "table" then client_id, client_name = client.id, client.name end
+  if type(client_id) ~= "string" then
+    client_id = row.clientId
+    if type(client_id) ~= "string" then client_id = nil end
+  end
+  if type(client_name) ~= "string" then
+    client_name = row.clientName
+    if type(client_name) ~= "string" then client_name = nil end
+  end
+  if type(user) == "table" then user_id = user.id end
+  if type(user_id) ~= "string" then
+    user_id = row.userId
+    if type(user_id) ~= "string" then user_id = nil end
+  end
+  local organization_id, template_uri, http_method, platform = row.organizationId, row.templateUri, row.httpMethod,
+                                                                row.platform
+  if type(organization_id) ~= "string" then organization_id = nil end
+  if type(template_uri) ~= "string" then template_uri = nil end
+  if type(http_method) ~= "string" then http_method = nil end
+  if type(platform) ~= "string" then platform = nil end
+  local requests = row.requestCount
+  if requests == nil or requests == false then requests = row.requests end
+  local s200, s300, s400, s429, s500 = row.status200, row.status300, row.status400, row.status429, row.status500
+  if type(requests) ~= "number" or requests - requests ~= 0 then requests = 0 end
+  if type(s200) ~= "number" or s200 - s200 ~= 0 then s200 = 0 end
+  if type(s300) ~= "number" or s300 - s300 ~= 0 then s300 = 0 end
+  if type(s400) ~= "number" or s400 - s400 ~= 0 then s400 = 0 end
+  if type(s429) ~= "number" or s429 - s429 ~= 0 then s429 = 0 end
+  if type(s500) ~= "number" or s500 - s500 ~= 0 then s500 = 0 end
+  if into then -- (every field is set: nothing of the previous row stays)
+    into.date, into.client_id, into.client_name, into.organization_id = date, client_id, client_name, organization_id
+    into.user_id, into.template_uri, into.http_method, into.platform = user_id, template_uri, http_method, platform
+    into.requests, into.status200, into.status300, into.status400, into.status429, into.status500 =
+      requests, s200, s300, s400, s429, s500
+    return into
+  end
   return {
-    date = day_of(row.date),
-    client_id = str(client and client.id) or str(row.clientId),
-    client_name = str(client and client.name) or str(row.clientName),
-    organization_id = str(row.organizationId),
-    user_id = str(user and user.id) or str(row.userId),
-    template_uri = str(row.templateUri),
-    http_method = str(row.httpMethod),
-    platform = str(row.platform),
-    requests = count(row.requestCount ~= nil and row.requestCount or row.requests),
-    status200 = count(row.status200),
-    status300 = count(row.status300),
-    status400 = count(row.status400),
-    status429 = count(row.status429),
-    status500 = count(row.status500),
+    date = date, client_id = client_id, client_name = client_name, organization_id = organization_id,
+    user_id = user_id, template_uri = template_uri, http_method = http_method, platform = platform,
+    requests = requests, status200 = s200, status300 = s300, status400 = s400, status429 = s429, status500 = s500,
   }
 end
 
@@ -186,7 +206,7 @@ Aggregation.__index = Aggregation
 -- (agg.pairs: { client = the client's entry, method, template_uri, ... }); a row with neither httpMethod
 -- nor templateUri adds to no endpoint and no pair. With opts.orgs, rows are of several organizations, each
 -- labelled by its `org` field (a string; "" when absent): a client's key is its org and its id
--- (M.org_client_key), so that clients of different orgs are never merged, each client entry carries `org`,
+-- (org_client_key), so that clients of different orgs are never merged, each client entry carries `org`,
 -- and agg.orgs keeps each org's totals and its totals per day ({ key = org, org, daily, requests, ... });
 -- endpoints are the API's, the same in every org, and are summed over the orgs (a pair is a client's, so
 -- it stays in its org). Memory grows with the clients, endpoints, pairs and days, not with the rows.
@@ -200,7 +220,7 @@ function M.aggregation(opts)
 end
 
 -- org_client_key(org, r) -> the key of a normalized row's client within its org: "org\0" .. client_key(r)
-function M.org_client_key(org, r)
+local function org_client_key(org, r)
   return (org or "") .. "\0" .. M.client_key(r)
 end
 
@@ -238,7 +258,7 @@ end
 function Aggregation:_client(r, date)
   local org
   if self.opts.orgs then org = type(r.org) == "string" and r.org or "" end
-  local key = org and M.org_client_key(org, r) or M.client_key(r)
+  local key = org and org_client_key(org, r) or M.client_key(r)
   local client = self.clients[key]
   if not client then
     client = M.totals()

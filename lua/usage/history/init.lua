@@ -38,8 +38,9 @@ M.METRICS = { "Requests", "Status200", "Status300", "Status400", "Status429", "S
 M.COUNTS = rows_mod.COUNTS
 M.COMPARE = interval.COMPARE
 -- the job's filters the store applies too (on the dimensions it keeps); the others need the API
-M.STORE_FILTERS = { oauthClientIds = "client_id", templateUris = "template_uri", httpMethods = "http_method" }
-M.MAX_OUTSIDE_DATES = 1000
+local STORE_FILTERS = { oauthClientIds = "client_id", templateUris = "template_uri", httpMethods = "http_method" }
+-- at most this many dates are listed in a result's `outside` (the days it could not cover)
+local MAX_OUTSIDE_DATES = 1000
 
 M.compare = compare_mod.compare
 M.sort = compare_mod.sort
@@ -151,7 +152,7 @@ local function store_filter(filters, fname)
   if type(filters) ~= "table" then argerr(fname, "opts.filters must be a table of the job's filters", 3) end
   local tests = {}
   for k, v in pairs(filters) do
-    local field = M.STORE_FILTERS[k]
+    local field = STORE_FILTERS[k]
     if not field then
       return nil, "the store keeps no " .. tostring(k) .. " (it keeps the OAuth client, templateUri and " ..
                   "HTTP method of each row): ask the API for that filter"
@@ -466,7 +467,7 @@ function Api:read(opts)
       else
         outside.count = outside.count + 1
         local shown = d or "(no date)"
-        if not seen_dates[shown] and #outside.dates < M.MAX_OUTSIDE_DATES then
+        if not seen_dates[shown] and #outside.dates < MAX_OUTSIDE_DATES then
           seen_dates[shown] = true
           outside.dates[#outside.dates + 1] = shown
         end

@@ -192,11 +192,11 @@ function Writer:flush(all)
     if not ok then return nil, err end
     at = at + k
   end
-  -- keep what was not sent at the front
+  -- keep what was not sent at the front (the slots after it keep old values, overwritten as rows come:
+  -- only vals[1 .. nrows * COLS] is ever read)
   if at > 0 then
     local left = (n - at) * COLS
     for i = 1, left do vals[i] = vals[at * COLS + i] end
-    for i = left + 1, n * COLS do vals[i] = nil end
     self.nrows = n - at
     self.seen = {}
     for r = 0, self.sqlite and -1 or self.nrows - 1 do -- the keys still pending stay seen (PostgreSQL)
@@ -219,10 +219,11 @@ function Writer:add(rows)
   local sqlite = self.sqlite
   local names = self.names
   local last_name, last_ck, last_di
+  local n = {} -- each row normalized into this one table (nothing of it is kept past its row)
   for i = 1, #rows do
     local raw = rows[i]
     if type(raw) ~= "table" then return self:bad_row("a row is a " .. type(raw) .. ", not an object") end
-    local n = normalize(raw)
+    normalize(raw, n)
     -- counts: whole numbers 0..2^63-1 (normalize turns a count that is not a number into 0: such a
     -- count must have been absent, null or 0); the usual case costs no call
     local r1, r2, r3, r4, r5, r6 = n.requests, n.status200, n.status300, n.status400, n.status429, n.status500
