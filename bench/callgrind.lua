@@ -69,17 +69,10 @@ end
 
 local fakecloud = require "fakecloud"
 
-local gets = 1000
-do
-  local i = 1
-  while arg[i] do
-    if arg[i] == "--gets" then gets = assert(tonumber(arg[i + 1]), "--gets N"); i = i + 1
-    else
-      io.stderr:write("callgrind: unknown argument ", arg[i], "\n")
-      os.exit(2)
-    end
-    i = i + 1
-  end
+local gets = arg[1] == "--gets" and math.tointeger(tonumber(arg[2])) or (arg[1] == nil and 1000)
+if not gets or gets < 1 or arg[3] then
+  io.stderr:write("usage: lua5.4 bench/callgrind.lua [--gets N]\n")
+  os.exit(2)
 end
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
@@ -142,7 +135,4 @@ local ok, err = pcall(function()
   end
 end)
 fake:stop()
-if not ok then
-  io.stderr:write(tostring(err), "\n")
-  os.exit(1)
-end
+assert(ok, err)
