@@ -1,7 +1,7 @@
 -- bench/callgrind.lua: where a sequential GET's instructions go, layer by layer (Lua 5.4, valgrind's
 -- callgrind). Not a test and not part of `make bench`: instruction counts do not move with the machine's
 -- load, so they are what a change to the GET path is measured by (bench/README.md).
---   lua5.4 bench/callgrind.lua [--gets N]
+--   lua5.4 bench/callgrind.lua [--gets N]   (default 1000; a few hundred or more, or the allocator's noise shows)
 -- Each layer is a loop of N GETs of the same small result against the fake cloud, entered one level
 -- deeper or shallower in the module; each runs under callgrind twice (10 and 10 + N GETs) and the
 -- difference over N is its instructions per request, startup and connection left out. The interpreter is
@@ -44,6 +44,7 @@ if arg[1] == "--layer" then
       assert(status == 200, body)
       if layer == "decode" then assert(json.decode(body)) end
     end
+    c.transport:release(s, true)
   elseif layer == "runtime" then
     local rt = require("usage.runtime").current()
     for _ = 1, n do assert(rt.request(c.transport, treq) == 200) end
@@ -131,7 +132,7 @@ local ok, err = pcall(function()
     end
     per[name] = (counts[2] - counts[1]) / gets
     print(string.format("| %s | %.0f | %s | %s |", name, per[name],
-                        under and string.format("+%.0f (%s)", per[name] - per[under], under) or "", what))
+                        under and string.format("%+.0f (%s)", per[name] - per[under], under) or "", what))
   end
 end)
 fake:stop()
