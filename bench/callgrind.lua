@@ -6,7 +6,7 @@
 -- deeper or shallower in the module; each runs under callgrind twice (10 and 10 + N GETs) and the
 -- difference over N is its instructions per request, startup and connection left out. The interpreter is
 -- bench/lua_host.c linked against the static liblua5.4.a (its functions named in callgrind's output)
--- when that builds, else lua5.4 (the same counts, unnamed functions). Profiles stay in
+-- when that builds, else lua5.4 (counts within about 2,000 of it, functions unnamed). Profiles stay in
 -- build/bench/callgrind/ (callgrind_annotate FILE).
 
 package.path = "lua/?.lua;lua/?/init.lua;spec/?.lua;spec/?/init.lua;" .. package.path
