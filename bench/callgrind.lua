@@ -27,7 +27,6 @@ local LAYERS = {
 
 if arg[1] == "--layer" then
   local usage = require "usage"
-  local core = require "usage.core"
   local json = require "usage.base.json"
   local layer, base, token, id, n = arg[2], arg[3], arg[4], arg[5], tonumber(arg[6])
   local c = usage.new { base_url = base, access_token = token }
