@@ -179,4 +179,24 @@ function M.client(args, creds, term)
   return c
 end
 
+-- clients(args, orgs, term) -> the client of each org of the run (orgs[i]'s is the i-th; orgs as M.orgs
+-- returns them). From then on every line of the terminal passes through the redactor of each client and the
+-- terminal's own: the secrets of every org of the run, and those the terminal learnt before
+function M.clients(args, orgs, term)
+  local redactors = { term.redactor }
+  local list = {}
+  for i, o in ipairs(orgs) do
+    list[i] = M.client(args, o.creds, term)
+    redactors[#redactors + 1] = list[i].redact
+  end
+  term:redact_with({
+    add = function(_, s) for _, r in ipairs(redactors) do r:add(s) end end,
+    text = function(_, s)
+      for _, r in ipairs(redactors) do s = r:text(s) end
+      return s
+    end,
+  })
+  return list
+end
+
 return M

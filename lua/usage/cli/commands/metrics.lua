@@ -104,42 +104,15 @@ local function dry_run(orgs, c)
   return concat(out, "\n")
 end
 
--- a redactor that hides the secrets of every client of the run (the terminal's lines pass through it)
-local function chain(redactors)
-  return {
-    add = function(_, s) for _, r in ipairs(redactors) do r:add(s) end end,
-    text = function(_, s)
-      for _, r in ipairs(redactors) do s = r:text(s) end
-      return s
-    end,
-  }
-end
-
--- the failure of an org that failed: its message names the org when the run has several
-local function org_failure(orgs, figures, failed)
-  local err = figures.err
-  if type(err) == "table" and err.code == "interrupted" then failure.signal(err.signal) end
-  if #orgs == 1 then failure.from_error(err, M.name) end
-  local more = failed > 1 and format(" (and %d more org%s failed)", failed - 1, failed > 2 and "s" or "") or ""
-  if errors.is_error(err) then
-    failure.runtime(format("org %s: error: %s%s", figures.org, (tostring(err):gsub("^usage: ", "")), more),
-                    failure.status_of(err))
-  end
-  failure.runtime(format("org %s: error: %s%s", figures.org, tostring(err), more))
-end
-
 -- collect(args, s, orgs) -> the figures of every org (usage.prometheus.collect_orgs), one client each, their
 -- jobs at once; a failed org fails the run
 local function collect(args, s, orgs)
-  local redactors = { s.term.redactor }
   local clients, profile_of = {}, {}
-  for i, o in ipairs(orgs) do
-    local c = connection.client(args, o.creds, s.term)
-    redactors[#redactors + 1] = c.redact
+  for i, c in ipairs(connection.clients(args, orgs, s.term)) do
+    local o = orgs[i]
     clients[i] = { org = o.label, client = c, allowance = o.allowance }
     profile_of[o.label] = o.profile
   end
-  s.term:redact_with(chain(redactors))
 
   -- the progress line, and each job's id as a note, with the command that reads it again
   local several = #orgs > 1
@@ -163,7 +136,8 @@ local function collect(args, s, orgs)
       first = first or figures
     end
   end
-  if first then org_failure(orgs, first, failed) end -- (no org is written when one fails: the file stays as it was)
+  -- (no org is written when one fails: the file stays as it was)
+  if first then failure.of_org(first.err, first.org, M.name, #orgs > 1, failed - 1) end
   return list, clients
 end
 

@@ -159,27 +159,14 @@ local function filters_of(c)
   return f
 end
 
--- a redactor that hides the secrets of every client of the run (the terminal's lines pass through it)
-local function chain(redactors)
-  return {
-    add = function(_, x) for _, r in ipairs(redactors) do r:add(x) end end,
-    text = function(_, x)
-      for _, r in ipairs(redactors) do x = r:text(x) end
-      return x
-    end,
-  }
-end
-
 -- the source over the API: one client per org, each job's id as a note (with the command that reads it)
 local function api_source(args, s, orgs)
-  local list, redactors, profile_of = {}, { s.term.redactor }, {}
-  for i, o in ipairs(orgs) do
-    local client = connection.client(args, o.creds, s.term)
-    redactors[#redactors + 1] = client.redact
+  local list, profile_of = {}, {}
+  for i, client in ipairs(connection.clients(args, orgs, s.term)) do
+    local o = orgs[i]
     list[i] = { client = client, org = o.label }
     profile_of[o.label] = o.profile
   end
-  s.term:redact_with(chain(redactors))
   local several = #orgs > 1
   local track = s.term:tracker(M.name, function(id, label)
     local profile = profile_of[label]
