@@ -130,16 +130,7 @@ end
 -- from_api(args, s, orgs, now) -> the result of every org, their jobs at once; a failed org fails the run
 local function from_api(args, s, orgs, now)
   local clients = connection.clients(args, orgs, s.term)
-  local several = #orgs > 1
-  local profile_of = {}
-  for _, o in ipairs(orgs) do profile_of[o.label] = o.profile end
-  local track = s.term:tracker(M.name, function(id, label)
-    local profile = profile_of[label]
-    local again = NAME .. " aggregates" .. (profile and (" --profile " .. profile) or "") .. " --job " .. id
-    s.jobs[#s.jobs + 1] = { id = several and (id .. " (org " .. label .. ")") or id, again = again }
-    s.term:note(format("%sjob %s started (read it again with: %s)", several and ("org " .. label .. ": ") or "",
-                       id, again))
-  end)
+  local track = connection.tracker(s, M.name, orgs)
   local fns = {}
   for i, o in ipairs(orgs) do
     fns[i] = function()

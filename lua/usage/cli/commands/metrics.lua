@@ -107,25 +107,14 @@ end
 -- collect(args, s, orgs) -> the figures of every org (usage.prometheus.collect_orgs), one client each, their
 -- jobs at once; a failed org fails the run
 local function collect(args, s, orgs)
-  local clients, profile_of = {}, {}
+  local clients = {}
   for i, c in ipairs(connection.clients(args, orgs, s.term)) do
     local o = orgs[i]
     clients[i] = { org = o.label, client = c, allowance = o.allowance }
-    profile_of[o.label] = o.profile
   end
 
   -- the progress line, and each job's id as a note, with the command that reads it again
-  local several = #orgs > 1
-  local track = s.term:tracker(M.name, function(id, label)
-    local profile = profile_of[label]
-    local again = NAME .. " aggregates" .. (profile and (" --profile " .. profile) or "") .. " --job " .. id
-    -- (a failed run lists every job on its error line, with one command for all: each id names its org)
-    s.jobs[#s.jobs + 1] = several and { id = id .. " (org " .. label .. ")",
-                                        again = NAME .. " aggregates --profile ORG --job " .. id }
-                                   or { id = id, again = again }
-    s.term:note(format("%sjob %s started (read it again with: %s)", several and ("org " .. label .. ": ") or "", id,
-                       again))
-  end)
+  local track = connection.tracker(s, M.name, orgs)
   local list = prometheus.collect_orgs(clients, { now = s.now, on_progress = function(label) return track(label) end })
   s.term:done()
   failure.check()

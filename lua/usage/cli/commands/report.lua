@@ -161,20 +161,11 @@ end
 
 -- the source over the API: one client per org, each job's id as a note (with the command that reads it)
 local function api_source(args, s, orgs)
-  local list, profile_of = {}, {}
+  local list = {}
   for i, client in ipairs(connection.clients(args, orgs, s.term)) do
-    local o = orgs[i]
-    list[i] = { client = client, org = o.label }
-    profile_of[o.label] = o.profile
+    list[i] = { client = client, org = orgs[i].label }
   end
-  local several = #orgs > 1
-  local track = s.term:tracker(M.name, function(id, label)
-    local profile = profile_of[label]
-    local again = NAME .. " aggregates" .. (profile and (" --profile " .. profile) or "") .. " --job " .. id
-    s.jobs[#s.jobs + 1] = { id = several and (id .. " (org " .. label .. ")") or id, again = again }
-    s.term:note(format("%sjob %s started (read it again with: %s)", several and ("org " .. label .. ": ") or "", id,
-                       again))
-  end)
+  local track = connection.tracker(s, M.name, orgs)
   local src = history.from_api(list, { now = s.now, page_size = args.page_size,
                                        on_progress = function(label) return track(label) end })
   return src, list
