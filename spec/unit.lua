@@ -29,6 +29,7 @@ return {
     "spec/exports_spec.lua",
     "spec/docs_spec.lua",              -- the quickstart run is #integration
     "spec/cli_exports_spec.lua",
+    "spec/cli_connection_spec.lua",
     "spec/cli_profile_spec.lua",       -- the TOML reader; the --profile runs are #integration
     "spec/prometheus_spec.lua",        -- promtool, no server
     "spec/forecast_spec.lua",

@@ -179,4 +179,43 @@ function M.client(args, creds, term)
   return c
 end
 
+-- tracker(session, command, orgs) -> progress(label): the on_progress of each org's aggregates jobs (one
+-- progress line for them all); each job's id is a note with the command that reads it again (its org's
+-- --profile), and goes to session.jobs for the failure line: with several orgs each id names its org and the
+-- one command given for all names the profile as ORG
+function M.tracker(session, command, orgs)
+  local several = #orgs > 1
+  local profile_of = {}
+  for _, o in ipairs(orgs) do profile_of[o.label] = o.profile end
+  return session.term:tracker(command, function(id, label)
+    local profile = profile_of[label]
+    local again = NAME .. " aggregates" .. (profile and (" --profile " .. profile) or "") .. " --job " .. id
+    session.jobs[#session.jobs + 1] = several and { id = id .. " (org " .. label .. ")",
+                                                    again = NAME .. " aggregates --profile ORG --job " .. id }
+                                               or { id = id, again = again }
+    session.term:note(format("%sjob %s started (read it again with: %s)", several and ("org " .. label .. ": ") or "",
+                             id, again))
+  end)
+end
+
+-- clients(args, orgs, term) -> the client of each org of the run (orgs[i]'s is the i-th; orgs as M.orgs
+-- returns them). From then on every line of the terminal passes through the redactor of each client and the
+-- terminal's own: the secrets of every org of the run, and those the terminal learnt before
+function M.clients(args, orgs, term)
+  local redactors = { term.redactor }
+  local list = {}
+  for i, o in ipairs(orgs) do
+    list[i] = M.client(args, o.creds, term)
+    redactors[#redactors + 1] = list[i].redact
+  end
+  term:redact_with({
+    add = function(_, s) for _, r in ipairs(redactors) do r:add(s) end end,
+    text = function(_, s)
+      for _, r in ipairs(redactors) do s = r:text(s) end
+      return s
+    end,
+  })
+  return list
+end
+
 return M

@@ -90,6 +90,16 @@ function M.from_error(err, command)
   M.runtime("error: " .. tostring(err))
 end
 
+-- of_org(err, org, command, several [, more]): raise the failure of one org's error (from_error's, when the
+-- run has one org); with several orgs the line names the org, and how many more failed (more)
+function M.of_org(err, org, command, several, more)
+  if type(err) == "table" and err.code == "interrupted" then M.signal(err.signal) end
+  if not several then M.from_error(err, command) end
+  local tail = (more or 0) > 0 and string.format(" (and %d more org%s failed)", more, more > 1 and "s" or "") or ""
+  M.runtime(string.format("org %s: error: %s%s", tostring(org), (tostring(err):gsub("^usage: ", "")), tail),
+            M.status_of(err))
+end
+
 -- line(failure) -> the one line of a failure ("genesys-usage: ...", a hint in parentheses)
 function M.line(f)
   local line = NAME .. ": " .. tostring(f.message)

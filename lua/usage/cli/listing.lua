@@ -4,6 +4,11 @@
 -- header that names the days. No complete day yet (the 1st of a month, --this-month): nothing is sent,
 -- and the output is empty.
 --   listing.run(args, session, flow [, adjust])
+--   return listing.command { name = "aggregates", flow = flows.by_name.aggregates, about = ..., examples = {...},
+--                            aliases = { ["sort-by"] = { "sort" } }, store = true }
+--     -- the module of a listing command (commands/*.lua): its name, add_to(parser) with the flow's flags
+--     -- (usage.cli.call), the days, the row formats, [the History store,] the connection and the terminal's
+--     -- flags, in that order of --help; run(args, session) is listing.run with its flow
 -- With --store (aggregates: the option group usage.cli.store, with --org) the rows are
 -- the history store's daily rows of the asked whole days, summed by the --group-by dimensions the store
 -- keeps (OAuth client, endpoint, method) and the granularity (weeks start on Monday, UTC), filtered as
@@ -27,6 +32,8 @@ local failure = require "usage.cli.failure"
 local formats = require "usage.cli.formats"
 local output = require "usage.cli.output"
 local run = require "usage.cli.run"
+local help = require "usage.cli.help"
+local term_mod = require "usage.cli.term"
 local store_opt = require "usage.cli.store"
 local NAME = require("usage.cli.program").NAME
 
@@ -296,6 +303,27 @@ function M.run(args, s, flow, adjust)
   local client = write(s, args, c, creds, fmt, out, keep, seen)
   output.commit(out, s.term, c.window_note)
   if client then client:close() end
+end
+
+-- command(spec) -> the module of a listing command (see the top of this file)
+function M.command(spec)
+  local flow = spec.flow
+  local cmd_mod = { name = spec.name }
+  function cmd_mod.add_to(parser)
+    local cmd = help.command(parser, { name = spec.name, flow = flow, about = spec.about, examples = spec.examples })
+    call_mod.add_target(cmd, flow)
+    days_mod.add(cmd)
+    call_mod.add_query(cmd, flow, spec.aliases and { aliases = spec.aliases } or nil)
+    output.add(cmd, output.ROW_FORMATS)
+    if spec.store then store_opt.add(cmd, { org = true }) end
+    connection.add(cmd)
+    term_mod.add(cmd)
+    return cmd
+  end
+  function cmd_mod.run(args, session)
+    M.run(args, session, flow)
+  end
+  return cmd_mod
 end
 
 return M

@@ -1,38 +1,13 @@
 -- genesys-usage client-query: the usage of one OAuth client, old generation (postOauthClientUsageQuery,
 -- then polled until Complete).
 local flows = require "usage.flows"
-local help = require "usage.cli.help"
-local call = require "usage.cli.call"
-local days = require "usage.cli.days"
-local output = require "usage.cli.output"
-local connection = require "usage.cli.connection"
-local term = require "usage.cli.term"
 local listing = require "usage.cli.listing"
 
-local M = { name = "client-query" }
-
-local FLOW = flows.by_name.client_query
-
-function M.add_to(parser)
-  local cmd = help.command(parser, {
-    name = M.name, flow = FLOW,
-    about = "Usage of one OAuth client (old-generation query), by day, week or month.",
-    examples = {
-      "e1757718-6cd5-497a-8c0a-8a7aa9d882fd --last 30d --group-by TemplateUri",
-      "--client-id e1757718-6cd5-497a-8c0a-8a7aa9d882fd --yesterday -f json",
-    },
-  })
-  call.add_target(cmd, FLOW)
-  days.add(cmd)
-  call.add_query(cmd, FLOW)
-  output.add(cmd, output.ROW_FORMATS)
-  connection.add(cmd)
-  term.add(cmd)
-  return cmd
-end
-
-function M.run(args, session)
-  listing.run(args, session, FLOW)
-end
-
-return M
+return listing.command {
+  name = "client-query", flow = flows.by_name.client_query,
+  about = "Usage of one OAuth client (old-generation query), by day, week or month.",
+  examples = {
+    "e1757718-6cd5-497a-8c0a-8a7aa9d882fd --last 30d --group-by TemplateUri",
+    "--client-id e1757718-6cd5-497a-8c0a-8a7aa9d882fd --yesterday -f json",
+  },
+}

@@ -127,44 +127,10 @@ local function dry_run(orgs, c)
   return concat(out, "\n")
 end
 
--- a redactor that hides the secrets of every client of the run (the terminal's lines pass through it)
-local function chain(redactors)
-  return {
-    add = function(_, s) for _, r in ipairs(redactors) do r:add(s) end end,
-    text = function(_, s)
-      for _, r in ipairs(redactors) do s = r:text(s) end
-      return s
-    end,
-  }
-end
-
--- the failure of an org: its message names the org when the run has several
-local function org_failure(orgs, label, err)
-  if type(err) == "table" and err.code == "interrupted" then failure.signal(err.signal) end
-  if #orgs == 1 then failure.from_error(err, M.name) end
-  local status = failure.status_of(err)
-  failure.runtime(format("org %s: error: %s", label, (tostring(err):gsub("^usage: ", ""))), status)
-end
-
 -- from_api(args, s, orgs, now) -> the result of every org, their jobs at once; a failed org fails the run
 local function from_api(args, s, orgs, now)
-  local redactors = { s.term.redactor }
-  local clients = {}
-  for i, o in ipairs(orgs) do
-    clients[i] = connection.client(args, o.creds, s.term)
-    redactors[#redactors + 1] = clients[i].redact
-  end
-  s.term:redact_with(chain(redactors))
-  local several = #orgs > 1
-  local profile_of = {}
-  for _, o in ipairs(orgs) do profile_of[o.label] = o.profile end
-  local track = s.term:tracker(M.name, function(id, label)
-    local profile = profile_of[label]
-    local again = NAME .. " aggregates" .. (profile and (" --profile " .. profile) or "") .. " --job " .. id
-    s.jobs[#s.jobs + 1] = { id = several and (id .. " (org " .. label .. ")") or id, again = again }
-    s.term:note(format("%sjob %s started (read it again with: %s)", several and ("org " .. label .. ": ") or "",
-                       id, again))
-  end)
+  local clients = connection.clients(args, orgs, s.term)
+  local track = connection.tracker(s, M.name, orgs)
   local fns = {}
   for i, o in ipairs(orgs) do
     fns[i] = function()
@@ -176,7 +142,9 @@ local function from_api(args, s, orgs, now)
   s.term:done()
   failure.check()
   for i, o in ipairs(orgs) do
-    if not results[i] then org_failure(orgs, o.label, errs[i] or "the forecast ended without an answer") end
+    if not results[i] then
+      failure.of_org(errs[i] or "the forecast ended without an answer", o.label, M.name, #orgs > 1)
+    end
   end
   for _, c in ipairs(clients) do c:close() end
   return results

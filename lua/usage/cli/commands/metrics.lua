@@ -104,55 +104,17 @@ local function dry_run(orgs, c)
   return concat(out, "\n")
 end
 
--- a redactor that hides the secrets of every client of the run (the terminal's lines pass through it)
-local function chain(redactors)
-  return {
-    add = function(_, s) for _, r in ipairs(redactors) do r:add(s) end end,
-    text = function(_, s)
-      for _, r in ipairs(redactors) do s = r:text(s) end
-      return s
-    end,
-  }
-end
-
--- the failure of an org that failed: its message names the org when the run has several
-local function org_failure(orgs, figures, failed)
-  local err = figures.err
-  if type(err) == "table" and err.code == "interrupted" then failure.signal(err.signal) end
-  if #orgs == 1 then failure.from_error(err, M.name) end
-  local more = failed > 1 and format(" (and %d more org%s failed)", failed - 1, failed > 2 and "s" or "") or ""
-  if errors.is_error(err) then
-    failure.runtime(format("org %s: error: %s%s", figures.org, (tostring(err):gsub("^usage: ", "")), more),
-                    failure.status_of(err))
-  end
-  failure.runtime(format("org %s: error: %s%s", figures.org, tostring(err), more))
-end
-
 -- collect(args, s, orgs) -> the figures of every org (usage.prometheus.collect_orgs), one client each, their
 -- jobs at once; a failed org fails the run
 local function collect(args, s, orgs)
-  local redactors = { s.term.redactor }
-  local clients, profile_of = {}, {}
-  for i, o in ipairs(orgs) do
-    local c = connection.client(args, o.creds, s.term)
-    redactors[#redactors + 1] = c.redact
+  local clients = {}
+  for i, c in ipairs(connection.clients(args, orgs, s.term)) do
+    local o = orgs[i]
     clients[i] = { org = o.label, client = c, allowance = o.allowance }
-    profile_of[o.label] = o.profile
   end
-  s.term:redact_with(chain(redactors))
 
   -- the progress line, and each job's id as a note, with the command that reads it again
-  local several = #orgs > 1
-  local track = s.term:tracker(M.name, function(id, label)
-    local profile = profile_of[label]
-    local again = NAME .. " aggregates" .. (profile and (" --profile " .. profile) or "") .. " --job " .. id
-    -- (a failed run lists every job on its error line, with one command for all: each id names its org)
-    s.jobs[#s.jobs + 1] = several and { id = id .. " (org " .. label .. ")",
-                                        again = NAME .. " aggregates --profile ORG --job " .. id }
-                                   or { id = id, again = again }
-    s.term:note(format("%sjob %s started (read it again with: %s)", several and ("org " .. label .. ": ") or "", id,
-                       again))
-  end)
+  local track = connection.tracker(s, M.name, orgs)
   local list = prometheus.collect_orgs(clients, { now = s.now, on_progress = function(label) return track(label) end })
   s.term:done()
   failure.check()
@@ -163,7 +125,8 @@ local function collect(args, s, orgs)
       first = first or figures
     end
   end
-  if first then org_failure(orgs, first, failed) end -- (no org is written when one fails: the file stays as it was)
+  -- (no org is written when one fails: the file stays as it was)
+  if first then failure.of_org(first.err, first.org, M.name, #orgs > 1, failed - 1) end
   return list, clients
 end
 

@@ -159,35 +159,13 @@ local function filters_of(c)
   return f
 end
 
--- a redactor that hides the secrets of every client of the run (the terminal's lines pass through it)
-local function chain(redactors)
-  return {
-    add = function(_, x) for _, r in ipairs(redactors) do r:add(x) end end,
-    text = function(_, x)
-      for _, r in ipairs(redactors) do x = r:text(x) end
-      return x
-    end,
-  }
-end
-
 -- the source over the API: one client per org, each job's id as a note (with the command that reads it)
 local function api_source(args, s, orgs)
-  local list, redactors, profile_of = {}, { s.term.redactor }, {}
-  for i, o in ipairs(orgs) do
-    local client = connection.client(args, o.creds, s.term)
-    redactors[#redactors + 1] = client.redact
-    list[i] = { client = client, org = o.label }
-    profile_of[o.label] = o.profile
+  local list = {}
+  for i, client in ipairs(connection.clients(args, orgs, s.term)) do
+    list[i] = { client = client, org = orgs[i].label }
   end
-  s.term:redact_with(chain(redactors))
-  local several = #orgs > 1
-  local track = s.term:tracker(M.name, function(id, label)
-    local profile = profile_of[label]
-    local again = NAME .. " aggregates" .. (profile and (" --profile " .. profile) or "") .. " --job " .. id
-    s.jobs[#s.jobs + 1] = { id = several and (id .. " (org " .. label .. ")") or id, again = again }
-    s.term:note(format("%sjob %s started (read it again with: %s)", several and ("org " .. label .. ": ") or "", id,
-                       again))
-  end)
+  local track = connection.tracker(s, M.name, orgs)
   local src = history.from_api(list, { now = s.now, page_size = args.page_size,
                                        on_progress = function(label) return track(label) end })
   return src, list

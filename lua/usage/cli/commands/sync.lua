@@ -64,17 +64,6 @@ function M.add_to(parser)
   return cmd
 end
 
--- a redactor that hides the secrets of every client of the run (the terminal's lines pass through it)
-local function chain(redactors)
-  return {
-    add = function(_, s) for _, r in ipairs(redactors) do r:add(s) end end,
-    text = function(_, s)
-      for _, r in ipairs(redactors) do s = r:text(s) end
-      return s
-    end,
-  }
-end
-
 -- the progress line: each org's jobs, days and rows
 local function progress(s, labels)
   local states = {}
@@ -138,15 +127,11 @@ function M.run(args, s)
   local orgs = connection.orgs(args, s.term, args.org)
   for _, o in ipairs(orgs) do o.label = o.label or DEFAULT_ORG end
   connection.note(orgs[1].creds, s.term)
-  local redactors = { s.term.redactor }
   local list, labels = {}, {}
-  for i, o in ipairs(orgs) do
-    local c = connection.client(args, o.creds, s.term)
-    redactors[#redactors + 1] = c.redact
-    list[i] = { client = c, org = o.label }
-    labels[i] = o.label
+  for i, c in ipairs(connection.clients(args, orgs, s.term)) do
+    list[i] = { client = c, org = orgs[i].label }
+    labels[i] = orgs[i].label
   end
-  s.term:redact_with(chain(redactors))
   local st = store_opt.open(args, M.name, { required = true, term = s.term, lock_wait = args.lock_wait or LOCK_WAIT })
   s.term:note(format("syncing %s into %s", concat(labels, ", "), st.where))
 
