@@ -7,6 +7,7 @@ local argparse = require "argparse"
 local nginx = require "support.nginx"
 local support = require "support.store"
 local postgres = require "support.postgres"
+local cli = require "support.cli"
 local store = require "usage.store"
 local lock = require "usage.store.lock"
 local failure = require "usage.cli.failure"
@@ -89,6 +90,31 @@ describe("the History store option group (usage.cli.store)", function()
     assert.equal(2, f.status)
     assert.matches("there is no store at", f.message)
     assert.is_nil(nginx.read_file(dir .. "/none.sqlite3"))
+  end)
+
+  it("a FIFO or a device: exit status 2 at once, never opened (reading a FIFO would wait for ever)", function()
+    local fifo = dir .. "/fifo"
+    assert(nginx.run("mkfifo " .. sh_quote(fifo)))
+    local t = cli.new { base_url = "http://127.0.0.1:9" } -- (nothing is sent: the store is refused first)
+    finally(function() t:cleanup() end)
+    for _, case in ipairs { { fifo, "a fifo, not a file" }, { "/dev/null", "a character device, not a file" } } do
+      for _, cmd in ipairs { { "sync", "--org", "acme" }, { "report", "--last", "7d" },
+                             { "forecast", "--licenses", "cx3=1000" }, { "aggregates", "--last", "7d" },
+                             { "metrics" } } do
+        cmd[#cmd + 1] = "--store"
+        cmd[#cmd + 1] = case[1]
+        -- (in the background: a regression hangs that process, not the suite)
+        local p = t:spawn(cmd)
+        local status = p:wait(60)
+        if not status then p:stop() end
+        local what = table.concat(cmd, " ")
+        assert.equal(2, status, what .. ": " .. p:stderr())
+        assert.truthy(p:stderr():find(case[2], 1, true), what .. ": " .. p:stderr())
+      end
+      local s, err = store.open(case[1])
+      assert.is_nil(s)
+      assert.equal("bad_target", err.code, tostring(err))
+    end
   end)
 
   it("a file that is not a database, and a newer schema: exit status 1, the file unchanged", function()

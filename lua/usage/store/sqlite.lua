@@ -1,6 +1,8 @@
 -- usage.store.sqlite: the SQLite side of a store (LuaDBI's dbd.sqlite3): opening the file, the
 -- connection's settings, and what SQLite's messages mean.
 
+local core = require "usage.core"
+
 local M = { name = "sqlite", BEGIN = "BEGIN IMMEDIATE" }
 
 -- classify(message) -> code, text: LuaDBI passes SQLite's messages (sqlite3_errmsg) in its own words
@@ -47,7 +49,19 @@ function M.classify(message, db)
   return "sql", text
 end
 
+-- kind(path) -> "file", "missing", another type of file ("directory", "fifo", "char", "socket", ...), or nil
+-- when it cannot be told (no right to look): asked of the file system, never by opening the path (opening a
+-- FIFO waits for a writer, for ever)
+local function kind(path)
+  local info, _, reason = core.file_info(path)
+  if info then return info.type end
+  if reason == "missing" then return "missing" end
+  return nil
+end
+
 local function exists(path)
+  local k = kind(path)
+  if k then return k ~= "missing" end
   local fh = io.open(path, "rb")
   if fh then fh:close() return true end
   return false
@@ -67,6 +81,12 @@ function M.connect(path, opts, is_default)
     return nil, "driver", "LuaDBI's SQLite driver is not installed (Debian: lua-dbi-sqlite3; luarocks: luadbi-sqlite3)"
   end
   if path:sub(1, 5) == "file:" then path = "./" .. path end -- a path, never a URI
+  local k = path ~= ":memory:" and kind(path)
+  if k and k ~= "file" and k ~= "missing" and k ~= "directory" then -- (a FIFO, a device, a socket: reading
+    -- one would wait for ever or worse; a directory is SQLite's to refuse)
+    return nil, "bad_target", path .. " is a " .. (k == "char" and "character device" or k) ..
+                              ", not a file: a store is a SQLite file"
+  end
   if path ~= ":memory:" and not exists(path) then
     if opts.readonly or opts.create == false then
       return nil, "no_store", "there is no store at " .. path
