@@ -60,6 +60,7 @@ return {
     "spec/cli_report_spec.lua",
     "spec/cli_report_history_spec.lua", -- the fake cloud, headless Chromium
     "spec/cli_store_spec.lua",
+    "spec/cli_hostile_store_spec.lua",
     "spec/cli_sync_spec.lua",
     "spec/cli_cron_spec.lua",
     "spec/cli_hostile_files_spec.lua",

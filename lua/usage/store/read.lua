@@ -179,6 +179,13 @@ local function dimension(store, sql)
   return out
 end
 
+-- orphan(what, key) -> the message of a row whose client or endpoint key names nothing (a store written by
+-- something else: SQLite enforces no foreign key)
+local function orphan(what, key)
+  return "the store holds usage rows of " .. what .. " key " .. tostring(key) .. ", which its " .. what ..
+         "s table lacks: the store was changed by something else"
+end
+
 local function empty_to_nil(s)
   if s == "" then return nil end
   return s
@@ -214,14 +221,22 @@ local function build(opts, keys, a, b, merged)
     groups[#groups + 1] = "u.endpoint_key"
     layout[#layout + 1] = "endpoint"
   end
-  local sums = {}
-  for i, c in ipairs(COUNTS) do sums[i] = "SUM(u." .. c .. ") AS " .. c end
+  local sums, negative = {}, {}
+  for i, c in ipairs(COUNTS) do
+    sums[i] = "SUM(u." .. c .. ") AS " .. c
+    negative[i] = "u." .. c .. " < 0"
+  end
+  -- the rows this library never writes (a store written by something else): a negative count, or (SQLite,
+  -- whose day is text) a day that is no date, which the span's text comparison lets in; counted, refused
+  local invalid = table.concat(negative, " OR ") .. (opts.backend == "sqlite" and " OR date(u.day) IS NOT u.day" or "")
+  sums[#sums + 1] = "SUM(CASE WHEN " .. invalid .. " THEN 1 ELSE 0 END) AS invalid_rows"
   local outer = {}
   for i, l in ipairs(layout) do
     outer[i] = (l == "period") and "g.period" or ("CAST(g." .. ({ org = "org_key", client = "client_key",
                                                                   endpoint = "endpoint_key" })[l] .. " AS TEXT)")
   end
   for _, c in ipairs(COUNTS) do outer[#outer + 1] = "CAST(g." .. c .. " AS TEXT)" end
+  outer[#outer + 1] = "CAST(g.invalid_rows AS TEXT)"
   local params = { interval.date(a), interval.date(b) }
   local where = "u.day >= ? AND u.day <= ?"
   if keys then
@@ -246,6 +261,7 @@ local function build(opts, keys, a, b, merged)
   if opts.by == "org" and per == "day" and not merged then
     local zero = {}
     for i, c in ipairs(COUNTS) do zero[i] = "CAST(COALESCE(g." .. c .. ", 0) AS TEXT)" end
+    zero[#zero + 1] = "CAST(COALESCE(g.invalid_rows, 0) AS TEXT)"
     local dparams = {}
     for _, p in ipairs(params) do dparams[#dparams + 1] = p end -- the inner query's come first in the text
     dparams[#dparams + 1] = interval.date(a)
@@ -296,7 +312,7 @@ local function ask(store, opts, fname, a, b)
       keys = {}
       for i, o in ipairs(orgs) do keys[i] = o.key end
     end
-    local q = { by = by, per = per }
+    local q = { by = by, per = per, backend = store.backend }
     local sql, params, layout = build(q, keys, a, b, merged)
     if by == "org" and per == "day" and not merged then layout = { "org", "period" } end
     local g = BY[by]
@@ -337,11 +353,13 @@ local function ask(store, opts, fname, a, b)
           end
         elseif l == "client" then
           local ck = tonumber(v)
+          if not clients[ck] then return nil, select(2, store.db:fail("corrupt", orphan("client", v))) end
           row.client_id = empty_to_nil(clients[ck][2])
           local nm = merged and names[ck] or (names[org_key] and names[org_key][ck])
           row.client_name = nm
         elseif l == "endpoint" then
           local e = endpoints[tonumber(v)]
+          if not e then return nil, select(2, store.db:fail("corrupt", orphan("endpoint", v))) end
           row.template_uri = empty_to_nil(e[2])
           row.http_method = empty_to_nil(e[3])
         end
@@ -352,6 +370,12 @@ local function ask(store, opts, fname, a, b)
           return nil, select(2, store.db:fail(code, message))
         end
         row[COUNTS[i]] = v
+      end
+      if r[nl + NC + 1] ~= "0" then
+        return nil, select(2, store.db:fail("corrupt", "the store holds " .. tostring(r[nl + NC + 1]) ..
+          " row(s) in " .. interval.label(a, b) .. (row.org and (" of org " .. row.org) or "") ..
+          " with a negative count or a day that is not a date, which this library never writes: " ..
+          "the store was changed by something else"))
       end
       n = n + 1
       if on_row then on_row(row) else out[n] = row end

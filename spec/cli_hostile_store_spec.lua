@@ -1,0 +1,125 @@
+-- genesys-usage over a hostile history store: a SQLite file written by something else than this library
+-- (by hand, by another program, by an attacker who can write the file), read by report, aggregates,
+-- metrics and forecast with --store in every format. What the library never writes must never become a
+-- figure: a usage row whose client or endpoint key names nothing (SQLite enforces no foreign key: it was an
+-- internal error), a negative count (it was summed: a report of -19,138,458 requests, exit 0), a day that
+-- is no date ('2026-12-00' sorts inside the span as text: its rows were in the totals, in no day of the
+-- daily series). Each is one line on stderr, exit 1 (a plugin: one UNKNOWN line, exit 3), nothing on stdout.
+
+local cli = require "support.cli"
+local stores = require "support.store"
+local store = require "usage.store"
+local interval = require "usage.base.interval"
+
+local DAY = 86400
+
+describe("a hostile history store #integration", function()
+  local t, B, base
+  local today = math.floor(os.time() / DAY)
+  local first, last = today - 70, today - 1
+
+  lazy_setup(function()
+    t = cli.new {}
+    B = stores.backends()[1]
+    B:start()
+    base = B:target("base")
+    local s = assert(store.open(base))
+    assert(s:put("acme", interval.date(first), interval.date(last), stores.rows_for(first, last, { clients = 3, uris = 2 })))
+    s:close()
+  end)
+  lazy_teardown(function()
+    if t then t:cleanup() end
+    if B then B:stop() end
+  end)
+
+  -- a copy of the good store, changed by plain SQL (outside the library)
+  local function hostile(name, sql)
+    local target = B:target(name)
+    B:shell(base, "VACUUM INTO '" .. target .. "'")
+    B:shell(target, sql)
+    return target
+  end
+
+  -- the reading commands over target, each in every format
+  local function runs(target)
+    local out = {}
+    local function add(args) out[#out + 1] = args end
+    for _, f in ipairs { "table", "csv", "json", "ndjson", "html", "svg" } do
+      add { "report", "--store", target, "--last", "30d", "-f", f }
+    end
+    add { "report", "--store", target, "--last", "7d", "--compare", "previous-period", "-f", "json" }
+    add { "report", "--store", target, "--last", "7d", "--by", "org" }
+    for _, f in ipairs { "table", "json" } do
+      add { "aggregates", "--store", target, "--last", "30d", "--group-by", "OauthClientId,TemplateUri", "-f", f }
+    end
+    add { "metrics", "--store", target }
+    for _, f in ipairs { "text", "json", "plugin" } do
+      add { "forecast", "--store", target, "--org", "acme", "--allowance", "1000000000000", "-f", f }
+    end
+    return out
+  end
+
+  local function refused(target, pattern, skip)
+    for _, args in ipairs(runs(target)) do
+      if not (skip and skip(args)) then
+        local r = t:run(args)
+        r.args = args
+        assert.is_true(cli.no_trace(r), cli.show(r))
+        if args[#args] == "plugin" then
+          assert.equal(3, r.code, cli.show(r))
+          assert.truthy(r.out:match("^GENESYS USAGE UNKNOWN %- [^\n]*" .. pattern .. "[^\n]*\n$"), cli.show(r))
+          assert.equal("", r.err, cli.show(r))
+        else
+          assert.equal(1, r.code, cli.show(r))
+          assert.equal("", r.out, cli.show(r))
+          assert.is_true(cli.one_line(r.err), cli.show(r))
+          assert.truthy(r.err:find(pattern), cli.show(r))
+        end
+      end
+    end
+  end
+
+  it("reads the good store in every format (the baseline)", function()
+    for _, args in ipairs(runs(base)) do
+      local r = t:run(args)
+      r.args = args
+      -- a plugin: OK, or UNKNOWN on the 1st of a month (no whole day of the month yet)
+      if args[#args] == "plugin" then
+        assert.truthy(r.code == 0 or r.code == 3, cli.show(r))
+      else
+        assert.equal(0, r.code, cli.show(r))
+      end
+      assert.is_true(cli.no_trace(r), cli.show(r))
+    end
+  end)
+
+  it("refuses usage rows of a client or an endpoint the store does not name (was an internal error)", function()
+    local no_client = hostile("no_client", "DELETE FROM clients WHERE client_key = 1")
+    -- the commands that read clients: every one but aggregates grouped without them and the forecast of
+    -- the org (by day and client: it reads them)
+    refused(no_client, "client key 1, which its clients table lacks")
+    local no_endpoint = hostile("no_endpoint", "DELETE FROM endpoints WHERE endpoint_key = 1")
+    -- metrics and the forecast read no endpoint
+    refused(no_endpoint, "endpoint key 1, which its endpoints table lacks",
+            function(args) return args[1] == "metrics" or args[1] == "forecast" end)
+  end)
+
+  it("refuses a negative count (it was summed into the totals, exit 0)", function()
+    local target = hostile("negative", "UPDATE usage_rows SET requests = -5000000 WHERE day = '" ..
+                           interval.date(last) .. "'")
+    refused(target, "negative count")
+    -- one negative row hidden in a positive sum too
+    local one = hostile("negative_one", "UPDATE usage_rows SET status429 = -1 WHERE day = '" ..
+                        interval.date(last) .. "' AND client_key = 3")
+    refused(one, "negative count")
+  end)
+
+  it("refuses rows of a day that is no date inside the span (they were in the totals, in no day)", function()
+    local bad = interval.date(last):sub(1, 8) .. "00" -- sorts after the first day and before the last, as text
+    local target = hostile("bad_day", "UPDATE usage_rows SET day = '" .. bad .. "' WHERE day = '" ..
+                           interval.date(last) .. "'; UPDATE stored_days SET day = '" .. bad .. "' WHERE day = '" ..
+                           interval.date(last) .. "'")
+    -- metrics reads yesterday and this month (from the 1st): the day '...-00' is in neither
+    refused(target, "a day that is not a date", function(args) return args[1] == "metrics" end)
+  end)
+end)
