@@ -5,6 +5,7 @@
 -- internal error), a negative count (it was summed: a report of -19,138,458 requests, exit 0), a day that
 -- is no date ('2026-12-00' sorts inside the span as text: its rows were in the totals, in no day of the
 -- daily series). Each is one line on stderr, exit 1 (a plugin: one UNKNOWN line, exit 3), nothing on stdout.
+-- And an allowance of 2^53 or more is refused saying so (it said "above 0").
 
 local cli = require "support.cli"
 local stores = require "support.store"
@@ -91,6 +92,21 @@ describe("a hostile history store #integration", function()
       end
       assert.is_true(cli.no_trace(r), cli.show(r))
     end
+  end)
+
+  it("says why an allowance of 2^63-1 is refused (it said 'above 0')", function()
+    for _, v in ipairs { "9223372036854775807", "9007199254740992", "99999999999999999999999" } do
+      local r = t:run { "forecast", "--store", base, "--org", "acme", "--allowance", v, "-f", "plugin" }
+      r.args = { "forecast", "--allowance", v }
+      assert.equal(3, r.code, cli.show(r))
+      assert.truthy(r.out:match("^GENESYS USAGE UNKNOWN %- [^\n]*below 2%^53 %(9,007,199,254,740,992%), got " .. v ..
+                                "[^\n]*\n$"), cli.show(r))
+      r = t:run { "report", "--store", base, "--last", "7d", "-f", "html", "--allowance", v }
+      assert.equal(2, r.code, cli.show(r))
+      assert.truthy(r.err:find("below 2^53", 1, true), cli.show(r))
+    end
+    local r = t:run { "forecast", "--store", base, "--org", "acme", "--allowance", "9007199254740991", "-f", "json" }
+    assert.equal(0, r.code, cli.show(r))
   end)
 
   it("refuses usage rows of a client or an endpoint the store does not name (was an internal error)", function()

@@ -154,7 +154,11 @@ function M.parse_allowance(v)
   else
     error("usage.forecast.licenses.parse_allowance: expects a number or a string", 2)
   end
-  if n ~= n or n <= 0 or n ~= math.floor(n) or n >= 2 ^ 53 then
+  if n == n and n >= 2 ^ 53 then -- (a figure beyond every real contract: not "above 0", as it said)
+    return nil, "the allowance must be a whole number of requests below 2^53 (9,007,199,254,740,992), got " ..
+                tostring(v)
+  end
+  if n ~= n or n <= 0 or n ~= math.floor(n) then
     return nil, "the allowance must be a whole number of requests above 0, got " .. tostring(v)
   end
   return n
