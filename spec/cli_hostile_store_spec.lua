@@ -139,3 +139,38 @@ describe("a hostile history store #integration", function()
     refused(target, "a day that is not a date", function(args) return args[1] == "metrics" end)
   end)
 end)
+
+describe("a hostile history store in PostgreSQL #integration", function()
+  local t, B
+  local today = math.floor(os.time() / DAY)
+  local first, last = today - 40, today - 1
+  lazy_setup(function()
+    t = cli.new {}
+    B = stores.backends()[2]
+    B:start()
+  end)
+  lazy_teardown(function()
+    if t then t:cleanup() end
+    if B then B:stop() end
+  end)
+
+  it("refuses a negative count as SQLite does (it was summed)", function()
+    local target = B:target("negative")
+    local s = assert(store.open(target))
+    assert(s:put("acme", interval.date(first), interval.date(last), stores.rows_for(first, last, { clients = 3, uris = 2 })))
+    s:close()
+    local r = t:run { "report", "--store", target, "--last", "30d", "-f", "json" }
+    r.args = { "report", "--last", "30d", "-f", "json" }
+    assert.equal(0, r.code, cli.show(r))
+    B:shell(target, "UPDATE usage_rows SET requests = -5000000 WHERE day = '" .. interval.date(last) .. "'")
+    for _, args in ipairs { { "report", "--store", target, "--last", "30d", "-f", "json" },
+                            { "forecast", "--store", target, "--org", "acme", "--allowance", "1000000000000" } } do
+      r = t:run(args)
+      r.args = args
+      assert.equal(1, r.code, cli.show(r))
+      assert.equal("", r.out, cli.show(r))
+      assert.is_true(cli.one_line(r.err), cli.show(r))
+      assert.truthy(r.err:find("negative count", 1, true), cli.show(r))
+    end
+  end)
+end)
