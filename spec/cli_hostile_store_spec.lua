@@ -5,7 +5,8 @@
 -- internal error), a negative count (it was summed: a report of -19,138,458 requests, exit 0), a day that
 -- is no date ('2026-12-00' sorts inside the span as text: its rows were in the totals, in no day of the
 -- daily series). Each is one line on stderr, exit 1 (a plugin: one UNKNOWN line, exit 3), nothing on stdout.
--- And an allowance of 2^53 or more is refused saying so (it said "above 0").
+-- And an allowance of 2^53 or more is refused saying so (it said "above 0"); sync into a store marking a day
+-- that is no date stored: one line, exit 1 (an internal error), no sync row left running.
 
 local cli = require "support.cli"
 local stores = require "support.store"
@@ -172,5 +173,31 @@ describe("a hostile history store in PostgreSQL #integration", function()
       assert.is_true(cli.one_line(r.err), cli.show(r))
       assert.truthy(r.err:find("negative count", 1, true), cli.show(r))
     end
+  end)
+end)
+
+describe("sync into a hostile history store #integration", function()
+  local fixture = cli.with_fake()
+  local t
+  lazy_setup(function() t = select(2, fixture.start()) end)
+  lazy_teardown(function() fixture.stop() end)
+
+  it("refuses a stored day that is no date (it was an internal error); the store unchanged", function()
+    local path = t:path("bad_day.sqlite3")
+    local r = t:run { "sync", "--store", path, "--org", "acme", "--poll-interval", "0.01" }
+    assert.equal(0, r.code, cli.show(r))
+    local bad = os.date("!%Y-%m", os.time() - 20 * DAY) .. "-45" -- inside the window, as text
+    local B = stores.backends()[1]
+    B:shell(path, "INSERT INTO stored_days(org_key, day, row_count, stored_at, sync_id) VALUES (1, '" .. bad ..
+                  "', 0, 'x', 1)")
+    local before = B:shell(path, "SELECT count(*), max(sync_id) FROM syncs")
+    r = t:run { "sync", "--store", path, "--org", "acme", "--poll-interval", "0.01" }
+    r.args = { "sync", "--org", "acme" }
+    assert.equal(1, r.code, cli.show(r))
+    assert.is_true(cli.no_trace(r), cli.show(r))
+    assert.is_true(cli.one_line(r.err), cli.show(r))
+    assert.truthy(r.err:find("the day '" .. bad .. "' of org acme stored, which is not a date", 1, true), cli.show(r))
+    assert.equal(before, B:shell(path, "SELECT count(*), max(sync_id) FROM syncs"))
+    assert.equal("0\n", B:shell(path, "SELECT count(*) FROM sync_lock"))
   end)
 end)

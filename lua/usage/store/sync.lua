@@ -120,12 +120,21 @@ function M.one(store, client, opts)
     local e
     org_key, e = write.org_key(store, org, iso(now))
     if not org_key then return nil, e end
+    stored = {}
+    -- the stored days first: a store that cannot be read gets no sync row left 'running'
+    local read, rerr = store.db:each("SELECT CAST(day AS TEXT) FROM stored_days WHERE org_key = ? AND day >= ? " ..
+      "AND day <= ?", { org_key, interval.date(first), interval.date(last) }, function(r)
+        local d = interval.parse_date(r[1])
+        if not d then -- (SQLite holds days as text: a store changed by something else)
+          return nil, select(2, store.db:fail("corrupt", "the store marks the day '" .. tostring(r[1]) ..
+            "' of org " .. org .. " stored, which is not a date: the store was changed by something else"))
+        end
+        stored[d] = true
+      end)
+    if not read then return nil, rerr end
     sync_id, e = record_start(store, org_key, first, last, now)
     if not sync_id then return nil, e end
-    stored = {}
-    return store.db:each("SELECT CAST(day AS TEXT) FROM stored_days WHERE org_key = ? AND day >= ? AND day <= ?",
-                         { org_key, interval.date(first), interval.date(last) },
-                         function(r) stored[interval.parse_date(r[1])] = true end)
+    return true
   end)
   if not ok then return nil, err end
   summary.sync_id = sync_id
