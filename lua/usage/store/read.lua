@@ -372,10 +372,9 @@ local function ask(store, opts, fname, a, b)
         row[COUNTS[i]] = v
       end
       if r[nl + NC + 1] ~= "0" then
-        return nil, select(2, store.db:fail("corrupt", "the store holds " .. tostring(r[nl + NC + 1]) ..
-          " row(s) in " .. interval.label(a, b) .. (row.org and (" of org " .. row.org) or "") ..
-          " with a negative count or a day that is not a date, which this library never writes: " ..
-          "the store was changed by something else"))
+        return nil, select(2, store.db:fail("corrupt", "the store holds usage rows in " .. interval.label(a, b) ..
+          (row.org and (" of org " .. row.org) or "") .. " with a negative count or a day that is not a date, " ..
+          "which this library never writes: the store was changed by something else"))
       end
       n = n + 1
       if on_row then on_row(row) else out[n] = row end
