@@ -14,25 +14,41 @@ local store = require "usage.store"
 local interval = require "usage.base.interval"
 
 local DAY = 86400
+local today = math.floor(os.time() / DAY)
+local first, last = today - 70, today - 1
+
+-- a runner and a started backend (1 SQLite, 2 PostgreSQL) for a describe; fill(name) -> a new store
+-- target holding org acme's days first..last, as a sync of the library leaves them
+local function fixture(index)
+  local f = {}
+  function f.start()
+    f.t = cli.new {}
+    f.B = stores.backends()[index]
+    f.B:start()
+  end
+  function f.stop()
+    if f.t then f.t:cleanup() end
+    if f.B then f.B:stop() end
+  end
+  function f.fill(name)
+    local target = f.B:target(name)
+    local s = assert(store.open(target))
+    assert(s:put("acme", interval.date(first), interval.date(last), stores.rows_for(first, last, { clients = 3, uris = 2 })))
+    s:close()
+    return target
+  end
+  return f
+end
 
 describe("a hostile history store #integration", function()
   local t, B, base
-  local today = math.floor(os.time() / DAY)
-  local first, last = today - 70, today - 1
-
+  local f = fixture(1)
   lazy_setup(function()
-    t = cli.new {}
-    B = stores.backends()[1]
-    B:start()
-    base = B:target("base")
-    local s = assert(store.open(base))
-    assert(s:put("acme", interval.date(first), interval.date(last), stores.rows_for(first, last, { clients = 3, uris = 2 })))
-    s:close()
+    f.start()
+    t, B = f.t, f.B
+    base = f.fill("base")
   end)
-  lazy_teardown(function()
-    if t then t:cleanup() end
-    if B then B:stop() end
-  end)
+  lazy_teardown(function() f.stop() end)
 
   -- a copy of the good store, changed by plain SQL (outside the library)
   local function hostile(name, sql)
@@ -143,23 +159,15 @@ end)
 
 describe("a hostile history store in PostgreSQL #integration", function()
   local t, B
-  local today = math.floor(os.time() / DAY)
-  local first, last = today - 40, today - 1
+  local f = fixture(2)
   lazy_setup(function()
-    t = cli.new {}
-    B = stores.backends()[2]
-    B:start()
+    f.start()
+    t, B = f.t, f.B
   end)
-  lazy_teardown(function()
-    if t then t:cleanup() end
-    if B then B:stop() end
-  end)
+  lazy_teardown(function() f.stop() end)
 
   it("refuses a negative count as SQLite does (it was summed)", function()
-    local target = B:target("negative")
-    local s = assert(store.open(target))
-    assert(s:put("acme", interval.date(first), interval.date(last), stores.rows_for(first, last, { clients = 3, uris = 2 })))
-    s:close()
+    local target = f.fill("negative")
     local r = t:run { "report", "--store", target, "--last", "30d", "-f", "json" }
     r.args = { "report", "--last", "30d", "-f", "json" }
     assert.equal(0, r.code, cli.show(r))
