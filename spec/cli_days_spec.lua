@@ -132,6 +132,25 @@ describe("genesys-usage days", function()
     end
   end)
 
+  it("refuses a span of more than 100 years (a mistyped year), with the store too, before anything else", function()
+    for _, cmd in ipairs(COMMANDS) do
+      fake:clear_log()
+      local r = t:run(args_of(cmd[1], { "--from", "0001-01-01", "--to", "2026-11-30" }))
+      assert.equal(2, r.code, support.show(r))
+      assert.truthy(support.one_line(r.err), r.err)
+      assert.truthy(r.err:find("more days than a command reads at once (36,525, 100 years)", 1, true), r.err)
+      assert.equal(0, #fake:log())
+    end
+    for _, cmd in ipairs { "report", "aggregates" } do
+      local r = t:run { cmd, "--store", t:path("none.sqlite3"), "--from", "0001-01-01", "--quiet" }
+      assert.equal(2, r.code, support.show(r))
+      assert.truthy(r.err:find("more days than a command reads at once", 1, true), r.err)
+    end
+    -- 100 years are read (an old-generation query has no one-year limit; --dry-run: the fake serves less)
+    local r = ok(t:run(args_of({ "query" }, { "--from", "1926-12-06", "--to", "2026-11-30", "--dry-run" })))
+    assert.truthy(r.out:find("1926-12-06", 1, true), r.out)
+  end)
+
   it("splits a span past 90 days into jobs, says so, and streams every day once in date order", function()
     fake:clear_log()
     local r = ok(t:run { "aggregates", "--last", "180d", "--group-by", "OauthClientId", "--metric", "Requests",

@@ -14,6 +14,7 @@
 --   days.given(args)                     -- the name of the days flag given, or nil
 
 local interval = require "usage.base.interval"
+local text = require "usage.base.text"
 local window = require "usage.api.window"
 local failure = require "usage.cli.failure"
 
@@ -161,9 +162,18 @@ end
 
 -- read(args, now) -> Days, note (or nil: a rounded --interval, the 1st of a month) | nil: no days flag given.
 -- A usage error (exit 2) for days that cannot be read.
+-- The longest span a command reads: 100 years of days (from a history store: the API itself serves one
+-- year). Every day of a span may become a line, a point or a cell of the output, so a mistyped year
+-- (--from 0001-01-01) is a usage error, not a 300 MB chart.
+local MAX_SPAN_DAYS = 36525
+
 function M.read(args, now)
   local days, note = resolve(args, now)
   if days == false then failure.usage(note, args.command) end
+  if days and days.count and days.count > MAX_SPAN_DAYS then
+    failure.usage(string.format("%s: more days than a command reads at once (%s, 100 years): is the year right?",
+                                M.describe(days), text.thousands(MAX_SPAN_DAYS)), args.command)
+  end
   return days, note
 end
 
