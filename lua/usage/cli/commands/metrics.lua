@@ -173,6 +173,19 @@ local function store_figures(src, plan, o, now)
   return figures, c and c.missing or {}
 end
 
+-- write(list, args, out): the exposition of every org's figures into the output; a total that cannot be
+-- given exactly ends the run instead (a wrong total is never published)
+local function write(list, args, out)
+  local problems = {}
+  for _, figures in ipairs(list) do
+    figures.max_clients = args.max_clients
+    figures.problems = problems
+  end
+  local text = prometheus.render_orgs(list)
+  if problems[1] then failure.runtime(problems[1]) end
+  out.fh:write(text)
+end
+
 -- metrics --store: the figures of the store's orgs, no job
 local function run_store(args, s)
   if args.profile or args.all_profiles then
@@ -207,14 +220,7 @@ local function run_store(args, s)
     list[i] = figures
   end
   st:close()
-  local problems = {}
-  for _, figures in ipairs(list) do
-    figures.max_clients = args.max_clients
-    figures.problems = problems
-  end
-  local text = prometheus.render_orgs(list)
-  if problems[1] then failure.runtime(problems[1]) end -- (a wrong total is never published)
-  out.fh:write(text)
+  write(list, args, out)
   s.term:note(format("read from the store %s: last complete day %s; month to date %s", st.where, plan.day.label,
                      days_mod.describe(plan.month)))
   output.commit(out, s.term)
@@ -234,14 +240,7 @@ function M.run(args, s)
   connection.note(orgs[1].creds, s.term)
   local out = output.open(args)
   local list, clients = collect(args, s, orgs)
-  local problems = {}
-  for _, figures in ipairs(list) do
-    figures.max_clients = args.max_clients
-    figures.problems = problems
-  end
-  local text = prometheus.render_orgs(list)
-  if problems[1] then failure.runtime(problems[1]) end -- (a wrong total is never published)
-  out.fh:write(text)
+  write(list, args, out)
   for _, o in ipairs(clients) do o.client:close() end
   for _, figures in ipairs(list) do
     local f = figures.forecast
