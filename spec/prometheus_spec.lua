@@ -4,6 +4,7 @@
 
 local prometheus = require "usage.prometheus"
 local support = require "support.prometheus"
+local exposition = require "support.exposition"
 local nginx = require "support.nginx"
 local cjson = require "cjson"
 
@@ -11,92 +12,17 @@ local json = cjson.new()
 local is_54 = math.type ~= nil
 
 ---------------------------------------------------------------------------------------------------
--- a small parser of the text format, to read the output back
+-- the output read back strictly (support.exposition: only gauges and counters, no blank line, no timestamp)
 
-local function unescape(s, what)
-  return (s:gsub("\\(.)", function(c)
-    if c == "n" then return "\n" end
-    if c == "\\" or (c == '"' and what == "label") then return c end
-    error("bad escape \\" .. c .. " in a " .. what)
-  end))
-end
-
--- parse(text) -> array of families { name=, type=, help=, samples = { { labels = {}, value = "text" } } };
--- raises on anything the format does not allow (a sample before its TYPE, a family in two places, ...)
 local function parse(text)
-  assert(text == "" or text:sub(-1) == "\n", "the output must end with a newline")
-  local families, by_name, current = {}, {}, nil
-  local function family(name)
-    local f = by_name[name]
-    if not f then
-      f = { name = name, samples = {} }
-      by_name[name] = f
-      families[#families + 1] = f
-    elseif f ~= current then
-      error("family " .. name .. " appears in two places")
-    end
-    current = f
-    return f
-  end
-  for line in text:gmatch("([^\n]*)\n") do
-    local name, help = line:match("^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$")
-    if name then
-      local f = family(name)
-      assert(not f.help and #f.samples == 0, "HELP of " .. name .. " twice or after samples")
-      f.help = unescape(help, "help")
-    else
-      local tname, kind = line:match("^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (%a+)$")
-      if tname then
-        local f = family(tname)
-        assert(not f.type and #f.samples == 0, "TYPE of " .. tname .. " twice or after samples")
-        assert(kind == "gauge" or kind == "counter", kind)
-        f.type = kind
-      elseif line:match("^#") then
-        assert(not line:match("^#%s*HELP") and not line:match("^#%s*TYPE"), "bad line: " .. line)
-      else
-        local sname, rest = line:match("^([a-zA-Z_:][a-zA-Z0-9_:]*)(.*)$")
-        assert(sname, "bad sample line: " .. line)
-        local f = family(sname)
-        assert(f.type, "sample of " .. sname .. " before its TYPE")
-        local labels = {}
-        if rest:sub(1, 1) == "{" then
-          local i = 2
-          while rest:sub(i, i) ~= "}" do
-            local lname, j = rest:match("^([a-zA-Z_][a-zA-Z0-9_]*)=\"()", i)
-            assert(lname, "bad label at " .. rest:sub(i))
-            local k = j
-            while true do
-              local c = rest:sub(k, k)
-              assert(c ~= "" and c ~= "\n", "unterminated label value")
-              if c == "\\" then k = k + 2 elseif c == '"' then break else k = k + 1 end
-            end
-            assert(labels[lname] == nil, "label " .. lname .. " twice")
-            labels[lname] = unescape(rest:sub(j, k - 1), "label")
-            i = k + 1
-            if rest:sub(i, i) == "," then i = i + 1 end
-          end
-          rest = rest:sub(i + 1)
-        end
-        local value = rest:match("^ (%S+)$")
-        assert(value, "bad value in: " .. line)
-        assert(value == "+Inf" or value == "-Inf" or value == "NaN" or tonumber(value), "bad value " .. value)
-        f.samples[#f.samples + 1] = { labels = labels, value = value }
-      end
-    end
-  end
-  return families, by_name
+  return exposition.parse(text, { strict = true })
 end
 
+-- sample(by_name, name, labels) -> the value as written of the first sample whose labels include `labels`,
+-- the sample | nil
 local function sample(by_name, name, labels)
-  local f = by_name[name]
-  if not f then return nil end
-  for _, s in ipairs(f.samples) do
-    local same = true
-    for k, v in pairs(labels or {}) do
-      if s.labels[k] ~= v then same = false break end
-    end
-    if same then return s.value, s end
-  end
+  local s = exposition.samples(by_name, name, labels)[1]
+  if s then return s.text, s end
   return nil
 end
 

@@ -3,6 +3,8 @@
 --
 --   local exposition = require "support.exposition"
 --   local families, by_name = exposition.parse(text)   -- raises on what the format does not allow
+--   exposition.parse(text, { strict = true })          -- and on what usage.prometheus never writes: a type other
+--                                                      -- than gauge or counter, a blank line, a timestamp
 --   local value, s = exposition.sample(by_name, "genesys_usage_collect_success", { org = "acme" })
 --   local list = exposition.samples(by_name, name, { period = "day" })   -- every sample whose labels include these
 --   local lines = exposition.lines(text)               -- { ['name{labels}'] = "value" } of every sample line
@@ -20,7 +22,8 @@ end
 -- parse(text) -> array of families { name, type, help, samples = { { labels = {}, value = number, text = "..." } } },
 -- families by name. Raises on a sample before its TYPE, a family in two places, HELP or TYPE twice, a label
 -- given twice, a bad value.
-function M.parse(text)
+function M.parse(text, opts)
+  local strict = opts and opts.strict
   assert(text == "" or text:sub(-1) == "\n", "the exposition must end with a newline")
   local families, by_name, current = {}, {}, nil
   local function family(name)
@@ -46,8 +49,9 @@ function M.parse(text)
       if tname then
         local f = family(tname)
         assert(not f.type and #f.samples == 0, "TYPE of " .. tname .. " twice or after samples")
+        assert(not strict or kind == "gauge" or kind == "counter", kind)
         f.type = kind
-      elseif line:match("^#") or line == "" then
+      elseif line:match("^#") or (line == "" and not strict) then
         assert(not line:match("^#%s*HELP") and not line:match("^#%s*TYPE"), "bad line: " .. line)
       else
         local sname, rest = line:match("^([a-zA-Z_:][a-zA-Z0-9_:]*)(.*)$")
@@ -79,7 +83,7 @@ function M.parse(text)
           end
           rest = rest:sub(i + 1)
         end
-        local value = rest:match("^ (%S+)$") or rest:match("^ (%S+) %-?%d+$") -- (a timestamp may follow)
+        local value = rest:match("^ (%S+)$") or (not strict and rest:match("^ (%S+) %-?%d+$")) -- (a timestamp)
         assert(value and (tonumber(value) or value == "+Inf" or value == "-Inf" or value == "NaN"),
                "bad value in: " .. line)
         f.samples[#f.samples + 1] = { labels = labels, value = tonumber(value), text = value, line = line }
