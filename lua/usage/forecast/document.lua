@@ -8,7 +8,7 @@ local ptext = require "usage.prometheus.text"
 
 local M = {}
 
-M.KIND = "genesys-usage forecast"
+local KIND = "genesys-usage forecast"
 M.VERSION = 1
 
 -- a deep copy fit for JSON: strings made valid UTF-8 (names come from a server), arrays kept arrays
@@ -27,7 +27,7 @@ end
 function M.document(result)
   if type(result) ~= "table" then error("usage.forecast.document: expects a forecast result", 2) end
   local doc = copy(result, 0)
-  doc.kind = M.KIND
+  doc.kind = KIND
   doc.version = M.VERSION
   return doc
 end

@@ -28,7 +28,7 @@ M.TIERS = {
 }
 
 -- the largest number of seats one item may have (a typo guard: no organization has ten million agents)
-M.MAX_SEATS = 10000000
+local MAX_SEATS = 10000000
 
 local by_key = {}
 for _, t in ipairs(M.TIERS) do
@@ -95,8 +95,8 @@ local function parse_item(item)
   if not seats then
     return nil, "the seats of " .. name .. " must be a whole number (1000 or 1_000), got '" .. count .. "'"
   end
-  if seats > M.MAX_SEATS then
-    return nil, "the seats of " .. name .. " must be at most " .. thousands(M.MAX_SEATS) .. ", got '" .. count .. "'"
+  if seats > MAX_SEATS then
+    return nil, "the seats of " .. name .. " must be at most " .. thousands(MAX_SEATS) .. ", got '" .. count .. "'"
   end
   return { tier = tier.key, name = tier.name, type = kind, seats = seats, per_seat = per_seat,
            requests = seats * per_seat }

@@ -28,7 +28,7 @@ local floor, max, min = math.floor, math.max, math.min
 local array = json.array
 local round, set, weekday = days.round, days.set, days.weekday
 
-M.WINDOW_DAYS = 28
+local WINDOW_DAYS = 28
 
 -- the thresholds of the method (opts of compute override them); docs/forecast.md states them
 M.DEFAULTS = {
@@ -44,7 +44,7 @@ M.DEFAULTS = {
 
 -- the control-chart constants d2(n): the expected range of n normal samples, in standard deviations.
 -- A band from k < 4 weeks is widened by d2(4) / d2(k) to stand for four weeks' range.
-M.D2 = { [2] = 1.128, [3] = 1.693, [4] = 2.059 }
+local D2 = { [2] = 1.128, [3] = 1.693, [4] = 2.059 }
 
 local function fail(message, level)
   error("usage.forecast: " .. message, (level or 1) + 1)
@@ -130,7 +130,7 @@ function M.compute(opts)
   local T = interval.day_of(now)
   local m_first, m_last, m_name = days.month_of(T)
   local lm_first, lm_last = days.month_of(m_first - 1)
-  local span_first, span_last = min(lm_first, T - M.WINDOW_DAYS), T - 1
+  local span_first, span_last = min(lm_first, T - WINDOW_DAYS), T - 1
   local known = days.known(opts.known, span_first, span_last)
   local notes = array()
 
@@ -222,7 +222,7 @@ function M.compute(opts)
   local mtd = sum_over(org_day, counted)
 
   -- the window and its weeks
-  local window = days.range(T - M.WINDOW_DAYS, T - 1)
+  local window = days.range(T - WINDOW_DAYS, T - 1)
   local window_history = filter(window, history)
   local base_days = filter(days.range(T - 28, T - 8), history)
   local recent_days = filter(days.range(T - 7, T - 1), history)
@@ -264,7 +264,7 @@ function M.compute(opts)
       local base_mean = sum_over(c.day, base_days) / #base_days
       local recent_mean = sum_over(c.day, recent_days) / #recent_days
       c.base_mean, c.recent_mean = base_mean, recent_mean
-      if c.first_seen and c.first_seen >= T - M.WINDOW_DAYS and recent_mean * month_len >= o.min_share * A then
+      if c.first_seen and c.first_seen >= T - WINDOW_DAYS and recent_mean * month_len >= o.min_share * A then
         c.status = "new"        -- its first request within the last 28 days, and big enough to matter
       elseif math.abs(recent_mean - base_mean) * month_len >= o.min_share * A then
         if recent_mean >= o.growth * base_mean then
@@ -355,7 +355,7 @@ function M.compute(opts)
     if mean <= 0 then
       band_note = "no steady usage in the complete weeks to measure its variation: no band"
     else
-      local widen = M.D2[4] / M.D2[k]
+      local widen = D2[4] / D2[k]
       local lo_ratio = max(0, 1 - widen * (1 - lo / mean))
       local hi_ratio = 1 + widen * (hi / mean - 1)
       band = {
@@ -458,7 +458,7 @@ function M.compute(opts)
   if not can_project then
     notes[#notes + 1] = "no day of history in the last 28 days (" .. interval.label(T - 28, T - 1) ..
                         "): no projection"
-  elseif #window_history < M.WINDOW_DAYS then
+  elseif #window_history < WINDOW_DAYS then
     notes[#notes + 1] = "projection from " .. days.plural(#window_history, "day") .. " of history, not 28: " ..
                         "less reliable" .. (band and " (the band is widened)" or " (no band)")
   end

@@ -21,8 +21,9 @@ local thousands, pct = words.thousands, words.pct
 
 M.OK, M.WARNING, M.CRITICAL, M.UNKNOWN = 0, 1, 2, 3
 M.STATUS = { [0] = "OK", [1] = "WARNING", [2] = "CRITICAL", [3] = "UNKNOWN" }
-M.SERVICE = "GENESYS USAGE"
-M.DEFAULT_WARNING, M.DEFAULT_CRITICAL = 80, 100
+local SERVICE = "GENESYS USAGE"
+local DEFAULT_WARNING = 80
+local DEFAULT_CRITICAL = 100
 
 -- a number for the performance data: digits, "-" and "." only (never an exponent); integers in full,
 -- others with at most 4 decimals, trailing zeros dropped
@@ -31,7 +32,6 @@ local function perf_number(v)
   local s = format("%.4f", v):gsub("0+$", ""):gsub("%.$", "")
   return s
 end
-M.perf_number = perf_number
 
 -- a label for the performance data: in single quotes, without the characters the format cannot carry
 -- (' and =, "|", control characters)
@@ -39,7 +39,6 @@ local function perf_label(s)
   s = words.clean(s):gsub("['=]", "_")
   return "'" .. s .. "'"
 end
-M.perf_label = perf_label
 
 -- 'label'=value[uom];warn;crit;min;max (empty fields kept, trailing ones dropped)
 local function perf(label, value, uom, warn, crit, min, max)
@@ -74,8 +73,8 @@ function M.thresholds(warning, critical)
     end
     out[name] = n
   end
-  out.warning = out.warning or M.DEFAULT_WARNING
-  out.critical = out.critical or M.DEFAULT_CRITICAL
+  out.warning = out.warning or DEFAULT_WARNING
+  out.critical = out.critical or DEFAULT_CRITICAL
   return out
 end
 
@@ -89,7 +88,7 @@ end
 
 -- unknown(message) -> text, 3: the answer when there is no forecast (an error, no history)
 function M.unknown(message)
-  return M.SERVICE .. " UNKNOWN - " .. words.clean(message) .. "\n", M.UNKNOWN
+  return SERVICE .. " UNKNOWN - " .. words.clean(message) .. "\n", M.UNKNOWN
 end
 
 --[[ render(result [, opts]) -> text, status
@@ -108,13 +107,13 @@ function M.render(r, opts)
   if not p then
     local reason = "no projection"
     for _, n in ipairs(r.notes) do if n:find("no projection", 1, true) then reason = n end end
-    local out = M.SERVICE .. " UNKNOWN - " .. org .. ": " .. words.clean(reason) .. " | " ..
+    local out = SERVICE .. " UNKNOWN - " .. org .. ": " .. words.clean(reason) .. " | " ..
       perf("month_to_date", mtd.requests, nil, nil, nil, 0) .. " " .. perf("allowance", A, nil, nil, nil, 0) .. "\n" ..
       "Month to date: " .. thousands(mtd.requests) .. " requests, " .. mtd.days.label .. "\n"
     return out, M.UNKNOWN
   end
   local status = M.status(p.requests, A, t)
-  local head = format("%s %s - %s: projected %s requests in %s, %s of the allowance of %s", M.SERVICE,
+  local head = format("%s %s - %s: projected %s requests in %s, %s of the allowance of %s", SERVICE,
     M.STATUS[status], org, thousands(p.requests), r.month.name, pct(p.share), thousands(A))
   if p.band then head = head .. format(" (band %s - %s)", pct(p.band.low_share), pct(p.band.high_share)) end
   if r.runs_out then head = head .. "; runs out " .. r.runs_out.label

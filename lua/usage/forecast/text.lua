@@ -10,7 +10,7 @@ local M = {}
 local format, concat = string.format, table.concat
 local thousands, pct = words.thousands, words.pct
 
-M.DEFAULT_CLIENTS = 10
+local DEFAULT_CLIENTS = 10
 
 --[[ render(result [, opts]) -> text (lines ending in "\n")
   opts.clients  how many clients the table lists (default 10; the called-out ones are always listed);
@@ -18,7 +18,7 @@ M.DEFAULT_CLIENTS = 10
 ]]
 function M.render(r, opts)
   opts = opts or {}
-  local top = opts.clients or M.DEFAULT_CLIENTS
+  local top = opts.clients or DEFAULT_CLIENTS
   if type(top) ~= "number" or top < 0 then error("usage.forecast.text: opts.clients must be a number >= 0", 2) end
   local out = {}
   local function line(s) out[#out + 1] = s end

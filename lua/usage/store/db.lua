@@ -65,7 +65,6 @@ local function drain(st)
     if not ok or not row then return end
   end
 end
-M.drain = drain
 
 -- run(sql, ...) -> statement | nil, err: executed, its rows (if any) not read
 function DB:run(sql, ...)

@@ -13,7 +13,7 @@ local runtime = require "usage.runtime"
 
 local M = {}
 
-M.PG_KEY = "7160118533462402818" -- pg_try_advisory_lock key of the sync lock
+local PG_KEY = "7160118533462402818" -- pg_try_advisory_lock key of the sync lock
 
 local function read_file(path)
   local fh = io.open(path, "rb")
@@ -127,12 +127,12 @@ local function try_sqlite(db, me, opts)
 end
 
 local function try_postgresql(db, me)
-  local row, err = db:one("SELECT pg_try_advisory_lock(CAST(? AS bigint))", M.PG_KEY)
+  local row, err = db:one("SELECT pg_try_advisory_lock(CAST(? AS bigint))", PG_KEY)
   if not row then return nil, err end
   if row[1] == true or row[1] == "t" then
     local ok, uerr = upsert(db, me)
     if not ok then
-      db:exec("SELECT pg_advisory_unlock(CAST(? AS bigint))", M.PG_KEY)
+      db:exec("SELECT pg_advisory_unlock(CAST(? AS bigint))", PG_KEY)
       return nil, uerr
     end
     return true
@@ -192,7 +192,7 @@ function M.release(store)
   if not token or not db.conn then return end
   store.lock_token = nil
   db:exec("DELETE FROM sync_lock WHERE id = 1 AND token = ?", token)
-  if db.dialect.name == "postgresql" then db:exec("SELECT pg_advisory_unlock(CAST(? AS bigint))", M.PG_KEY) end
+  if db.dialect.name == "postgresql" then db:exec("SELECT pg_advisory_unlock(CAST(? AS bigint))", PG_KEY) end
 end
 
 return M

@@ -17,7 +17,7 @@ M.HAS_INTEGERS = HAS_INTEGERS
 local TWO53 = 2 ^ 53
 local TWO63 = 2 ^ 63
 M.TWO53 = TWO53
-M.MAX_TEXT = "9223372036854775807"  -- 2^63-1, the largest count a store holds
+local MAX_TEXT = "9223372036854775807"  -- 2^63-1, the largest count a store holds
 local TWO53_TEXT = "9007199254740992"
 
 local type, floor, format, tonumber = type, math.floor, string.format, tonumber
@@ -58,7 +58,7 @@ function M.parse(s, as_text)
   if s == nil then return as_text and "0" or 0 end
   local digits = digits_of(s)
   if not digits then return nil, "bad_value", "the store returned '" .. tostring(s) .. "' where an integer was expected" end
-  if #digits > 19 or (#digits == 19 and digits > M.MAX_TEXT) then
+  if #digits > 19 or (#digits == 19 and digits > MAX_TEXT) then
     return nil, "overflow", "a sum (" .. s .. ") is beyond 2^63-1, the largest integer a store holds"
   end
   if as_text then return s end

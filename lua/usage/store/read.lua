@@ -66,7 +66,6 @@ local function org_map(store)
   end
   return m
 end
-M.org_map = org_map
 
 -- selected(store, opts, fname) -> array of { label, key }, map | nil, err
 local function selected(store, org, fname)

@@ -7,13 +7,13 @@
 local M = {}
 
 M.LATEST = 1
-M.APPLICATION = "genesys-usage"
+local APPLICATION = "genesys-usage"
 
 local COUNTS = { "requests", "status200", "status300", "status400", "status429", "status500" }
 M.COUNTS = COUNTS
 
 -- the tables, for each backend: names, then the DDL of version 1
-M.TABLES = { "store_info", "schema_migrations", "orgs", "clients", "endpoints", "usage_rows", "client_names",
+local TABLES = { "store_info", "schema_migrations", "orgs", "clients", "endpoints", "usage_rows", "client_names",
              "stored_days", "syncs", "sync_lock" }
 
 local function counts_ddl(ty)
@@ -165,24 +165,15 @@ LEFT JOIN (SELECT org_key, COUNT(*) AS days_stored, MIN(day) AS first_day, MAX(d
            FROM stored_days GROUP BY org_key) d ON d.org_key = o.org_key
 LEFT JOIN syncs s ON s.sync_id = (SELECT MAX(x.sync_id) FROM syncs x WHERE x.org_key = o.org_key)]] },
 }
-M.VIEWS = VIEWS_V1
 
 -- migrations[v][backend] -> statements that take a store from version v-1 to v
-M.migrations = { {} }
+local migrations = { {} }
 for _, backend in ipairs { "sqlite", "postgresql" } do
   local list = {}
   for _, s in ipairs(TABLES_V1[backend]) do list[#list + 1] = s end
   for _, v in ipairs(VIEWS_V1) do list[#list + 1] = "CREATE VIEW " .. v[1] .. " AS " .. v[2] end
-  M.migrations[1][backend] = list
+  migrations[1][backend] = list
 end
-
--- the store's version history (docs/store.md copies it)
-M.HISTORY = {
-  { version = 1, what = "tables store_info, schema_migrations, orgs, clients, endpoints, usage_rows, " ..
-                        "client_names, stored_days, syncs, sync_lock; views client_latest_names, " ..
-                        "client_name_history, usage_daily, daily_by_client, daily_by_endpoint, daily_totals, " ..
-                        "monthly_by_client, monthly_totals, sync_state" },
-}
 
 local MIGRATE_LOCK = "7160118533462402817" -- pg_advisory_xact_lock key: one migration at a time
 
@@ -215,7 +206,7 @@ function M.version(db)
                        table.concat(names, ", ", 1, math.min(#names, 8)) .. "), not a genesys-usage store: left as it is")
       end
     else
-      for _, t in ipairs(M.TABLES) do
+      for _, t in ipairs(TABLES) do
         if tables[t] then
           return db:fail("not_a_store", "the database has a table '" .. t .. "' but no store_info: not a " ..
                          "genesys-usage store, left as it is")
@@ -228,8 +219,8 @@ function M.version(db)
   if not rows then return nil, err end
   local info = {}
   for _, r in ipairs(rows) do info[r[1]] = r[2] end
-  if info.application ~= M.APPLICATION then
-    return db:fail("not_a_store", "store_info does not name " .. M.APPLICATION .. ": not a genesys-usage store")
+  if info.application ~= APPLICATION then
+    return db:fail("not_a_store", "store_info does not name " .. APPLICATION .. ": not a genesys-usage store")
   end
   local v = tonumber(info.schema_version)
   if not v then return db:fail("not_a_store", "store_info has no schema_version") end
@@ -261,7 +252,7 @@ function M.migrate(db, library, now_text, readonly)
     if not current then return nil, cinfo end
     if current > M.LATEST then return db:fail("newer_schema", "the store was upgraded by a newer genesys-usage meanwhile") end
     for version = current + 1, M.LATEST do
-      for _, sql in ipairs(M.migrations[version][backend]) do
+      for _, sql in ipairs(migrations[version][backend]) do
         local ok, err = db:exec(sql)
         if not ok then
           err.message = "schema version " .. version .. ": " .. err.message
@@ -274,7 +265,7 @@ function M.migrate(db, library, now_text, readonly)
     end
     local upsert = "INSERT INTO store_info (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
     for _, kv in ipairs {
-      { "application", M.APPLICATION }, { "schema_version", tostring(M.LATEST) }, { "library", library },
+      { "application", APPLICATION }, { "schema_version", tostring(M.LATEST) }, { "library", library },
       current == 0 and { "created_at", now_text } or nil,
     } do
       local ok, err = db:exec(upsert, kv[1], kv[2])

@@ -16,7 +16,7 @@ local function getenv(name)
 end
 
 -- default_dir() -> $XDG_DATA_HOME/genesys-usage, else ~/.local/share/genesys-usage | nil, message
-function M.default_dir()
+local function default_dir()
   local xdg = getenv("XDG_DATA_HOME")
   if xdg and xdg:sub(1, 1) == "/" then return xdg:gsub("/+$", "") .. "/genesys-usage" end -- relative: ignored (XDG)
   local home = getenv("HOME")
@@ -26,7 +26,7 @@ end
 
 -- default_path() -> the default store file | nil, message
 function M.default_path()
-  local dir, err = M.default_dir()
+  local dir, err = default_dir()
   if not dir then return nil, err end
   return dir .. "/" .. M.FILE_NAME
 end
@@ -36,7 +36,7 @@ local function unescape(s)
 end
 
 -- the libpq parameters a URL's query may carry (others are refused: a typo must not pass unnoticed)
-M.PG_PARAMS = {
+local PG_PARAMS = {
   host = true, hostaddr = true, port = true, dbname = true, user = true, password = true, sslmode = true,
   sslrootcert = true, sslcert = true, sslkey = true, sslcrl = true, connect_timeout = true,
   application_name = true, target_session_attrs = true, options = true, keepalives = true,
@@ -83,7 +83,7 @@ function M.parse_url(url)
     local k, v = pair:match("^([^=]+)=(.*)$")
     if not k then return nil, "the URL's query has a parameter without a value" end
     k, v = unescape(k), unescape(v:gsub("%+", " "))
-    if not M.PG_PARAMS[k] then return nil, "the URL's query names an unknown parameter '" .. k .. "'" end
+    if not PG_PARAMS[k] then return nil, "the URL's query names an unknown parameter '" .. k .. "'" end
     if k == "password" then
       t.redactor:add(pair:match("=(.*)$"))
       t.password = v

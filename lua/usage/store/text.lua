@@ -8,7 +8,7 @@
 
 local M = {}
 
-M.MAX_BYTES = 1024
+local MAX_BYTES = 1024
 M.REPLACEMENT = "\239\191\189" -- U+FFFD
 
 local byte, sub, find, concat = string.byte, string.sub, string.find, table.concat
@@ -76,8 +76,8 @@ end
 function M.value(v, what)
   if v == nil then return "" end
   local s = M.clean(v)
-  if #s > M.MAX_BYTES then
-    return nil, string.format("%s of %d bytes (at most %d are stored): %q...", what, #s, M.MAX_BYTES, s:sub(1, 60))
+  if #s > MAX_BYTES then
+    return nil, string.format("%s of %d bytes (at most %d are stored): %q...", what, #s, MAX_BYTES, s:sub(1, 60))
   end
   return s
 end

@@ -16,7 +16,7 @@ local text = require "usage.store.text"
 
 local M = {}
 
-M.BATCH = { sqlite = 500, postgresql = 99 } -- rows per INSERT statement (LuaDBI's PostgreSQL driver
+local BATCH = { sqlite = 500, postgresql = 99 } -- rows per INSERT statement (LuaDBI's PostgreSQL driver
                                             -- numbers at most 999 placeholders correctly)
 
 local COUNT_FIELDS = { { "requestCount", "requests" }, { "status200" }, { "status300" }, { "status400" },
@@ -144,7 +144,7 @@ function M.new(store, org_key, first, last, sync_id)
   return setmetatable({
     store = store, db = store.db, org_key = org_key, first = first, last = last, sync_id = sync_id,
     days = days, index = index, bind = sqlite and num.sqlite or num.text, sqlite = sqlite,
-    batch = M.BATCH[store.db.dialect.name],
+    batch = BATCH[store.db.dialect.name],
     vals = {}, nvals = 0, nrows = 0, seen = {}, names = {}, rows = 0, open = false,
   }, Writer)
 end
