@@ -3,14 +3,8 @@
 -- requires are at the top of each file, and the program's name is written in one place.
 
 local read_file = require("support.nginx").read_file
-
-local function list(cmd)
-  local out = {}
-  local p = io.popen(cmd)
-  for line in p:lines() do out[#out + 1] = line end
-  p:close()
-  return out
-end
+local sources = require "support.sources"
+local list, exports = sources.list, sources.exports
 
 local function module_of(path)
   return (path:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", "."))
@@ -22,14 +16,6 @@ local function code_of(src)
   local out = {}
   for line in (src .. "\n"):gmatch("([^\n]*)\n") do out[#out + 1] = (line:gsub("%-%-.*$", "")) end
   return table.concat(out, "\n")
-end
-
--- the names a module exports: M.name = ..., function M.name
-local function exports(src)
-  local names = {}
-  for name in ("\n" .. src):gmatch("\nM%.([%w_]+)%s*=") do names[name] = true end
-  for name in ("\n" .. src):gmatch("\nfunction M%.([%w_]+)") do names[name] = true end
-  return names
 end
 
 -- the exports of `path` that no other file uses: a user requires the module by name and writes .name or :name

@@ -5,23 +5,8 @@
 -- contract is.
 
 local read_file = require("support.nginx").read_file
-
-local function list(cmd)
-  local out = {}
-  local p = io.popen(cmd)
-  for line in p:lines() do out[#out + 1] = line end
-  p:close()
-  return out
-end
-
--- the names a module's source exports
-local function exports(src)
-  local names = {}
-  for name in ("\n" .. src):gmatch("\nM%.([%w_]+)%s*=") do names[name] = true end
-  for name in ("\n" .. src):gmatch("\nfunction M%.([%w_]+)") do names[name] = true end
-  for name in ("\n" .. src):gmatch("\nM%.([%w_]+),%s*M%.[%w_]+%s*=") do names[name] = true end
-  return names
-end
+local sources = require "support.sources"
+local list, exports = sources.list, sources.exports
 
 -- the names a text uses: x.name, obj:name, name = (a field of a table handed over), "name"
 local function used_names(text)
