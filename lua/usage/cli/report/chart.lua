@@ -269,27 +269,21 @@ function M.plot(p)
   add(format('<g class="legend" fill="#333333"><text x="%d" y="%d" font-weight="bold">%s</text>\n',
              lx, top + 4, esc(text.cut(sanitize.display(p.legend_title or ""), 36))))
   local y = top + 8
-  for _, sr in ipairs(p.series) do
-    if sr.legend then
-      y = y + 20
-      add(format('<rect x="%d" y="%d" width="14" height="4" fill="%s"/>\n', lx, y - 6, sr.color))
-      add(format('<text x="%d" y="%d">%s</text>\n', lx + 20, y, esc(sr.legend)))
+  -- the legend's entries of a list (series, lines, bands): a swatch of each one's colour and its label
+  local function entries(list, band)
+    for _, e in ipairs(list or {}) do
+      if e.legend then
+        y = y + 20
+        add(band and format('<rect x="%d" y="%d" width="14" height="10" fill="%s" fill-opacity="0.25"/>\n',
+                            lx, y - 9, e.color)
+                  or format('<rect x="%d" y="%d" width="14" height="4" fill="%s"/>\n', lx, y - 6, e.color))
+        add(format('<text x="%d" y="%d">%s</text>\n', lx + 20, y, esc(e.legend)))
+      end
     end
   end
-  for _, l in ipairs(p.hlines or {}) do
-    if l.legend then
-      y = y + 20
-      add(format('<rect x="%d" y="%d" width="14" height="4" fill="%s"/>\n', lx, y - 6, l.color))
-      add(format('<text x="%d" y="%d">%s</text>\n', lx + 20, y, esc(l.legend)))
-    end
-  end
-  for _, b in ipairs(p.bands or {}) do
-    if b.legend then
-      y = y + 20
-      add(format('<rect x="%d" y="%d" width="14" height="10" fill="%s" fill-opacity="0.25"/>\n', lx, y - 9, b.color))
-      add(format('<text x="%d" y="%d">%s</text>\n', lx + 20, y, esc(b.legend)))
-    end
-  end
+  entries(p.series)
+  entries(p.hlines)
+  entries(p.bands, true)
   for _, extra in ipairs(p.legend_extra or {}) do
     y = y + 20
     add(format('<text x="%d" y="%d" fill="#555555">%s</text>\n', lx, y, esc(text.cut(sanitize.display(extra), 36))))
