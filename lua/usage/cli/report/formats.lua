@@ -38,6 +38,18 @@ local function section_title(r, kind, shown)
   return format("Top %d %s by %s", shown, kind, BY[r.rank_by])
 end
 
+-- add_section(out, r, kind, rows, headers, numeric, suffix, none): a table's ranked section into the lines
+-- out: its title (and suffix), then its rows, or `none` (the --only words when the report keeps only those)
+local function add_section(out, r, kind, rows, headers, numeric, suffix, none)
+  out[#out + 1] = ""
+  out[#out + 1] = section_title(r, kind, #rows) .. suffix
+  if #rows == 0 then
+    out[#out + 1] = r.only and ("(none with " .. BY[r.only] .. ")") or none
+    return
+  end
+  for _, l in ipairs(text.render(headers, rows, numeric)) do out[#out + 1] = l end
+end
+
 ---------------------------------------------------------------------------------------------------
 -- table
 
@@ -76,13 +88,7 @@ function M.table(r, d, title)
   out[#out + 1] = "Status classes: " .. classes_line(d.classes) .. "  [429 is part of 4xx]"
   for _, l in ipairs(M.missing_lines(r.history)) do out[#out + 1] = l end
   local function section(kind, rows, headers, numeric)
-    out[#out + 1] = ""
-    out[#out + 1] = section_title(r, kind, #rows)
-    if #rows == 0 then
-      out[#out + 1] = r.only and ("(none with " .. BY[r.only] .. ")") or "(no usage in these days)"
-      return
-    end
-    for _, l in ipairs(text.render(headers, rows, numeric)) do out[#out + 1] = l end
+    add_section(out, r, kind, rows, headers, numeric, "", "(no usage in these days)")
   end
   if d.orgs then
     section("orgs", d.orgs, aggregate.ORG_HEADERS, aggregate.ORGS_NUMERIC)
@@ -133,13 +139,7 @@ compare_table = function(r, d)
   end
   local against = ", against " .. r.how_words
   local function section(kind, rows, headers, numeric)
-    out[#out + 1] = ""
-    out[#out + 1] = section_title(r, kind, #rows) .. against
-    if #rows == 0 then
-      out[#out + 1] = r.only and ("(none with " .. BY[r.only] .. ")") or "(no usage in either period)"
-      return
-    end
-    for _, l in ipairs(text.render(headers, rows, numeric)) do out[#out + 1] = l end
+    add_section(out, r, kind, rows, headers, numeric, against, "(no usage in either period)")
   end
   if d.orgs then
     section("orgs", d.orgs, d.org_headers, d.org_numeric)
