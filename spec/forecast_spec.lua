@@ -442,3 +442,31 @@ describe("usage.forecast.compute", function()
     assert.equal("Day", body.granularity)
   end)
 end)
+
+describe("usage.forecast.fetch", function()
+  -- a client whose aggregates job answers the given pages
+  local function client_of(pages)
+    return { aggregates = function()
+      local i = 0
+      return { jobs = { "job-1" }, next_page = function()
+        i = i + 1
+        if pages[i] then return pages[i] end
+        return false
+      end }
+    end }
+  end
+
+  it("sums the job's rows by day and client, and refuses a sum that cannot be exact", function()
+    local now = os.time { year = 2026, month = 12, day = 6, hour = 12 }
+    local day = interval.date(interval.day_of(now) - 1)
+    local client = { oauthClient = { id = "c1", name = "One" } }
+    local row = function(n) return { date = day, oauthClient = client.oauthClient, requests = n } end
+    local input = assert(forecast.fetch(client_of { { row(3), row(4) } }, { now = now }))
+    assert.equal(1, #input.rows)
+    assert.equal(7, input.rows[1].requests)
+    local big = math.type and math.maxinteger or 2 ^ 53
+    local bad, err = forecast.fetch(client_of { { row(big), row(big) } }, { now = now })
+    assert.is_nil(bad)
+    assert.equal("inexact", err.code)
+  end)
+end)

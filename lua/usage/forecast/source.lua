@@ -9,6 +9,7 @@
 local interval = require "usage.base.interval"
 local window = require "usage.api.window"
 local rows_mod = require "usage.base.rows"
+local errors = require "usage.base.errors"
 
 local M = {}
 
@@ -48,27 +49,37 @@ function M.rows(span)
   return setmetatable({ span = span, sums = {}, out = {}, read = 0, outside = 0 }, Rows)
 end
 
-function Rows:add_rows(page)
+-- acc:add(r) -> true | false: fold one normalized row into its (date, client) sum; false when the sum cannot
+-- be exact (acc.inexact is then set, and the sum kept as it was: usage.base.rows.sum)
+function Rows:add(r)
   local span, sums, out = self.span, self.sums, self.out
-  for i = 1, #page do
-    local r = rows_mod.normalize(page[i])
-    self.read = self.read + 1
-    if not r.date or r.requests < 0 then
-      out[#out + 1] = r -- compute counts it as a row without a valid date or count
-    elseif r.date < span.first or r.date > span.last then
-      self.outside = self.outside + 1
-    else
-      local key = r.date .. "\0" .. (r.client_id or "") .. "\0" .. (r.client_id and "" or (r.client_name or ""))
-      local s = sums[key]
-      if not s then
-        s = { date = r.date, client_id = r.client_id, client_name = r.client_name, requests = 0 }
-        sums[key] = s
-        out[#out + 1] = s
-      end
-      if r.client_name then s.client_name = r.client_name end
-      s.requests = s.requests + r.requests
+  self.read = self.read + 1
+  if not r.date or r.requests < 0 then
+    out[#out + 1] = r -- compute counts it as a row without a valid date or count
+  elseif r.date < span.first or r.date > span.last then
+    self.outside = self.outside + 1
+  else
+    local key = r.date .. "\0" .. (r.client_id or "") .. "\0" .. (r.client_id and "" or (r.client_name or ""))
+    local s = sums[key]
+    if not s then
+      s = { date = r.date, client_id = r.client_id, client_name = r.client_name, requests = 0 }
+      sums[key] = s
+      out[#out + 1] = s
     end
+    if r.client_name then s.client_name = r.client_name end
+    local total = rows_mod.sum(s.requests, r.requests)
+    if total == nil then
+      self.inexact = true
+      return false
+    end
+    s.requests = total
   end
+  return true
+end
+
+-- acc:add_rows(page) -> acc: every row of an API page, normalized
+function Rows:add_rows(page)
+  for i = 1, #page do self:add(rows_mod.normalize(page[i])) end
   return self
 end
 
@@ -101,6 +112,10 @@ function M.fetch(client, opts)
     if page == nil then return nil, err end
     if page == false then break end
     acc:add_rows(page)
+  end
+  if acc.inexact then
+    return nil, errors.new { code = "inexact", message = "a client's daily requests cannot be summed exactly: past " ..
+                             rows_mod.MAX_EXACT_TEXT }
   end
   return acc:input(pager.jobs)
 end

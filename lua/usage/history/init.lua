@@ -30,6 +30,7 @@ local errors = require "usage.base.errors"
 local runtime = require "usage.runtime"
 local compare_mod = require "usage.history.compare"
 local orgs_mod = require "usage.history.orgs"
+local forecast_source = require "usage.forecast.source"
 
 local M = {}
 
@@ -555,23 +556,7 @@ local function forecast_input(self, opts)
   if self.kind == "api" and org == nil and #self.orgs == 1 then org = self.orgs[1].org end
   if type(org) ~= "string" then argerr("forecast_input", "opts.org must be the label of one org", 3) end
   local span = opts.span or require("usage.forecast").span(opts.now)
-  local rows, sums = {}, {}
   local info, err
-  local function add(r)
-    local key = r.date .. "\0" .. (r.client_id or "") .. "\0" .. (r.client_id and "" or (r.client_name or ""))
-    local s = sums[key]
-    if not s then
-      s = { date = r.date, client_id = r.client_id, client_name = r.client_name, requests = 0 }
-      sums[key] = s
-      rows[#rows + 1] = s
-    end
-    if r.client_name then s.client_name = r.client_name end
-    local total = rows_mod.sum(s.requests, r.requests)
-    if total == nil then return false end
-    s.requests = total
-    return true
-  end
-  local inexact = false
   if self.kind == "api" then
     -- the API: the forecast's own job (usage.forecast.fetch: by day and OAuth client, requests only)
     local item
@@ -584,11 +569,10 @@ local function forecast_input(self, opts)
     input.org = org
     return input
   end
-  info, err = self:each_row({ days = span, org = org, by = "client" }, function(r)
-    if not add(r) then inexact = true end
-  end, "forecast_input")
+  local acc = forecast_source.rows(span) -- (the stored rows, summed by day and client as the API's job sums them)
+  info, err = self:each_row({ days = span, org = org, by = "client" }, function(r) acc:add(r) end, "forecast_input")
   if not info then return nil, err end
-  if inexact then
+  if acc.inexact then
     return fail("inexact", "a client's daily requests cannot be summed exactly: past " .. rows_mod.MAX_EXACT_TEXT)
   end
   local cov = info.coverage[1]
@@ -601,7 +585,7 @@ local function forecast_input(self, opts)
   end
   local source = { kind = "store", where = info.source.where, backend = info.source.backend,
                    first = span.first, last = span.last, missing = cov.missing }
-  return { rows = rows, known = known, span = span, source = source, org = org }
+  return { rows = acc.out, known = known, span = span, source = source, org = org }
 end
 Store.forecast_input = forecast_input
 Api.forecast_input = forecast_input
