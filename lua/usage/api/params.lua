@@ -430,7 +430,9 @@ local function fail(sig, message)
   error(format("usage: %s: %s", sig.name, message), 4) -- (fail, check, the method: the caller of the method)
 end
 
+-- the options of a call made without any: read only, and the same table every time (a caller may compare)
 local NONE = setmetatable({}, { __newindex = function() error("usage: the options of a call are read only", 2) end })
+M.NO_OPTIONS = NONE
 
 -- sig:check(...) -> ids (array), body, opts (a checked copy; an empty read-only table when none): the
 -- arguments of a call, in their places (ids..., [body], [opts]); raises at the caller of the method on a

@@ -121,10 +121,6 @@ function meta_mt.__index(meta, key)
   return nil
 end
 
-local function new_meta(fields, raw)
-  fields.raw_headers = raw
-  return setmetatable(fields, meta_mt)
-end
 
 -- the error of a non-2xx answer (body: the raw text)
 local function http_error(redact, op, status, body, correlation_id, retry_after)
@@ -237,7 +233,7 @@ local function transport_request(self, req, op, token, scratch)
 end
 
 function Exchange:run(rt, req, op, auth)
-  local redact, stats, policy = self.redact, self.stats, self.retry
+  local redact, stats, policy, logger = self.redact, self.stats, self.retry, self.logger
   local method, path = op.method, req.path
   local started = rt.now()
   local retries, relogged = 0, false
@@ -252,7 +248,7 @@ function Exchange:run(rt, req, op, auth)
         if not ok then return nil, lerr end
       end
     end
-    local t0 = self.logger and rt.now()
+    local t0 = logger and rt.now()
     local treq = transport_request(self, req, op, token, rt.name == "blocking")
     local status, raw, body, correlation_id, retry_after = rt.request(self.transport, treq)
     treq.busy = nil
@@ -281,9 +277,10 @@ function Exchange:run(rt, req, op, auth)
       elseif correlation_id and redact.short then -- (a short secret is redacted only as a whole value)
         correlation_id = redact:text(correlation_id)
       end
-      meta = new_meta({ status = status, correlation_id = correlation_id, attempts = retries + 1,
-                        elapsed = now - started,
-                        retry_after = retry_after and core.parse_retry_after(retry_after, core.time()) or nil }, raw)
+      meta = setmetatable({ status = status, correlation_id = correlation_id, attempts = retries + 1,
+                            elapsed = now - started, raw_headers = raw,
+                            retry_after = retry_after and core.parse_retry_after(retry_after, core.time()) or nil },
+                          meta_mt)
       stats.last_meta = meta
       if status >= 200 and status < 300 then
         data, err = success(redact, op, status, body, req.limits)
@@ -302,7 +299,7 @@ function Exchange:run(rt, req, op, auth)
       if wait and (now - started) + wait > policy.max_retry_time then wait = nil end
     end
 
-    if self.logger then
+    if logger then
       self:log(err and (wait and "warn" or "error") or "info", method .. " " .. path, {
         method = method, path = path, status = status, code = err and err.code or nil,
         elapsed = now - t0, attempt = retries + 1, correlation_id = meta.correlation_id, retry_in = wait,

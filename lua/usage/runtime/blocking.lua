@@ -15,9 +15,12 @@ local function interrupted()
 end
 
 -- request(transport, req) -> status, raw headers, body, correlation id, retry-after | nil, code, message
+local pending_signal = core.pending_signal
 function rt.request(transport, req)
-  local err = interrupted()
-  if err then return nil, "interrupted", err.message end
+  if pending_signal() then
+    local err = interrupted()
+    if err then return nil, "interrupted", err.message end
+  end
   local s, code, message = transport:acquire()
   if not s then return nil, code, message end
   local status, headers, body, correlation_id, retry_after = s:request(req)
