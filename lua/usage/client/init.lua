@@ -1,5 +1,5 @@
 -- usage.client: usage.new(opts) and the client: a method per operation (usage.api.operations, with its
--- snake_case alias) and per flow (usage.flows), defined by one loop from their signatures (usage.api.params:
+-- snake_case alias) and per flow (usage.flows), defined by a loop each from their signatures (usage.api.params:
 -- the arguments are checked by the same entries for both). A call goes
 --   method -> the operation's call (validation, URL) -> usage.http.exchange (auth, rate limit, attempts,
 --   redaction) -> the runtime of the caller (usage.runtime) -> the C core (libcurl)
@@ -199,18 +199,7 @@ end
 -- the methods: one per operation (and its snake_case alias) and one per flow, each checking its arguments
 -- by its signature (usage.api.params) before running
 
-local function define(name, signature, run)
-  local method = function(self, ...)
-    if getmetatable(self) ~= Client then check_self(self, name) end -- (raises)
-    local ids, body, opts = signature:check(...)
-    return run(self, ids, body, opts)
-  end
-  Client[name] = method
-  return method
-end
-
--- an operation: its answer as a redacted copy when it may hold a secret (define's method written out: the
--- most called methods, one Lua call fewer)
+-- an operation: its answer as a redacted copy when it may hold a secret
 local function operation(op)
   local name, signature, names = op.name, op.signature, op.query_names
   local method = function(self, ...)
@@ -238,8 +227,14 @@ for _, op in ipairs(operations.list) do
   Client[op.snake_name] = operation(op)
 end
 
+-- a flow (usage.flows)
 for _, flow in ipairs(flows.list) do
-  define(flow.name, flow.signature, function(self, ids, body, opts) return flows.run(self.port, flow, ids, body, opts) end)
+  local name, signature = flow.name, flow.signature
+  Client[name] = function(self, ...)
+    if getmetatable(self) ~= Client then check_self(self, name) end -- (raises)
+    local ids, body, opts = signature:check(...)
+    return flows.run(self.port, flow, ids, body, opts)
+  end
 end
 
 return M
