@@ -16,12 +16,8 @@ local window = require "usage.api.window"
 local interval = usage.interval
 local sh_quote, read_file = nginx.sh_quote, nginx.read_file
 
-local PROFILES = table.concat({
-  "[acme]", 'client_credentials = "demo-client"', 'client_secret = "demo-secret"',
-  "[globex]", 'client_credentials = "org-viewer"', 'client_secret = "org-viewer-secret"', "",
-}, "\n")
-
-local function esc(s) return (s:gsub("%p", "%%%0")) end
+local S = require "support.sync"
+local PROFILES, esc, sqlite = S.PROFILES, S.esc, S.sqlite
 
 -- the intervals of the aggregates jobs the fake was sent since the log was cleared
 local function job_intervals(fake)
@@ -30,13 +26,6 @@ local function job_intervals(fake)
     out[#out + 1] = usage.json.decode(e.body).interval
   end
   table.sort(out)
-  return out
-end
-
-local function sqlite(path, sql)
-  local p = io.popen("sqlite3 -batch -noheader " .. sh_quote(path) .. " " .. sh_quote(sql) .. " 2>&1")
-  local out = p:read("*a")
-  p:close()
   return out
 end
 
@@ -49,18 +38,8 @@ describe("genesys-usage sync", function()
   teardown(function() fixture.stop() end)
   before_each(function() fake:clear_log() end)
 
-  local function sync(args, opts)
-    local argv = { "sync", "--poll-interval", "0.01" }
-    for _, a in ipairs(args) do argv[#argv + 1] = a end
-    return t:run(argv, opts)
-  end
-
-  -- the whole days the service serves now: the window of a first run
-  local function served()
-    local now = os.time()
-    local first, last = window.first_allowed_day(now), interval.day_of(now) - 1
-    return first, last, last - first + 1
-  end
+  local function sync(args, opts) return S.run(t, args, opts) end
+  local served = S.served -- (the whole days the service serves now: the window of a first run)
 
   it("backfills the year on the first run, then fetches only the last days again", function()
     local path = t:path("backfill.sqlite3")
@@ -133,7 +112,7 @@ describe("genesys-usage sync", function()
     -- the summary of what was stored, then the error
     assert.matches("^sync of acme into " .. esc(path) .. " failed: %d+ days added, 0 replaced, [%d,]+ rows, %d+ jobs " ..
                    "%(1 failed%) in [%d.]+ s; the store holds [^\n]+ %(%d+ days%); not stored %(the next run fetches them%): " ..
-                   "[^\n]+ %(%d+ days%)\n$", r.out)
+                   "[^\n]+ %(%d+ days, job [%x-]+%)\n$", r.out)
     assert.matches("^genesys%-usage: error: 1 of %d+ jobs of org 'acme' failed %(" .. esc(interval.date(first)) .. "%.%.", r.err)
     local stored = tonumber(sqlite(path, "SELECT count(*) FROM stored_days"):match("%d+"))
     assert.is_true(stored > 0 and stored < count, tostring(stored))
@@ -244,10 +223,7 @@ describe("genesys-usage sync", function()
 
     it("never shows the URL's password (stdout, stderr, errors)", function()
       local PASSWORD = "Tr0ub4dor-3x"
-      pg:role("syncer", PASSWORD)
-      pg:database("synced")
-      pg:psql("synced", "ALTER DATABASE synced OWNER TO syncer; ALTER SCHEMA public OWNER TO syncer")
-      local url = "postgresql://syncer:" .. PASSWORD .. "@127.0.0.1:" .. pg.port .. "/synced"
+      local url = S.pg_store(pg, "syncer", "synced", PASSWORD)
       local r = sync({ "--store", url, "--org", "acme", "--verbose" }, { env = { GENESYS_USAGE_PROGRESS = "1" } })
       assert.equal(0, r.code, show(r))
       assert.matches("^synced acme into postgresql://syncer@127.0.0.1:" .. pg.port .. "/synced: %d+ days added", r.out)

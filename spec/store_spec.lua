@@ -77,6 +77,136 @@ describe("usage.store sync plan", function()
   end)
 end)
 
+
+-- what a sync would fetch (s:sync_plan, read-only, without the lock), and the ids of a sync's jobs in its
+-- progress and its summary (failed, and the jobs an interrupt left unstarted), with a scripted client
+describe("usage.store sync_plan and the jobs' ids", function()
+  local errors = require "usage.base.errors"
+  local store_sync = require "usage.store.sync"
+  local dir, n = nil, 0
+  setup(function()
+    local p = io.popen("mktemp -d")
+    dir = p:read("*l")
+    p:close()
+  end)
+  teardown(function() if dir then nginx.run("rm -rf " .. nginx.sh_quote(dir)) end end)
+  local function path() n = n + 1 return dir .. "/s" .. n .. ".sqlite3" end
+
+  local now = os.time()
+  local yesterday = interval.day_of(now) - 1
+  local first = yesterday - 199 -- (200 days: jobs of 90, 90 and 20 days)
+
+  -- a client whose k-th job is script[k] (default: accepted as "job-k", no rows): "fail" (accepted, then
+  -- Failed), "refused" (no job: a 503 to the submission), "interrupt" (accepted, then a signal)
+  local function scripted(script)
+    local k = 0
+    return { aggregates = function(_, _, opts)
+      k = k + 1
+      local what, id, done = script[k], "job-" .. k, false
+      local pager = {}
+      function pager.next_page()
+        if done then return false end
+        if what == "refused" then return nil, errors.new { code = "http", status = 503, message = "unavailable" } end
+        pager.id = id
+        opts.on_progress { state = "submitted", id = id }
+        if what == "fail" then return nil, errors.new { code = "query_failed", message = "ended Failed", id = id } end
+        if what == "interrupt" then
+          return nil, errors.new { code = "interrupted", signal = "INT", message = "interrupted" }
+        end
+        done = true
+        return {}
+      end
+      return pager
+    end }
+  end
+
+  it("plans from a read-only store, while another sync holds it, without writing", function()
+    local target = path()
+    local w = assert(store.open(target))
+    assert(w:put("acme", interval.date(first), interval.date(yesterday - 10), {}))
+    assert(w:reading(function() return lock.acquire(w, "sync of org elsewhere") end))
+    local r = assert(store.open(target, { readonly = true }))
+    local p = assert(r:sync_plan { org = "acme", now = now, first = interval.date(first) })
+    assert.equal(interval.date(first), p.first)
+    assert.equal(interval.date(yesterday), p.last)
+    assert.equal(200, p.days)
+    assert.equal(190, p.stored)
+    assert.equal(13, p.fetch)
+    assert.equal(10, p.lacking)
+    assert.same({ first = interval.date(yesterday - 12), last = interval.date(yesterday - 10), count = 3 }, p.refreshed)
+    assert.same({ { first = interval.date(yesterday - 12), last = interval.date(yesterday), days = 13 } }, p.spans)
+    -- an org the store lacks: the whole window, in jobs of 90 days; refresh_days 0: no refreshed days
+    p = assert(r:sync_plan { org = "globex", now = now, first = interval.date(first), refresh_days = 0 })
+    assert.equal(0, p.stored)
+    assert.equal(200, p.lacking)
+    assert.is_nil(p.refreshed)
+    assert.same({ 90, 90, 20 }, { p.spans[1].days, p.spans[2].days, p.spans[3].days })
+    -- nothing was written: no org globex, no sync row; the lock is still the other's
+    assert.same({ { "acme" } }, assert(r:sql("SELECT label FROM orgs ORDER BY label")))
+    assert.same({ { "0" } }, assert(r:sql("SELECT CAST(count(*) AS TEXT) FROM syncs")))
+    assert.same({ { "sync of org elsewhere" } }, assert(r:sql("SELECT purpose FROM sync_lock")))
+    -- a first day before the window, a bad option: as sync
+    local _, err = r:sync_plan { org = "acme", now = now, first = interval.date(first - 400) }
+    assert.equal("bad_span", err.code)
+    assert.has_error(function() r:sync_plan { org = "" } end)
+    r:close()
+    assert.equal("closed", select(2, r:sync_plan { org = "acme" }).code)
+    w:close()
+    -- no store at all: the plan of an empty one
+    p = assert(store_sync.preview(nil, { org = "acme", now = now, refresh_days = 3, first = interval.date(first) }))
+    assert.equal(200, p.fetch)
+    assert.equal(3, #p.spans)
+    local missing = path()
+    local none, nerr = store.open(missing, { readonly = true })
+    assert.is_nil(none)
+    assert.equal("no_store", nerr.code)
+  end)
+
+  it("a failed job's id in the progress, the summary and the error; a refused one has none", function()
+    local s = assert(store.open(path()))
+    local events = {}
+    local r, err = s:sync(scripted { "fail", "refused" }, { org = "acme", now = now, first = interval.date(first),
+                                                           concurrency = 1, on_progress = function(p)
+                                                             events[#events + 1] = p
+                                                           end })
+    assert.is_nil(r)
+    assert.equal("query_failed", err.code)
+    assert.equal("2 of 3 jobs of org 'acme' failed (" .. interval.date(first) .. ".." .. interval.date(first + 89) ..
+                 ", job job-1; the days of the others are stored): ended Failed", err.message)
+    local sm = err.summary
+    assert.equal("failed", sm.status)
+    assert.equal(2, #sm.failed)
+    assert.equal("job-1", sm.failed[1].job_id)
+    assert.is_nil(sm.failed[2].job_id)
+    assert.is_nil(sm.skipped)
+    local submitted, failed, stored = {}, {}, {}
+    for _, e in ipairs(events) do
+      if e.state == "submitted" then submitted[#submitted + 1] = e.job_id end
+      if e.state == "failed" then failed[#failed + 1] = e.job_id or "none" end
+      if e.state == "stored" then stored[#stored + 1] = e.job_id end
+    end
+    assert.same({ "job-1", "job-3" }, submitted)
+    assert.same({ "job-1", "none" }, failed)
+    assert.same({ "job-3" }, stored)
+    s:close()
+  end)
+
+  it("an interrupt: the job's id, and the jobs never started said skipped", function()
+    local s = assert(store.open(path()))
+    local r, err = s:sync(scripted { "interrupt" }, { org = "acme", now = now, first = interval.date(first),
+                                                     concurrency = 1 })
+    assert.is_nil(r)
+    assert.equal("interrupted", err.code)
+    local sm = err.summary
+    assert.equal("interrupted", sm.status)
+    assert.equal("job-1", sm.failed[1].job_id)
+    assert.same({ { first = interval.date(first + 90), last = interval.date(first + 179), reason = "interrupted" },
+                  { first = interval.date(first + 180), last = interval.date(yesterday), reason = "interrupted" } },
+                sm.skipped)
+    s:close()
+  end)
+end)
+
 do
   describe("usage.store default file", function()
     it("is $XDG_DATA_HOME/genesys-usage/usage.sqlite3, else ~/.local/share/genesys-usage/, made private", function()

@@ -62,6 +62,7 @@ return {
     "spec/cli_store_spec.lua",
     "spec/cli_hostile_store_spec.lua",
     "spec/cli_sync_spec.lua",
+    "spec/cli_sync_plan_spec.lua",      -- --dry-run, --format json, failed jobs' ids; PostgreSQL, a hostile server
     "spec/cli_cron_spec.lua",
     "spec/cli_hostile_files_spec.lua",
     "spec/cli_hostile_output_spec.lua",

@@ -2,10 +2,13 @@
 --   store_opt.add(cmd [, { org = true }])      -- the History store group: --store PATH|URL (org: and --org
 --                                               -- LABEL, the org of the store a command reads)
 --   local s = store_opt.open(args, command, { readonly = true|false, required = false|true, term = t,
---                                              lock_wait = seconds (a sync's wait for another, default 30) })
+--                                              lock_wait = seconds (a sync's wait for another, default 30),
+--                                              absent = true|false })
 --       -- nil when --store was not given and the command does not require a store; required: the default
 --       -- file ($XDG_DATA_HOME/genesys-usage/usage.sqlite3) when --store is absent. Otherwise an open
---       -- usage.store, or a raised usage.cli.failure (store_opt.fail) with the exit status below.
+--       -- usage.store, or a raised usage.cli.failure (store_opt.fail) with the exit status below. absent
+--       -- (with readonly: sync --dry-run): a store that does not exist yet (no file, an empty database) is
+--       -- false, where (the file, or the URL without its password) instead of a failure.
 --   store_opt.fail(err, command [, context])  -- raise the failure of a store's error (open, sync, read)
 -- Exit statuses (usage.cli.failure's):
 --   75  the store is held by another sync (locked), another program locks the file (busy), the sync lock
@@ -127,6 +130,10 @@ function M.open(args, command, opts)
     if not backend then failure.usage("--store: " .. why, command) end
   end
   local s, err = store.open(value, { readonly = opts.readonly and true or false, lock_wait = opts.lock_wait })
+  if not s and opts.absent and type(err) == "table" and
+     (err.code == "no_store" or (err.code == "not_a_store" and err.empty)) then
+    return false, err.store
+  end
   if not s then M.fail(err, command) end
   return s
 end

@@ -18,7 +18,7 @@
 --           heartbeat for that long is taken over), connect_timeout (10 s, PostgreSQL),
 --           pragmas ({ name = value }, SQLite, e.g. { cache_size = -64000 })
 -- Bad arguments raise (programmer errors); everything else returns nil, err (usage.base.errors: code, message).
--- Methods (docs/store.md has them all): close, sync, sync_orgs, put, usage, coverage, orgs, client_names,
+-- Methods (docs/store.md has them all): close, sync, sync_plan, sync_orgs, put, usage, coverage, orgs, client_names,
 -- schema_version; fields backend ("sqlite" | "postgresql"), where (the file, or the URL without password).
 
 local errors = require "usage.base.errors"
@@ -273,11 +273,21 @@ end
 --   clock); refresh_days (3); first ("YYYY-MM-DD": no earlier day, default the first the service serves);
 --   on_progress(p); page_size (1000); poll (the client's poll options); concurrency (8 jobs at a time)
 -- summary = { org, first, last, label, days_planned, days_added, days_replaced, rows, jobs, jobs_failed,
---             status ("ok"|"failed"|"interrupted"), elapsed, sync_id, failed = { {first, last, error} } }
+--             status ("ok"|"failed"|"interrupted"), elapsed, sync_id, failed = { {first, last, error, job_id} },
+--             skipped = { {first, last, reason} } (jobs never started: an interrupt) }
 function Store:sync(client, opts)
   check_client("store:sync", client)
   local o = sync_options("store:sync", opts, true)
   return locked(self, "sync of org " .. o.org, function() return sync.one(self, client, o) end)
+end
+
+-- sync_plan(opts) -> plan | nil, err: what sync would fetch now for opts.org (opts as for sync: org, now,
+-- refresh_days, first; the others are ignored), read from the store without the sync lock and without
+-- writing anything (a store opened read-only will do); usage.store.sync.preview has the plan's fields
+function Store:sync_plan(opts)
+  local o = sync_options("store:sync_plan", opts, true)
+  if self.closed then return self.db:fail("closed", "the store is closed") end
+  return sync.preview(self, o)
 end
 
 -- sync_orgs(list, opts) -> summaries, errs: several orgs at once (usage.gather), one client each:

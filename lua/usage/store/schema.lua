@@ -238,7 +238,9 @@ function M.migrate(db, library, now_text, readonly)
   end
   if v == M.LATEST then return v end
   if readonly then
-    if v == 0 then return db:fail("not_a_store", "not a genesys-usage store (empty), and opened read-only") end
+    if v == 0 then -- (empty: the first sync makes it a store; err.empty says so)
+      return db:fail("not_a_store", "not a genesys-usage store (empty), and opened read-only", { empty = true })
+    end
     return db:fail("needs_upgrade", string.format("the store has schema version %d and needs version %d: open it " ..
                    "once for writing to upgrade it", v, M.LATEST))
   end

@@ -25,20 +25,20 @@ M.DEFAULT_CONCURRENCY = 8
 
 local function iso(t) return os.date("!%Y-%m-%dT%H:%M:%SZ", t) end
 
--- plan(stored, first, last, refresh) -> spans { {first, last, replace = n} }, fetch count
+-- plan(stored, first, last, refresh) -> spans { {first, last} }, fetch count, refreshed { day numbers,
+-- latest first }
 -- stored: set of the day numbers the store has; the days to fetch are those it lacks and its last
--- `refresh` stored days; consecutive days are one span, cut into spans of at most MAX_JOB_DAYS days
+-- `refresh` stored days (refreshed); consecutive days are one span, cut into spans of at most MAX_JOB_DAYS days
 function M.plan(stored, first, last, refresh)
-  local fetch, count = {}, 0
+  local fetch, count, refreshed = {}, 0, {}
   for d = first, last do
     if not stored[d] then fetch[d] = true end
   end
-  local n = 0
   for d = last, first, -1 do
-    if n >= refresh then break end
+    if #refreshed >= refresh then break end
     if stored[d] then
       fetch[d] = true
-      n = n + 1
+      refreshed[#refreshed + 1] = d
     end
   end
   local spans = {}
@@ -54,7 +54,7 @@ function M.plan(stored, first, last, refresh)
       d = d + 1
     end
   end
-  return spans, count
+  return spans, count, refreshed
 end
 
 -- the body of the job of one span
@@ -92,21 +92,83 @@ local function record_end(store, s)
     tostring(s.sync_id))
 end
 
+-- the days a sync of opts (now, first) covers: first, last (day numbers; last < first: none) | nil, err
+-- (store: nil for a store that does not exist yet)
+local function days_of(store, opts)
+  local now = opts.now or os.time()
+  local first, last = window.first_allowed_day(now), interval.day_of(now) - 1
+  if opts.first then
+    local f = interval.parse_date(opts.first)
+    if f < first then
+      local message = string.format("the first day %s is more than a year ago: the service serves %s..%s",
+                                    opts.first, interval.date(first), interval.date(last))
+      if not store then return nil, errors.new { code = "bad_span", message = message } end
+      return store.db:fail("bad_span", message)
+    end
+    first = f
+  end
+  return first, last
+end
+
+-- the set of the day numbers first..last the store holds of the org org_key (in the caller's exclusive
+-- use of the connection) | nil, err
+local function stored_days(store, org_key, org, first, last)
+  local stored = {}
+  local read, rerr = store.db:each("SELECT CAST(day AS TEXT) FROM stored_days WHERE org_key = ? AND day >= ? " ..
+    "AND day <= ?", { org_key, interval.date(first), interval.date(last) }, function(r)
+      local d = interval.parse_date(r[1])
+      if not d then -- (SQLite holds days as text: a store changed by something else)
+        return nil, select(2, store.db:fail("corrupt", "the store marks the day '" .. tostring(r[1]) ..
+          "' of org " .. org .. " stored, which is not a date: the store was changed by something else"))
+      end
+      stored[d] = true
+    end)
+  if not read then return nil, rerr end
+  return stored
+end
+
+-- preview(store, opts) -> plan | nil, err: what one(store, client, opts) would fetch now, read from the
+-- store without its lock and without writing (a read-only store will do; an org the store lacks has no day;
+-- store nil: a store that does not exist yet, no day at all). opts: org, now, refresh_days (required), first
+-- plan = { org, first, last, label, days (of the window), stored (days of the window the store holds),
+--          fetch (days to fetch), lacking (of them, days the store lacks), refreshed = { first, last, count }
+--          (stored days fetched again; nil: none), spans = { { first, last, days } } (one job each) }
+function M.preview(store, opts)
+  local first, last = days_of(store, opts)
+  if not first then return nil, last end
+  local org = opts.org
+  local plan = { org = org, first = interval.date(first), last = interval.date(last), days = 0, stored = 0,
+                 fetch = 0, lacking = 0, spans = {}, label = first <= last and interval.label(first, last) or nil }
+  if last < first then return plan end
+  local stored, err = {}, nil
+  if store then
+    stored, err = store:reading(function()
+      local row, e = store.db:one("SELECT CAST(org_key AS TEXT) FROM orgs WHERE label = ?", org)
+      if e then return nil, e end
+      if not row then return {} end
+      return stored_days(store, tonumber(row[1]), org, first, last)
+    end)
+    if not stored then return nil, err end
+  end
+  local spans, count, refreshed = M.plan(stored, first, last, opts.refresh_days)
+  for _ in pairs(stored) do plan.stored = plan.stored + 1 end
+  plan.days, plan.fetch, plan.lacking = last - first + 1, count, count - #refreshed
+  if #refreshed > 0 then
+    plan.refreshed = { first = interval.date(refreshed[#refreshed]), last = interval.date(refreshed[1]),
+                       count = #refreshed }
+  end
+  for i, sp in ipairs(spans) do
+    plan.spans[i] = { first = interval.date(sp.first), last = interval.date(sp.last), days = sp.last - sp.first + 1 }
+  end
+  return plan
+end
+
 -- one(store, client, opts) -> summary | nil, err (err.summary: what was done); the store's sync lock is held
 function M.one(store, client, opts)
   local t0 = core.now()
   local now = opts.now or os.time()
-  local today = interval.day_of(now)
-  local first = window.first_allowed_day(now)
-  local last = today - 1
-  if opts.first then
-    local f = interval.parse_date(opts.first)
-    if f < first then
-      return store.db:fail("bad_span", string.format("the first day %s is more than a year ago: the service serves " ..
-        "%s..%s", opts.first, interval.date(first), interval.date(last)))
-    end
-    first = f
-  end
+  local first, last = days_of(store, opts)
+  if not first then return nil, last end
   local org = opts.org
   local summary = { org = org, first = interval.date(first), last = interval.date(last), days_added = 0,
                     days_replaced = 0, rows = 0, jobs = 0, jobs_failed = 0, days_planned = 0, status = "running",
@@ -120,18 +182,9 @@ function M.one(store, client, opts)
     local e
     org_key, e = write.org_key(store, org, iso(now))
     if not org_key then return nil, e end
-    stored = {}
     -- the stored days first: a store that cannot be read gets no sync row left 'running'
-    local read, rerr = store.db:each("SELECT CAST(day AS TEXT) FROM stored_days WHERE org_key = ? AND day >= ? " ..
-      "AND day <= ?", { org_key, interval.date(first), interval.date(last) }, function(r)
-        local d = interval.parse_date(r[1])
-        if not d then -- (SQLite holds days as text: a store changed by something else)
-          return nil, select(2, store.db:fail("corrupt", "the store marks the day '" .. tostring(r[1]) ..
-            "' of org " .. org .. " stored, which is not a date: the store was changed by something else"))
-        end
-        stored[d] = true
-      end)
-    if not read then return nil, rerr end
+    stored, e = stored_days(store, org_key, org, first, last)
+    if not stored then return nil, e end
     sync_id, e = record_start(store, org_key, first, last, now)
     if not sync_id then return nil, e end
     return true
@@ -147,16 +200,25 @@ function M.one(store, client, opts)
     if not progress then return end
     local p = { org = org, state = state, jobs = #spans, jobs_done = jobs_done, jobs_failed = summary.jobs_failed,
                 days = count, days_done = days_done, rows = summary.rows + job_rows, elapsed = core.now() - t0,
-                first = span and interval.date(span.first), last = span and interval.date(span.last) }
+                first = span and interval.date(span.first), last = span and interval.date(span.last),
+                job_id = span and span.job }
     for k, v in pairs(extra or {}) do p[k] = v end
     progress(p)
   end
   tell("planned")
 
   local failures = {}
+  -- span.job: the job's id once the service gave one (redacted by the client, as every id it hands out)
   local function run_job(span)
-    local pager = client:aggregates(M.body(span), { page_size = opts.page_size, poll = opts.poll })
+    local pager = client:aggregates(M.body(span), { page_size = opts.page_size, poll = opts.poll,
+      on_progress = function(p)
+        if p.id and not span.job then
+          span.job = p.id
+          tell("submitted", span)
+        end
+      end })
     local page, perr = pager:next_page() -- submit, poll, first page: the jobs do this together
+    span.job = span.job or pager.id
     if page == nil then return nil, perr end
     return exclusive(store, function()
       job_rows = 0
@@ -220,6 +282,13 @@ function M.one(store, client, opts)
       end
     end
   end
+  -- the jobs never started (the workers stopped at an interrupt): their days were skipped
+  for i = next_i, #queue do
+    local span = queue[i]
+    summary.skipped = summary.skipped or {}
+    summary.skipped[#summary.skipped + 1] = { first = interval.date(span.first), last = interval.date(span.last),
+                                              reason = "interrupted" }
+  end
 
   summary.elapsed = core.now() - t0
   local first_err
@@ -238,7 +307,7 @@ function M.one(store, client, opts)
     summary.failed = {}
     for i, f in ipairs(failures) do
       summary.failed[i] = { first = f.span and interval.date(f.span.first), last = f.span and interval.date(f.span.last),
-                            error = f.err }
+                            error = f.err, job_id = f.span and f.span.job }
     end
   else
     summary.status = "ok"
@@ -251,9 +320,10 @@ function M.one(store, client, opts)
   if first_err then
     local e = {}
     for k, v in pairs(first_err) do e[k] = v end
-    e.message = string.format("%d of %d jobs of org '%s' failed (%s..%s; the days of the others are stored): %s",
-                              summary.jobs_failed, summary.jobs, org, summary.failed[1].first or "?",
-                              summary.failed[1].last or "?", tostring(first_err.message))
+    local f1 = summary.failed[1]
+    e.message = string.format("%d of %d jobs of org '%s' failed (%s..%s%s; the days of the others are stored): %s",
+                              summary.jobs_failed, summary.jobs, org, f1.first or "?", f1.last or "?",
+                              f1.job_id and (", job " .. f1.job_id) or "", tostring(first_err.message))
     e.summary = summary
     return nil, errors.new(e)
   end
