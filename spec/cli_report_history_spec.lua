@@ -6,6 +6,10 @@
 -- With --store (SQLite and a real PostgreSQL, filled by the library's store:sync from the fake): the same
 -- report as the API for the days both hold, a span past the API's year, --compare previous-year from the
 -- store; a store with hostile client names (control characters, spreadsheet formulas) and a missing day.
+-- A comparison over the API runs both periods' jobs at once: every job of both periods (and orgs) is
+-- submitted before either period's last page is read (the fake's log), the bytes of every format are those
+-- of the same run one period after the other, and the progress line names both periods (the hostile side:
+-- spec/cli_report_compare_spec.lua).
 
 local support = require "support.cli"
 local nginx = require "support.nginx"
@@ -31,6 +35,8 @@ local PROFILES = table.concat({
 local COMPARE_COLUMNS = "section,rank,date,previousDate,oauthClientId,oauthClientName,previousOauthClientName," ..
   "httpMethod,templateUri,state,requests,previousRequests,change,changePercent,status429,previousStatus429," ..
   "change429,status500,previousStatus500,change500"
+
+local FORMATS = { "table", "csv", "json", "ndjson", "svg", "html" }
 
 local function lines_of(s)
   local out = {}
@@ -83,6 +89,51 @@ local function state_of(cur, prev, key)
   local c, p = figure(cur, key, "requests"), figure(prev, key, "requests")
   if c > 0 and p > 0 then return "both" elseif c > 0 then return "new" elseif p > 0 then return "gone" end
   return "none"
+end
+
+-- period(text) -> "this" | "previous" (the words of a job note or a failure)
+local function period_of(s)
+  if s:find("this period", 1, true) then return "this" end
+  if s:find("the previous period", 1, true) then return "previous" end
+end
+
+-- the request log of one run, by period: the seq of each submit (by its interval) and of each job read
+-- (by the job ids the --verbose notes give each period)
+local function by_period(entries, r, spans)
+  local ids = {}
+  for who, id in r.err:gmatch("genesys%-usage: ([^\n]-): job (%S+) started") do ids[id] = period_of(who) end
+  local out = { this = { submits = {}, reads = {} }, previous = { submits = {}, reads = {} } }
+  for _, e in ipairs(entries) do
+    local path = e.path or ""
+    if e.method == "POST" and path:find("/aggregates/query/jobs", 1, true) then
+      local start = (e.body or ""):match('"interval":"(%d%d%d%d%-%d%d%-%d%d)')
+      for p, d in pairs(spans) do
+        if start == d.first then table.insert(out[p].submits, e.seq) end
+      end
+    elseif e.method == "GET" then
+      local id = path:match("/aggregates/query/jobs/([^/?]+)")
+      if id and ids[id] then table.insert(out[ids[id]].reads, e.seq) end
+    end
+  end
+  return out
+end
+
+local function max_of(list)
+  local m = -math.huge
+  for _, v in ipairs(list) do if v > m then m = v end end
+  return m
+end
+
+-- whether the periods ran together: every submit of both periods comes before the last read of each
+local function together(log)
+  local last_submit = math.max(max_of(log.this.submits), max_of(log.previous.submits))
+  return last_submit < max_of(log.this.reads) and last_submit < max_of(log.previous.reads)
+end
+
+local function show_log(log)
+  return string.format("this period: submits %s, reads %s; the previous period: submits %s, reads %s",
+    table.concat(log.this.submits, " "), table.concat(log.this.reads, " "),
+    table.concat(log.previous.submits, " "), table.concat(log.previous.reads, " "))
 end
 
 describe("genesys-usage report over usage.history", function()
@@ -392,6 +443,86 @@ describe("genesys-usage report over usage.history", function()
     r = t:run { "report", "--all-profiles", "--last", "7d", "--allowance", "acme=1000", "--output", html }
     assert.equal(2, r.code, support.show(r))
     assert.truthy(r.err:find("no allowance for org globex", 1, true), r.err)
+  end)
+
+  describe("--compare over the API: both periods at once", function()
+    -- (proved from the fake's request log, not from timings; the same run with usage.gather one function
+    -- after the other, support.cli.sequential, is the order before the periods ran together)
+    local sequential
+    setup(function() sequential = support.sequential(t) end)
+    local function since(mark)
+      local out = {}
+      for _, e in ipairs(fake:log()) do if e.seq > mark then out[#out + 1] = e end end
+      return out
+    end
+
+    local days = interval.days(14)
+    local spans = { this = days, previous = interval.previous_period(days) }
+
+    it("submits every job of both periods before either period's last page is read (the fake's log)", function()
+      local args = { "report", "--last", "14d", "--compare", "previous-period", "--page-size", "500", "--verbose",
+                     "--format", "json" }
+      local mark = log_mark()
+      local r = ok(t:run(args))
+      local log = by_period(since(mark), r, spans)
+      assert.equal(1, #log.this.submits, show_log(log))
+      assert.equal(1, #log.previous.submits, show_log(log))
+      assert(#log.this.reads >= 2 and #log.previous.reads >= 2, show_log(log))
+      assert(together(log), "the periods ran one after the other: " .. show_log(log) .. "\n" .. support.show(r))
+      -- the check can fail: the same run, sequential, reads this period to its end before submitting the other
+      mark = log_mark()
+      local s = ok(t:run(args, { script = sequential }))
+      local slog = by_period(since(mark), s, spans)
+      assert(not together(slog), "the sequential run looks concurrent: " .. show_log(slog))
+      assert(max_of(slog.this.reads) < slog.previous.submits[1], show_log(slog))
+    end)
+
+    it("submits both orgs' jobs of both periods together (--all-profiles --by org)", function()
+      local args = { "report", "--all-profiles", "--by", "org", "--last", "14d", "--compare", "previous-period",
+                     "--page-size", "500", "--verbose", "--format", "json" }
+      local mark = log_mark()
+      local r = ok(t:run(args))
+      local log = by_period(since(mark), r, spans)
+      assert.equal(2, #log.this.submits, show_log(log))
+      assert.equal(2, #log.previous.submits, show_log(log))
+      assert(together(log), show_log(log) .. "\n" .. support.show(r))
+      -- each job's note names its org and its period
+      for _, org in ipairs { "acme", "globex" } do
+        for _, p in ipairs { "this period", "the previous period" } do
+          assert.truthy(r.err:find("org " .. org .. ", " .. p .. ": job ", 1, true), r.err)
+        end
+      end
+    end)
+
+    it("writes the same bytes as the sequential run, in every format, one org and two", function()
+      for _, orgs in ipairs { {}, { "--all-profiles", "--by", "org" } } do
+        for _, fmt in ipairs(FORMATS) do
+          local args = { "report", "--last", "14d", "--compare", "previous-period", "--top", "5", "--format", fmt }
+          for _, a in ipairs(orgs) do args[#args + 1] = a end
+          local a = ok(t:run(args))
+          local b = ok(t:run(args, { script = sequential }))
+          assert(#a.out > 200, support.show(a))
+          assert(a.out == b.out, fmt .. " " .. table.concat(orgs, " ") .. ": the outputs differ\n" .. support.show(a) ..
+                 "\n" .. support.show(b))
+          assert.equal(b.err, a.err)
+        end
+      end
+    end)
+
+    it("draws one progress line that names both periods (and both orgs)", function()
+      local r = ok(t:run({ "report", "--last", "14d", "--compare", "previous-period", "--format", "csv" },
+                         { env = { GENESYS_USAGE_PROGRESS = "1" } }))
+      assert.truthy(r.err:find("report: this period %a+, the previous period %a+  polls %d+  pages %d+  rows [%d,]+"),
+                    r.err)
+      assert.truthy(r.err:find("this period: job %S+ started"), r.err)
+      assert.truthy(r.err:find("the previous period: job %S+ started"), r.err)
+      r = ok(t:run({ "report", "--all-profiles", "--last", "14d", "--compare", "previous-period", "--format", "csv" },
+                   { env = { GENESYS_USAGE_PROGRESS = "1" } }))
+      for _, name in ipairs { "acme this period", "acme the previous period", "globex this period",
+                              "globex the previous period" } do
+        assert.truthy(r.err:find(name .. " %a+"), r.err)
+      end
+    end)
   end)
 end)
 

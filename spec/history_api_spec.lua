@@ -1,6 +1,7 @@
 -- usage.history over the Usage API (the fake cloud, and a hostile server): several orgs at once (one client
--- each), a failed job, spans outside the API's window, rows dated outside the span, the job's filters (and
--- the same filters over a store), progress per org. Expectations come from the fake's raw records.
+-- each), a comparison's two periods at once, a failed job, spans outside the API's window, rows dated
+-- outside the span, the job's filters (and the same filters over a store), progress per org and period.
+-- Expectations come from the fake's raw records.
 
 local store = require "usage.store"
 local history = require "usage.history"
@@ -121,6 +122,37 @@ describe("usage.history over the API", function()
     none, err = single:read { days = interval.days_of(T - 3, T - 1) }
     assert.is_nil(none)
     assert.equal("query_failed", err.code)
+  end)
+
+  it("compares both periods at once: each job's progress names its period, a failure names its period", function()
+    local days = interval.days_of(T - 7, T - 1)
+    local labels = { ["this period"] = days.label, ["the previous period"] = interval.previous_period(days).label }
+    local seen = {}
+    local src = history.from_api({ { client = c1, org = "acme" }, { client = c2, org = "globex" } }, {
+      on_progress = function(org, period)
+        seen[org .. " / " .. tostring(period)] = true
+        return function() end
+      end })
+    assert(src:compare { days = days, compare = "previous-period" })
+    assert.same({ ["acme / this period"] = true, ["acme / the previous period"] = true,
+                  ["globex / this period"] = true, ["globex / the previous period"] = true }, seen)
+    -- one job fails (whichever was submitted first): its period, and its days, lead the message
+    fake:fault { fault = "job_failed", count = 1 }
+    local none, err = src:compare { days = days, compare = "previous-period" }
+    assert.is_nil(none)
+    assert.equal("query_failed", err.code)
+    assert.truthy(labels[err.period], tostring(err.period))
+    local lead = err.period .. " (" .. labels[err.period] .. "): org "
+    assert.equal(lead, err.message:sub(1, #lead))
+    assert.is_nil(err.message:find("failed too", 1, true))
+    -- every job fails: this period's error, which says the other failed too
+    fake:fault { fault = "job_failed", count = 4 }
+    none, err = src:compare { days = days, compare = "previous-period" }
+    assert.is_nil(none)
+    assert.equal("this period", err.period)
+    assert.truthy(err.message:find("(the previous period failed too)", 1, true), err.message)
+    -- a programmer's mistake in one period's read is raised, as before
+    assert.has_error(function() src:compare { days = days, compare = "previous-period", filters = "x" } end)
   end)
 
   it("refuses, before any job, a span outside the API's window, and names the days it serves", function()

@@ -59,6 +59,7 @@ return {
     "spec/cli_forecast_spec.lua",
     "spec/cli_report_spec.lua",
     "spec/cli_report_history_spec.lua", -- the fake cloud, headless Chromium
+    "spec/cli_report_compare_spec.lua", -- the fake cloud, a hostile server
     "spec/cli_store_spec.lua",
     "spec/cli_hostile_store_spec.lua",
     "spec/cli_sync_spec.lua",

@@ -8,6 +8,7 @@
 --                          faketime = "2026-12-01 10:00:00" (the command's clock, UTC) })
 --   local p = t:spawn(args, opts)                           -- in the background: p.pid, p:wait(seconds),
 --                                                           -- p:signal("INT"), p:stderr(), p:stop()
+--   t:run(args, { script = cli.sequential(t) })             -- with usage.gather one function after another
 --   t:cleanup()
 -- Defaults: the fake's demo credentials, GENESYS_USAGE_BASE_URL, HOME = the temporary directory (no gc
 -- profile unless a spec writes one), --poll-interval 0.01 after a command (raw = true leaves it out).
@@ -151,6 +152,22 @@ function M.with_fake(config)
     if f.t then f.t:cleanup() end
   end
   return f
+end
+
+-- sequential(t) -> the path of a copy of the command line whose usage.gather runs its functions one after
+-- another (what it does where coroutines cannot yield across pcall): what runs together in a run (a
+-- comparison's periods, the orgs, a split interval's jobs) runs in turn. For run(args, { script = ... })
+function M.sequential(t)
+  local path = t:path("genesys-usage-sequential.lua")
+  nginx.write_file(path, string.format([[
+local root = %q
+local interp = (type(jit) == "table") and "luajit" or ("lua" .. _VERSION:match("%%d+%%.%%d+"))
+package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
+package.cpath = root .. "/build/" .. interp .. "/?.so;" .. package.cpath
+require("usage.runtime.gather").concurrent = false
+os.exit(require("usage.cli").main(arg))
+]], M.REPO))
+  return path
 end
 
 -- ok(r) -> r, or an error that shows the run (for a run that must succeed)

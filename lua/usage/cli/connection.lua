@@ -21,7 +21,7 @@ local NAME = require("usage.cli.program").NAME
 
 local M = {}
 
-local format = string.format
+local format, concat = string.format, table.concat
 local unpack = table.unpack or unpack -- luacheck: ignore (Lua 5.1 / LuaJIT global)
 local TIMEOUT, POLL = params.client.entries.timeout, params.poll.entries -- (their flags, checks and limits)
 
@@ -179,23 +179,37 @@ function M.client(args, creds, term)
   return c
 end
 
--- tracker(session, command, orgs) -> progress(label): the on_progress of each org's aggregates jobs (one
--- progress line for them all); each job's id is a note with the command that reads it again (its org's
--- --profile), and goes to session.jobs for the failure line: with several orgs each id names its org and the
--- one command given for all names the profile as ORG
+-- tracker(session, command, orgs) -> progress(label [, period]): the on_progress of each org's aggregates jobs
+-- (one progress line for them all; period: the period of a comparison, "this period" or "the previous
+-- period"/"year", whose jobs run at the same time as the other's); each job's id is a note with the command
+-- that reads it again (its org's --profile), and goes to session.jobs for the failure line: each id names
+-- its org (with several orgs) and its period (in a comparison), and with several orgs the one command given
+-- for all names the profile as ORG
 function M.tracker(session, command, orgs)
   local several = #orgs > 1
-  local profile_of = {}
+  local profile_of, of_name = {}, {}
   for _, o in ipairs(orgs) do profile_of[o.label] = o.profile end
-  return session.term:tracker(command, function(id, label)
+  local track = session.term:tracker(command, function(id, name)
+    local label, period = of_name[name].label, of_name[name].period
     local profile = profile_of[label]
     local again = NAME .. " aggregates" .. (profile and (" --profile " .. profile) or "") .. " --job " .. id
-    session.jobs[#session.jobs + 1] = several and { id = id .. " (org " .. label .. ")",
-                                                    again = NAME .. " aggregates --profile ORG --job " .. id }
-                                               or { id = id, again = again }
-    session.term:note(format("%sjob %s started (read it again with: %s)", several and ("org " .. label .. ": ") or "",
-                             id, again))
+    local whose = {}
+    if several then whose[#whose + 1] = "org " .. label end
+    if period then whose[#whose + 1] = period end
+    local of = concat(whose, ", ")
+    session.jobs[#session.jobs + 1] = {
+      id = of ~= "" and (id .. " (" .. of .. ")") or id,
+      again = several and (NAME .. " aggregates --profile ORG --job " .. id) or again,
+    }
+    session.term:note(format("%sjob %s started (read it again with: %s)", of ~= "" and (of .. ": ") or "", id, again))
   end)
+  return function(label, period)
+    local name = several and label or nil
+    if period then name = name and (name .. " " .. period) or period end
+    name = name or label
+    of_name[name] = { label = label, period = period }
+    return track(name)
+  end
 end
 
 -- clients(args, orgs, term) -> the client of each org of the run (orgs[i]'s is the i-th; orgs as M.orgs

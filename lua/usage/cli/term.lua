@@ -154,7 +154,7 @@ function Term:tracker(label, on_submitted)
     local state, polls, pages, rows = {}, 0, 0, 0
     for _, name in ipairs(names) do
       local s = states[name]
-      state[#state + 1] = (#names > 1 and (name .. " ") or "") .. tostring(s.state or "?")
+      state[#state + 1] = (#names > 1 and (name .. " ") or "") .. tostring(s.state or "waiting")
       polls, pages, rows = polls + (s.polls or 0), pages + (s.pages or 0), rows + (s.rows or 0)
     end
     self:draw(format("%s: %s  polls %d  pages %d  rows %s  %.1fs", label, concat(state, ", "), polls, pages,

@@ -18,7 +18,8 @@
 --          and endpoint, folded as its rows arrive; the days an org lacks are missing (store:coverage).
 --   api    the report's aggregates job (grouped by day, OAuth client and endpoint; the library splits a span
 --          past 90 days into jobs run together), one per org (several orgs at once, usage.gather); the
---          days it covers are those of the job (a day without rows is a day without usage); a span must lie
+--          days it covers are those of the job (a day without rows is a day without usage); a comparison's
+--          two periods are read at once too (every job of both submitted together); a span must lie
 --          within the year the service serves (strict reading) and end yesterday at the latest: anything
 --          earlier is the error "outside_window", which names the days the API serves and the store.
 -- Everything that fails at run time is nil, err (usage.base.errors: code, message); wrong arguments raise.
@@ -301,7 +302,8 @@ end
 -- from_api(client, opts) or from_api({ { client =, org = }, ... }, opts) -> a source over the Usage API.
 -- opts: org (the label of a single client's org, default "default"), now (Unix time the window is read
 -- from, default the clock), body (more fields of the job: its filters), page_size, headers, poll,
--- on_progress (function(org) -> the on_progress callback of that org's job, or nil)
+-- on_progress (function(org, period) -> the on_progress callback of that org's job, or nil; period: nil for
+-- a read, "this period" or "the previous period" / "the previous year" for each period of a comparison)
 function M.from_api(list, opts)
   if opts ~= nil and type(opts) ~= "table" then argerr("from_api", "opts must be a table", 2) end
   opts = opts or {}
@@ -326,7 +328,7 @@ function M.from_api(list, opts)
   end
   if opts.body ~= nil and type(opts.body) ~= "table" then argerr("from_api", "opts.body must be a table", 2) end
   if opts.on_progress ~= nil and type(opts.on_progress) ~= "function" then
-    argerr("from_api", "opts.on_progress must be a function(org) -> callback", 2)
+    argerr("from_api", "opts.on_progress must be a function(org, period) -> callback", 2)
   end
   return setmetatable({ kind = "api", orgs = orgs, opts = opts }, Api)
 end
@@ -404,7 +406,7 @@ function Api:each_page(opts, fn, fname)
       local own = {} -- (a body of its own for each org's job)
       for k, v in pairs(body) do own[k] = v end
       local pager = item.client:aggregates(own, { page_size = opts.page_size or o.page_size, headers = o.headers,
-        poll = o.poll, on_progress = o.on_progress and o.on_progress(item.org) or nil })
+        poll = o.poll, on_progress = o.on_progress and o.on_progress(item.org, opts.period) or nil })
       while true do
         local page, perr = pager:next_page()
         if page == nil then return nil, perr end
@@ -457,7 +459,7 @@ function Api:read(opts)
   local seen_dates = {}
   local n = 0
   local info, err = self:each_page({ days = days, org = opts.org, body = opts.filters, page_size = opts.page_size,
-                                     what = opts.what }, function(page, org)
+                                     what = opts.what, period = opts.period }, function(page, org)
     for i = 1, #page do
       local r = rows_mod.normalize(page[i])
       local d = r.date
@@ -514,6 +516,39 @@ function Store:each_page(opts, fn)
   return info
 end
 
+-- the errors of a question both periods share (its span, its orgs, its filters): said once, as they are
+local QUESTION_ERRORS = { bad_span = true, unknown_org = true, outside_window = true, unsupported_filter = true }
+
+-- read_both(api, { question of this period, of the other }) -> cur, prev | nil, nil, err:
+-- both periods read at once (runtime.gather: every job of both periods, of every org, submitted together;
+-- their pages read as they come, each period into its own result). The failure of either fails the
+-- comparison, its message naming the period and its days (this period's first when both fail); an error
+-- raised (a programmer's mistake) is raised again.
+local function read_both(self, questions)
+  local results, errs = runtime.gather {
+    function() return self:read(questions[1]) end,
+    function() return self:read(questions[2]) end,
+  }
+  for i = 1, 2 do
+    local e = errs[i]
+    if not results[i] and type(e) ~= "table" then error(e, 0) end
+  end
+  for i = 1, 2 do
+    if not results[i] then
+      local e = errs[i]
+      if QUESTION_ERRORS[e.code] then return nil, nil, e end
+      local copy = {}
+      for k, v in pairs(e) do copy[k] = v end
+      copy.period = questions[i].period
+      local too = (i == 1 and not results[2]) and (" (" .. questions[2].period .. " failed too)") or ""
+      copy.message = string.format("%s (%s): %s%s", questions[i].period, questions[i].days.label,
+                                   tostring(e.message), too)
+      return nil, nil, errors.new(copy)
+    end
+  end
+  return results[1], results[2]
+end
+
 local function compare_of(self, opts)
   if type(opts) ~= "table" then argerr("compare", "expects a table of options", 3) end
   local days, why = span_of(opts, "compare")
@@ -529,21 +564,27 @@ local function compare_of(self, opts)
     ok, cerr = self:check(before, what)
     if not ok then return nil, cerr end
   end
-  local o = {}
-  for k, v in pairs(opts) do o[k] = v end
-  o.first, o.last, o.days = nil, nil, days
-  local cur, err = self:read(o)
-  if not cur then return nil, err end
-  o.days = before
-  o.what = what
-  local prev, err2 = self:read(o)
-  if not prev then return nil, err2 end
+  local function question(d, words, period)
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    o.first, o.last, o.days, o.what, o.period = nil, nil, d, words, period
+    return o
+  end
+  local cur, prev, err
+  if self.kind == "api" then
+    cur, prev, err = read_both(self, { question(days, nil, "this period"), question(before, what, what) })
+  else -- (a store answers from one connection: one period, then the other)
+    cur, err = self:read(question(days))
+    if cur then prev, err = self:read(question(before, what)) end
+  end
+  if not prev then return nil, err end
   local cmp = compare_mod.compare(cur, prev, { how = how, order = opts.order })
   return cmp
 end
 
 -- src:compare(opts) -> comparison | nil, err: read the span and the period it is compared with (opts.compare
--- = "previous-period" | "previous-year"), then history.compare; opts as for read (and order)
+-- = "previous-period" | "previous-year"), then history.compare; opts as for read (and order). The API reads
+-- both periods at once (read_both); a failure names its period (err.period, and the message)
 function Store:compare(opts) return compare_of(self, opts) end
 function Api:compare(opts) return compare_of(self, opts) end
 

@@ -167,7 +167,7 @@ local function api_source(args, s, orgs)
   end
   local track = connection.tracker(s, M.name, orgs)
   local src = history.from_api(list, { now = s.now, page_size = args.page_size,
-                                       on_progress = function(label) return track(label) end })
+                                       on_progress = function(label, period) return track(label, period) end })
   return src, list
 end
 
