@@ -1,7 +1,9 @@
 -- bench/run.lua: the benchmarks (`make bench`). Contenders run against the same loopback fake cloud
 -- in one run, alternated, REPS repetitions each; the report gives medians and ratios, in markdown, on
 -- stdout and in bench/results/latest.md. Not a test: nothing here passes or fails on a figure.
---   lua5.4 bench/run.lua [--reps N] [--gets N] [--only get,pages,gather,split,poll]
+--   lua5.4 bench/run.lua [--reps N] [--gets N] [--only get,pages,gather,split,poll] [--no-pin]
+-- With two CPUs or more and taskset (util-linux), the fake's nginx runs on the last CPU and every
+-- contender but the JavaScript SDK on the first (--no-pin: wherever the scheduler puts them).
 -- Contenders: this module under Lua 5.4 and under LuaJIT; bench/curl_loop (plain C libcurl, the
 -- physical limit); the official JavaScript SDK (skipped with a message when npm cannot install it).
 
@@ -13,12 +15,13 @@ local usage = require "usage"
 local core = require "usage.core"
 local cjson = require("cjson").new()
 
-local opts = { reps = 5, gets = 5000, only = nil }
+local opts = { reps = 5, gets = 5000, only = nil, pin = true }
 do
   local i = 1
   while arg[i] do
     if arg[i] == "--reps" then opts.reps = tonumber(arg[i + 1]); i = i + 1
     elseif arg[i] == "--gets" then opts.gets = tonumber(arg[i + 1]); i = i + 1
+    elseif arg[i] == "--no-pin" then opts.pin = false
     elseif arg[i] == "--only" then
       opts.only = {}
       for w in arg[i + 1]:gmatch("[^,]+") do opts.only[w] = true end
@@ -82,9 +85,18 @@ local CURL_LOOP = "build/bench/curl_loop"
 local built = select(2, sh("mkdir -p build/bench && cc -O2 -o " .. CURL_LOOP .. " bench/curl_loop.c -lcurl"))
 assert(built, "bench: cannot build bench/curl_loop.c")
 
+-- Pinning: a client and the server it talks to, one request at a time, each on a CPU of its own. Left to
+-- the scheduler, they sometimes share one (the other busy with something else), and a run's time then
+-- moves by a third from one repetition to the next. The JavaScript SDK is left free: node runs threads
+-- of its own, which one CPU would slow.
+local CPUS = tonumber(first_line("nproc")) or 1
+local PIN = ""
+if opts.pin and CPUS >= 2 and select(2, sh("taskset -c 0 true")) then PIN = "taskset -c 0 " end
+local SERVER_CPU = CPUS - 1
+local CURL_RUN = PIN .. CURL_LOOP
 local LUA_ENV = {
-  lua54 = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;' lua5.4",
-  luajit = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/luajit/?.so;;' luajit",
+  lua54 = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;' " .. PIN .. "lua5.4",
+  luajit = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/luajit/?.so;;' " .. PIN .. "luajit",
 }
 
 local CACHE = (os.getenv("XDG_CACHE_HOME") or (os.getenv("HOME") .. "/.cache")) .. "/lua-genesys-usage/npm"
@@ -110,6 +122,14 @@ if not js_ok then note("bench: the JavaScript SDK is skipped: %s", tostring(js_w
 -- the server
 
 local fake = fakecloud.start { gzip = false }
+if PIN ~= "" then -- the fake's nginx, master and worker, on the last CPU
+  local p = io.popen("ps -o pid= --ppid " .. fake.pid .. " 2>/dev/null; echo " .. fake.pid)
+  for pid in p:lines() do
+    local n = pid:match("%d+")
+    if n then assert(select(2, sh("taskset -p -c " .. SERVER_CPU .. " " .. n)), "bench: cannot pin the fake's nginx") end
+  end
+  p:close()
+end
 
 -- the CPU time the fake's nginx processes (master and worker) have used, in seconds (schedstat: nanoseconds)
 local function server_cpu()
@@ -136,6 +156,10 @@ local ok, err = pcall(function()
   say("Machine: %s.", machine)
   say("Server: the fake cloud (nginx + ngx_http_lua, 1 worker, gzip off, request log off) on loopback; " ..
       "medians of %d alternated repetitions.", opts.reps)
+  say("CPUs: %s.", PIN ~= "" and string.format("the fake's nginx pinned to CPU %d, every contender but the JavaScript " ..
+                                                  "SDK to CPU 0 (taskset; --no-pin leaves them to the scheduler)",
+                                                  SERVER_CPU)
+                   or "not pinned (--no-pin, one CPU, or no taskset)")
   say("")
 
   ---------------------------------------------------------------------------------------------
@@ -150,7 +174,7 @@ local ok, err = pcall(function()
     local url = base .. "/api/v2/usage/query/" .. sub.executionId .. "/results"
     local n = opts.gets
     local contenders = {
-      { name = "C libcurl loop (baseline)", cmd = string.format("%s get %s %d %s", CURL_LOOP, q(url), n, q(token)) },
+      { name = "C libcurl loop (baseline)", cmd = string.format("%s get %s %d %s", CURL_RUN, q(url), n, q(token)) },
       { name = "usage, Lua 5.4", cmd = string.format("%s bench/workload.lua get %s %s %s %d", LUA_ENV.lua54, q(base), q(token), sub.executionId, n) },
       { name = "usage, LuaJIT", cmd = string.format("%s bench/workload.lua get %s %s %s %d", LUA_ENV.luajit, q(base), q(token), sub.executionId, n) },
     }
@@ -240,7 +264,7 @@ local ok, err = pcall(function()
     local contenders = {
       { name = "usage, Lua 5.4", cmd = string.format("%s bench/workload.lua pages %s %s %s %d", LUA_ENV.lua54, q(base), demo.id, demo.secret, page_size) },
       { name = "usage, LuaJIT", cmd = string.format("%s bench/workload.lua pages %s %s %s %d", LUA_ENV.luajit, q(base), demo.id, demo.secret, page_size) },
-      { name = "floor: fetch", cmd = string.format("%s pages %s %s", CURL_LOOP, q(list), q(token)) },
+      { name = "floor: fetch", cmd = string.format("%s pages %s %s", CURL_RUN, q(list), q(token)) },
       { name = "floor: decode (Lua 5.4)", cmd = string.format("%s bench/workload.lua decode %s", LUA_ENV.lua54, q(dir)) },
       { name = "floor: decode (LuaJIT)", cmd = string.format("%s bench/workload.lua decode %s", LUA_ENV.luajit, q(dir)) },
     }
