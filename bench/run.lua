@@ -215,9 +215,9 @@ local ok, err = pcall(function()
     local js_name = "JavaScript SDK 262.0.0"
     say("## Sequential GETs of a small result")
     say("")
-    say("getUsageQueryExecutionIdResults of a finished query (%d rows, %d bytes of JSON), %d calls per run " ..
+    say("getUsageQueryExecutionIdResults of a finished query (%d row%s, %d bytes of JSON), %d calls per run " ..
         "(the JS SDK %d), one kept-alive connection. Ratios: median over the repetitions of the ratio " ..
-        "within each repetition.", #res.results, #body, n, math.floor(n / 4))
+        "within each repetition.", #res.results, #res.results == 1 and "" or "s", #body, n, math.floor(n / 4))
     say("")
     say("| contender | req/s | CPU µs/request | server CPU µs/request | req/s vs libcurl | the same from CPU time | req/s vs JS SDK |")
     say("|---|---:|---:|---:|---:|---:|---:|")
