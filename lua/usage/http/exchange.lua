@@ -121,7 +121,6 @@ function meta_mt.__index(meta, key)
   return nil
 end
 
-
 -- the error of a non-2xx answer (body: the raw text)
 local function http_error(redact, op, status, body, correlation_id, retry_after)
   local decoded = json.decode(body)
