@@ -116,18 +116,6 @@ static int walk(lua_State *L, int t, int depth, walk_state *w)
 	while (lua_next(L, t)) {
 		int ty = lua_type(L, -1), ok = 1, set = 0;
 		if (ty == LUA_TNUMBER) {
-#if USAGE_HAS_INTEGERS
-			if (w->convert && !lua_isinteger(L, -1)) { /* the usual case: a count cjson gave as a float */
-				lua_Number d = lua_tonumber(L, -1);
-				if (d == floor(d) && d <= TWO53 && d >= -TWO53) {
-					lua_pop(L, 1);
-					lua_pushvalue(L, -1); /* the key */
-					lua_pushinteger(L, (lua_Integer)d);
-					lua_rawset(L, t); /* assigning to an existing field during traversal is allowed */
-					continue;
-				}
-			}
-#endif
 			int r = number_on_top(L, w->convert);
 			ok = r == OK;
 			if (!ok)
