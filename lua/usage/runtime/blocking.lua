@@ -9,18 +9,17 @@ local gather = require "usage.runtime.gather"
 
 local rt = { name = "blocking", now = core.now }
 
+local pending_signal = core.pending_signal
+
 local function interrupted()
-  local sig = core.pending_signal()
+  local sig = pending_signal()
   return sig and errors.interrupted(sig) or nil
 end
 
 -- request(transport, req) -> status, raw headers, body, correlation id, retry-after | nil, code, message
-local pending_signal = core.pending_signal
 function rt.request(transport, req)
-  if pending_signal() then
-    local err = interrupted()
-    if err then return nil, "interrupted", err.message end
-  end
+  local sig = pending_signal()
+  if sig then return nil, "interrupted", errors.interrupted(sig).message end
   local s, code, message = transport:acquire()
   if not s then return nil, code, message end
   local status, headers, body, correlation_id, retry_after = s:request(req)
