@@ -112,6 +112,8 @@ local function progress(s, labels)
   end
 end
 
+local function days_text(n) return format("%d day%s", n, n == 1 and "" or "s") end
+
 -- what the store holds of an org now: "1 January - 5 December 2026 (339 days)" or "... (300 of 339 days)"
 local function holding(held)
   if not held or not held.first_day then return "no day" end
@@ -119,17 +121,16 @@ local function holding(held)
   local span = b - a + 1
   local n = tonumber(held.days_stored) or 0
   local label = interval.label(a, b)
-  if n == span then return format("%s (%d day%s)", label, n, n == 1 and "" or "s") end
+  if n == span then return format("%s (%s)", label, days_text(n)) end
   return format("%s (%d of %d days: %d missing)", label, n, span, span - n)
 end
 
-local function days_text(n) return format("%d day%s", n, n == 1 and "" or "s") end
-
--- the days first..last ("YYYY-MM-DD") as "6-8 March 2026 (3 days)", and their count | nil
-local function span_text(first, last)
+-- the days first..last ("YYYY-MM-DD") as "6-8 March 2026 (3 days)", `more` said inside the parentheses
+-- ("6-8 March 2026 (3 days, job ...)") | nil
+local function span_text(first, last, more)
   local a, b = first and interval.parse_date(first), last and interval.parse_date(last)
   if not (a and b) then return nil end
-  return format("%s (%s", interval.label(a, b), days_text(b - a + 1)), b - a + 1
+  return format("%s (%s%s)", interval.label(a, b), days_text(b - a + 1), more or "")
 end
 
 -- one line of an org's summary (a failed sync's summary too); the caller makes it safe (term:clean)
@@ -147,12 +148,10 @@ local function summary_line(sm, held, where)
   local line = format("%s %s in %.1f s; the store holds %s", head, did, sm.elapsed or 0, holding(held))
   local lost = {}
   for _, f in ipairs(sm.failed or {}) do
-    local text = span_text(f.first, f.last)
-    if text then lost[#lost + 1] = text .. (f.job_id and (", job " .. f.job_id) or "") .. ")" end
+    lost[#lost + 1] = span_text(f.first, f.last, f.job_id and (", job " .. f.job_id))
   end
   for _, k in ipairs(sm.skipped or {}) do
-    local text = span_text(k.first, k.last)
-    if text then lost[#lost + 1] = text .. ", not started: " .. k.reason .. ")" end
+    lost[#lost + 1] = span_text(k.first, k.last, ", not started: " .. k.reason)
   end
   if #lost > 0 then line = line .. "; not stored (the next run fetches them): " .. concat(lost, ", ") end
   return line
@@ -279,7 +278,7 @@ local function plan_lines(p, o, refresh)
   out[#out + 1] = format("# as %d aggregates job%s of at most %d days (the API's limit), %d at a time:", #p.spans,
                          #p.spans == 1 and "" or "s", limits.MAX_JOB_DAYS, store_sync.DEFAULT_CONCURRENCY)
   for i, sp in ipairs(p.spans) do
-    out[#out + 1] = format("#   job %d: %s)", i, (span_text(sp.first, sp.last)))
+    out[#out + 1] = format("#   job %d: %s", i, span_text(sp.first, sp.last))
   end
   return out
 end
@@ -290,7 +289,7 @@ local function plan_calls(p)
   for i, sp in ipairs(p.spans) do
     local body = store_sync.body { first = interval.parse_date(sp.first), last = interval.parse_date(sp.last) }
     calls[i] = { flow = flows.by_name.aggregates, params = {}, opts = {}, body = body,
-                 name = format("job %d of %d: %s)", i, #p.spans, (span_text(sp.first, sp.last))) }
+                 name = format("job %d of %d: %s", i, #p.spans, span_text(sp.first, sp.last)) }
   end
   if calls[1] then
     calls[1].days_text = format("%s to fetch, in %d job%s", days_text(p.fetch), #calls, #calls == 1 and "" or "s")
