@@ -194,7 +194,8 @@ local function run_json(s, items, where)
   local clean = cleaner(s)
   local orgs, status = json.array(), 0
   for i, it in ipairs(items) do
-    local sm, held, f = it.summary, it.held, it.failure
+    local sm, held = it.summary, it.held
+    local f = it.err ~= nil and ending(it.err, #items > 1 and ("org " .. it.org) or nil) or nil
     local o = { org = clean(it.org), profile = clean(it.profile), status = clean(sm and sm.status or "failed"),
                 exitStatus = f and f.status or 0, error = json.null, days = json.null, stored = json.null,
                 daysPlanned = 0, daysAdded = 0, daysReplaced = 0, rows = 0, jobs = 0, jobsFailed = 0,
@@ -372,7 +373,6 @@ function M.run(args, s)
     local sm = summaries[i] or (type(errs[i]) == "table" and errs[i].summary) or nil
     items[i] = { org = item.org, profile = item.profile, summary = sm, held = held[item.org], err = errs[i] }
     if errs[i] ~= nil then
-      items[i].failure = ending(errs[i], #list > 1 and ("org " .. item.org) or nil)
       failed = (failed or 0) + 1
       first_err = first_err or { err = errs[i], org = item.org }
     end
